@@ -1,0 +1,49 @@
+import { validateInteger } from '../validate.js';
+import { RingBuffer } from './RingBuffer.js';
+
+/**
+ * A {@link RingBuffer} that never holds more than `capacity` items. It allocates as it fills
+ * (a bound of 10^6 costs nothing until used), so the bound is a limit, not a reservation.
+ */
+export class BoundedRingBuffer<T> extends RingBuffer<T> {
+  readonly limit: number;
+
+  constructor(capacity: number) {
+    validateInteger(capacity, 'capacity', { min: 1 });
+    super(Math.min(capacity, 1024));
+    this.limit = capacity;
+  }
+
+  get isFull(): boolean {
+    return this.length >= this.limit;
+  }
+
+  /** Fill level from 0 to 1. */
+  get utilization(): number {
+    return this.length / this.limit;
+  }
+
+  /** Appends, or returns false (and keeps the buffer unchanged) when full. */
+  override push(item: T): boolean {
+    if (this.length >= this.limit) return false;
+    return super.push(item);
+  }
+
+  /** Prepends, or returns false when full. */
+  override unshift(item: T): boolean {
+    if (this.length >= this.limit) return false;
+    return super.unshift(item);
+  }
+
+  /**
+   * Appends, evicting the oldest item when full. Returns the evicted item, or `undefined` when
+   * nothing was evicted (store `undefined` items and you cannot tell the two apart: check
+   * `isFull` first).
+   */
+  pushEvict(item: T): T | undefined {
+    let evicted: T | undefined;
+    if (this.length >= this.limit) evicted = this.shift();
+    super.push(item);
+    return evicted;
+  }
+}

@@ -1,0 +1,75 @@
+// The public API of @valve/core. Every export here is a decision: adding one needs a changeset.
+
+export type { Clock, Timer } from './clock/Clock.js';
+export { systemClock } from './clock/systemClock.js';
+export { ManualClock } from './clock/ManualClock.js';
+
+export { RingBuffer } from './buffers/RingBuffer.js';
+export { BoundedRingBuffer } from './buffers/BoundedRingBuffer.js';
+
+export { Counter } from './metrics/Counter.js';
+export { Gauge } from './metrics/Gauge.js';
+export { Histogram, DEFAULT_BUCKETS, type HistogramOptions } from './metrics/Histogram.js';
+export { RateMeter, type RateMeterOptions } from './metrics/RateMeter.js';
+export {
+  MetricsRegistry,
+  histogramSnapshot,
+  type Family,
+  type GaugeOptions,
+  type HistogramSnapshot,
+  type Labels,
+  type MetricOptions,
+  type MetricSnapshot,
+  type MetricType,
+  type RegistryHistogramOptions,
+} from './metrics/MetricsRegistry.js';
+export { escapeLabelValue, formatNumber, formatPrometheus } from './metrics/prometheus.js';
+
+export {
+  ValveError,
+  ClosedError,
+  QueueFullError,
+  TimeoutError,
+  DroppedError,
+  REASONS,
+  abortReason,
+  errorForReason,
+  isValveError,
+  type Reason,
+  type ValveErrorCode,
+  type ValveErrorOptions,
+} from './errors/ValveError.js';
+
+export { Emitter, type Disposable, type Event, type Listener } from './events/Emitter.js';
+
+export { isLimit, type Limit, type LimitSample } from './limits/Limit.js';
+
+export type { ConcurrencySource, Permit, RateSource } from './sources/Sources.js';
+export { WaiterQueue } from './sources/WaiterQueue.js';
+export { TokenBucket, type TokenBucketOptions } from './sources/TokenBucket.js';
+export { LocalConcurrency, type LocalConcurrencyOptions } from './sources/LocalConcurrency.js';
+
+export {
+  backoffMs,
+  delay,
+  normalizeRetry,
+  retry,
+  type NormalizedRetry,
+  type RetryContext,
+  type RetryOptions,
+  type RetryRunOptions,
+} from './retry.js';
+
+export {
+  describe,
+  rejectUnknownOptions,
+  validateBoolean,
+  validateFunction,
+  validateInteger,
+  validateNumber,
+  validateObject,
+  validateOneOf,
+  validateSignal,
+  validateString,
+  type RangeOptions,
+} from './validate.js';

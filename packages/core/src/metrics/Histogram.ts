@@ -1,0 +1,153 @@
+import { validateNumber } from '../validate.js';
+
+/**
+ * A log-linear histogram for latencies and sizes.
+ *
+ * Internally, bucket i holds values in [MIN * G^i, MIN * G^(i+1)) with G = 1.02; a percentile is
+ * answered with the bucket's harmonic midpoint 2ab/(a+b), whose relative error is at most
+ * (G-1)/(G+1) < 1%, for every value from 0.001 to 3,600,000 (and beyond, to 1e12). Values below
+ * 0.001 share one bucket answered by the exact minimum. Recording is O(1) with no allocation:
+ * one log, one array increment, and a short linear scan over the export bounds.
+ *
+ * Separately, exact cumulative counts are kept for the export bounds (`le`), so the Prometheus
+ * `_bucket` lines are exact rather than estimated from the fine buckets.
+ */
+const MIN = 0.001;
+const G = 1.02;
+const LOG_G = Math.log(G);
+const MAX_INDEX = Math.ceil(Math.log(1e12 / MIN) / LOG_G);
+
+/** Default export bounds, in the exported unit (seconds for `_seconds` histograms). */
+export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+]);
+
+export interface HistogramOptions {
+  /**
+   * Upper bounds (`le`) of the exported buckets, ascending, in exported units.
+   * @default DEFAULT_BUCKETS (0.5 ms to 30 s when exported in seconds)
+   */
+  buckets?: readonly number[];
+  /**
+   * Factor from recorded to exported units: 0.001 for a histogram recorded in milliseconds and
+   * exported in seconds. @default 1
+   */
+  exportScale?: number;
+}
+
+export class Histogram {
+  private readonly counts = new Float64Array(MAX_INDEX + 1);
+  private zeroCount = 0;
+  private n = 0;
+  private total = 0;
+  private lo = Number.POSITIVE_INFINITY;
+  private hi = Number.NEGATIVE_INFINITY;
+  /** Export bounds in recorded units, and the count of values <= each (not cumulative). */
+  private readonly bounds: Float64Array;
+  private readonly boundCounts: Float64Array;
+  readonly buckets: readonly number[];
+  readonly exportScale: number;
+
+  constructor(options: HistogramOptions = {}) {
+    const buckets = options.buckets ?? DEFAULT_BUCKETS;
+    this.exportScale = validateNumber(options.exportScale ?? 1, 'exportScale', { above: 0 });
+    if (!Array.isArray(buckets) || buckets.length === 0) {
+      throw new TypeError(`buckets must be a non-empty array of ascending numbers, got ${String(buckets)}`);
+    }
+    for (let i = 0; i < buckets.length; i++) {
+      validateNumber(buckets[i], `buckets[${i}]`, i > 0 ? { above: buckets[i - 1] } : {});
+    }
+    this.buckets = Object.freeze([...buckets]);
+    this.bounds = Float64Array.from(buckets, (b) => b / this.exportScale);
+    this.boundCounts = new Float64Array(buckets.length);
+  }
+
+  /** Records one value (NaN is ignored; negative values count as 0). */
+  record(value: number): void {
+    if (Number.isNaN(value)) return;
+    const v = value < 0 ? 0 : value;
+    if (v < MIN) {
+      this.zeroCount++;
+    } else {
+      const i = Math.floor(Math.log(v / MIN) / LOG_G);
+      this.counts[i > MAX_INDEX ? MAX_INDEX : i]!++;
+    }
+    this.n++;
+    this.total += v;
+    if (v < this.lo) this.lo = v;
+    if (v > this.hi) this.hi = v;
+    const bounds = this.bounds;
+    for (let b = 0; b < bounds.length; b++) {
+      if (v <= bounds[b]!) {
+        this.boundCounts[b]!++;
+        break;
+      }
+    }
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  get sum(): number {
+    return this.total;
+  }
+
+  get min(): number {
+    return this.n === 0 ? Number.NaN : this.lo;
+  }
+
+  get max(): number {
+    return this.n === 0 ? Number.NaN : this.hi;
+  }
+
+  get mean(): number {
+    return this.n === 0 ? Number.NaN : this.total / this.n;
+  }
+
+  /**
+   * The nearest-rank percentile, `p` from 0 to 100 (`percentile(99)` is p99), within 1%
+   * relative error; NaN when empty.
+   */
+  percentile(p: number): number {
+    validateNumber(p, 'p', { min: 0, max: 100 });
+    if (this.n === 0) return Number.NaN;
+    if (p === 0) return this.lo;
+    const rank = Math.max(1, Math.ceil((p / 100) * this.n));
+    if (rank >= this.n) return this.hi;
+    let seen = this.zeroCount;
+    if (seen >= rank) return this.lo;
+    const counts = this.counts;
+    for (let i = 0; i <= MAX_INDEX; i++) {
+      const c = counts[i]!;
+      if (c === 0) continue;
+      seen += c;
+      if (seen >= rank) {
+        const a = MIN * G ** i;
+        const b = a * G;
+        const estimate = (2 * a * b) / (a + b);
+        return Math.min(this.hi, Math.max(this.lo, estimate));
+      }
+    }
+    return this.hi;
+  }
+
+  /** Cumulative counts per export bound, for `_bucket{le=…}` (the `+Inf` bucket is `count`). */
+  cumulativeBuckets(): { le: number; count: number }[] {
+    let acc = 0;
+    return this.buckets.map((le, i) => {
+      acc += this.boundCounts[i]!;
+      return { le, count: acc };
+    });
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.boundCounts.fill(0);
+    this.zeroCount = 0;
+    this.n = 0;
+    this.total = 0;
+    this.lo = Number.POSITIVE_INFINITY;
+    this.hi = Number.NEGATIVE_INFINITY;
+  }
+}

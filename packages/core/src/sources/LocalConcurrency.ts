@@ -1,0 +1,129 @@
+import type { Clock } from '../clock/Clock.js';
+import { systemClock } from '../clock/systemClock.js';
+import { ClosedError } from '../errors/ValveError.js';
+import { type Disposable, Emitter } from '../events/Emitter.js';
+import { isLimit, type Limit } from '../limits/Limit.js';
+import { describe, validateInteger } from '../validate.js';
+import type { ConcurrencySource, Permit } from './Sources.js';
+import { WaiterQueue } from './WaiterQueue.js';
+
+export interface LocalConcurrencyOptions {
+  /** A fixed cap (an integer >= 1, or Infinity) or an adaptive {@link Limit}. */
+  limit: number | Limit;
+  /** Times work for an adaptive limit. @default systemClock */
+  clock?: Clock;
+}
+
+/**
+ * An in-process concurrency cap: a counter, a limit, and (for an adaptive {@link Limit}) the
+ * latency samples that move it. A permit is released once; releasing it again does nothing.
+ */
+export class LocalConcurrency implements ConcurrencySource {
+  private held = 0;
+  private readonly fixed: number;
+  private readonly adaptive: Limit | undefined;
+  private readonly clock: Clock;
+  private readonly waiters = new WaiterQueue<Permit>();
+  private readonly available$ = new Emitter<void>();
+  private readonly subscription: Disposable | undefined;
+  private closed = false;
+  readonly onAvailable = this.available$.event;
+
+  constructor(options: LocalConcurrencyOptions) {
+    const limit = options?.limit;
+    if (isLimit(limit)) {
+      this.adaptive = limit;
+      this.fixed = 0;
+      this.subscription = limit.onChange(() => this.wake());
+    } else if (typeof limit === 'number') {
+      this.fixed = validateInteger(limit, 'limit', { min: 1, allowInfinity: true });
+    } else {
+      throw new TypeError(`limit must be an integer >= 1, Infinity or a Limit, got ${describe(limit)}`);
+    }
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get limit(): number {
+    return this.adaptive ? this.adaptive.limit : this.fixed;
+  }
+
+  get inUse(): number {
+    return this.held;
+  }
+
+  tryAcquire(): Permit | undefined {
+    if (this.closed || this.held >= this.limit) return undefined;
+    return this.grant();
+  }
+
+  acquire(signal?: AbortSignal): Promise<Permit> {
+    if (this.closed) return Promise.reject(new ClosedError('the concurrency source is closed'));
+    if (this.waiters.size === 0) {
+      const p = this.tryAcquire();
+      if (p) return Promise.resolve(p);
+    }
+    return this.waiters.wait(signal);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscription?.dispose();
+    this.waiters.rejectAll(new ClosedError('the concurrency source is closed'));
+  }
+
+  private grant(): Permit {
+    this.held++;
+    if (this.adaptive === undefined) return new FixedPermit(this);
+    return new SampledPermit(this, this.clock.now(), this.held);
+  }
+
+  /** @internal */
+  releaseSlot(): void {
+    this.held--;
+    this.wake();
+  }
+
+  /** @internal */
+  sample(startedAt: number, inflight: number, dropped: boolean): void {
+    this.adaptive!.onSample({ rttMs: this.clock.now() - startedAt, inflight, dropped });
+  }
+
+  private wake(): void {
+    while (this.waiters.size > 0 && this.held < this.limit && !this.closed) {
+      this.waiters.resolveNext(this.grant());
+    }
+    if (this.held < this.limit) this.available$.emit();
+  }
+}
+
+class FixedPermit implements Permit {
+  private source: LocalConcurrency | undefined;
+  constructor(source: LocalConcurrency) {
+    this.source = source;
+  }
+  release(): void {
+    const s = this.source;
+    if (s === undefined) return;
+    this.source = undefined;
+    s.releaseSlot();
+  }
+}
+
+class SampledPermit implements Permit {
+  private source: LocalConcurrency | undefined;
+  constructor(
+    source: LocalConcurrency,
+    private readonly startedAt: number,
+    private readonly inflight: number,
+  ) {
+    this.source = source;
+  }
+  release(outcome?: { dropped?: boolean }): void {
+    const s = this.source;
+    if (s === undefined) return;
+    this.source = undefined;
+    s.sample(this.startedAt, this.inflight, outcome?.dropped === true);
+    s.releaseSlot();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Option validators shared by every valve. Each throws at construction time with a message that
+ * names the option, the value received and what is allowed, e.g.
+ * `maxWorkers must be an integer >= 1, got 0`.
+ */
+
+/** Renders a received value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'symbol') return value.toString();
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+export interface RangeOptions {
+  /** Inclusive lower bound. */
+  min?: number;
+  /** Inclusive upper bound. */
+  max?: number;
+  /** Exclusive lower bound. */
+  above?: number;
+}
+
+function rangeText(o: RangeOptions): string {
+  const parts: string[] = [];
+  if (o.above !== undefined) parts.push(`> ${o.above}`);
+  if (o.min !== undefined) parts.push(`>= ${o.min}`);
+  if (o.max !== undefined) parts.push(`<= ${o.max}`);
+  return parts.join(' and ');
+}
+
+function checkRange(value: number, name: string, kind: string, o: RangeOptions): void {
+  if (
+    (o.min !== undefined && value < o.min) ||
+    (o.max !== undefined && value > o.max) ||
+    (o.above !== undefined && value <= o.above)
+  ) {
+    throw new RangeError(`${name} must be ${kind} ${rangeText(o)}, got ${describe(value)}`);
+  }
+}
+
+/** A finite number (or `Infinity` when `allowInfinity`) within the range. */
+export function validateNumber(
+  value: unknown,
+  name: string,
+  range: RangeOptions & { allowInfinity?: boolean } = {},
+): number {
+  const kind = range.allowInfinity ? 'a number' : 'a finite number';
+  const text = rangeText(range);
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+  }
+  if (!Number.isFinite(value) && !(range.allowInfinity && value === Number.POSITIVE_INFINITY)) {
+    throw new RangeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+  }
+  checkRange(value, name, kind, range);
+  return value;
+}
+
+/** A safe integer (or `Infinity` when `allowInfinity`) within the range. */
+export function validateInteger(
+  value: unknown,
+  name: string,
+  range: RangeOptions & { allowInfinity?: boolean } = {},
+): number {
+  const kind = range.allowInfinity ? 'an integer or Infinity' : 'an integer';
+  const text = rangeText(range);
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+  }
+  const isInf = value === Number.POSITIVE_INFINITY && range.allowInfinity;
+  if (!isInf && !Number.isSafeInteger(value)) {
+    throw new RangeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+  }
+  checkRange(value, name, kind, range);
+  return value;
+}
+
+export function validateFunction<F extends (...args: never[]) => unknown>(value: unknown, name: string): F {
+  if (typeof value !== 'function') {
+    throw new TypeError(`${name} must be a function, got ${describe(value)}`);
+  }
+  return value as F;
+}
+
+export function validateBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function validateString(value: unknown, name: string, opts: { nonEmpty?: boolean } = {}): string {
+  if (typeof value !== 'string' || (opts.nonEmpty && value.length === 0)) {
+    throw new TypeError(`${name} must be a ${opts.nonEmpty ? 'non-empty ' : ''}string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function validateOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new TypeError(
+      `${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`,
+    );
+  }
+  return value as T;
+}
+
+export function validateObject(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function validateSignal(value: unknown, name: string): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as AbortSignal).aborted !== 'boolean' ||
+    typeof (value as AbortSignal).addEventListener !== 'function'
+  ) {
+    throw new TypeError(`${name} must be an AbortSignal, got ${describe(value)}`);
+  }
+  return value as AbortSignal;
+}
+
+/** Throws a TypeError naming unknown keys, so typos like `maxWorker` fail loudly. */
+export function rejectUnknownOptions(options: object, name: string, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${name}.${key} is not a known option; known options are ${known.join(', ')}`);
+    }
+  }
+}
