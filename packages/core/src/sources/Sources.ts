@@ -17,6 +17,12 @@ export interface Permit {
 }
 
 export interface ConcurrencySource {
+  /**
+   * True when `tryAcquire()` cannot answer for the source because it must ask a server (Redis):
+   * a valve then waits on `acquire(signal)` instead of the synchronous fast path. Absent (false)
+   * for in-process sources.
+   */
+  readonly async?: boolean;
   /** The concurrency currently allowed. */
   readonly limit: number;
   /** Permits held now. */
@@ -32,6 +38,12 @@ export interface ConcurrencySource {
 }
 
 export interface RateSource {
+  /**
+   * True when `tryAcquire()` cannot answer for the source because it must ask a server (Redis):
+   * a valve then waits on `acquire(signal)` instead of the synchronous fast path. Absent (false)
+   * for in-process sources.
+   */
+  readonly async?: boolean;
   /** Tokens available now. */
   readonly available: number;
   /** Takes one token if available now. */
