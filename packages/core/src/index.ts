@@ -43,6 +43,9 @@ export {
 export { Emitter, type Disposable, type Event, type Listener } from './events/Emitter.js';
 
 export { isLimit, type Limit, type LimitSample } from './limits/Limit.js';
+export { AimdLimit, type AimdLimitOptions } from './limits/AimdLimit.js';
+export { Gradient2Limit, type Gradient2LimitOptions } from './limits/Gradient2Limit.js';
+export { VegasLimit, type LimitFunction, type VegasLimitOptions } from './limits/VegasLimit.js';
 
 export type { ConcurrencySource, Permit, RateSource } from './sources/Sources.js';
 export { WaiterQueue } from './sources/WaiterQueue.js';
