@@ -1,0 +1,177 @@
+/**
+ * Builds and starts the demo from a config: database (seeded), cache, valves, Express app, HTTP
+ * server. `startDemo` is what server.ts runs and what the tests run on port 0.
+ *
+ * Shutdown order (nothing accepted is lost): stop accepting connections and let in-flight
+ * requests finish (bounded by `shutdownTimeoutMs`), then drain the valves (every accepted event
+ * is inserted, every background task settles), then close the cache and the database.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MetricsRegistry } from '@valve/core';
+import express, { type Express } from 'express';
+import { type Cache, createCache } from './cache/index.js';
+import type { DemoConfig } from './config.js';
+import { createDatabase, type Database } from './db/index.js';
+import { HttpMetrics } from './httpMetrics.js';
+import { errorHandler, notFound, sendError } from './httpErrors.js';
+import { registerProcessMetrics } from './processMetrics.js';
+import { cachedLoader, customerRoute, directLoader } from './routes/customers.js';
+import { parseEvent } from './routes/events.js';
+
+export interface DemoOptions {
+  /** Where the demo's own lines go. @default console.log */
+  log?: (line: string) => void;
+}
+
+export interface RunningDemo {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  readonly config: DemoConfig;
+  readonly db: Database;
+  readonly cache: Cache;
+  readonly registry: MetricsRegistry;
+  /** Graceful, idempotent: every call returns the same promise. */
+  close(): Promise<void>;
+}
+
+interface AppParts {
+  config: DemoConfig;
+  db: Database;
+  cache: Cache;
+  registry: MetricsRegistry;
+  log: (line: string) => void;
+  /** True once shutdown began: /healthz answers 503 and responses ask clients to reconnect elsewhere. */
+  isShuttingDown: () => boolean;
+}
+
+export function buildApp(parts: AppParts): Express {
+  const { config, db, cache, registry, log } = parts;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const httpMetrics = new HttpMetrics(registry);
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    if (parts.isShuttingDown()) res.setHeader('Connection', 'close');
+    res.once('finish', () => httpMetrics.record(HttpMetrics.sample(req, res, start)));
+    next();
+  });
+
+  const cacheLabel = { cache: cache.kind };
+  const hits = registry.counter({ name: 'valve_demo_cache_hits_total', help: 'Cache hits.', labels: cacheLabel });
+  const misses = registry.counter({ name: 'valve_demo_cache_misses_total', help: 'Cache misses.', labels: cacheLabel });
+  const cacheErrors = registry.counter({
+    name: 'valve_demo_cache_errors_total',
+    help: 'Cache reads or writes that failed (the route fell back to the database).',
+    labels: cacheLabel,
+  });
+  const counters = { hit: () => hits.inc(), miss: () => misses.inc(), error: () => cacheErrors.inc() };
+
+  const direct = directLoader(db);
+  const cached = cachedLoader(db, cache, config.cacheTtlMs, counters);
+
+  app.get('/healthz', (_req, res) => {
+    if (parts.isShuttingDown()) {
+      sendError(res, 503, 'shutting_down', 'the server is shutting down', 1);
+      return;
+    }
+    res.json({ status: 'ok', database: db.kind, cache: cache.kind, uptimeSeconds: Math.round(process.uptime()) });
+  });
+
+  app.get('/metrics', (_req, res) => {
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(registry.toPrometheus());
+  });
+
+  app.get('/direct/customers/:id', customerRoute(direct));
+  app.get('/cached/direct/customers/:id', customerRoute(cached));
+
+  const json = express.json({ limit: config.bodyLimitBytes, strict: true });
+
+  // The baseline of the ingestion comparison: one INSERT per request, acknowledged when stored.
+  app.post('/direct/events', json, async (req, res) => {
+    const event = parseEvent(req);
+    await db.insertEvents([event]);
+    res.status(201).json({ stored: true });
+  });
+
+  app.get('/events/stats', async (_req, res) => {
+    res.json({ stored: await db.countEvents() });
+  });
+
+  app.use(notFound);
+  app.use(errorHandler(log));
+  return app;
+}
+
+export async function startDemo(config: DemoConfig, options: DemoOptions = {}): Promise<RunningDemo> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const registry = new MetricsRegistry();
+  const processMetrics = registerProcessMetrics(registry);
+  const db = createDatabase(config.databaseUrl, { tablePrefix: config.tablePrefix, poolSize: config.dbPoolSize });
+  let cache: Cache;
+  try {
+    await db.init(config.seedCustomers);
+    cache = await createCache(config.redisUrl, `valve:${config.tablePrefix}`);
+  } catch (error) {
+    processMetrics.stop();
+    await db.close().catch(() => {});
+    throw error;
+  }
+
+  let shuttingDown = false;
+  const app = buildApp({ config, db, cache, registry, log, isShuttingDown: () => shuttingDown });
+  const server = createServer(app);
+  try {
+    server.listen(config.port, config.host);
+    await once(server, 'listening');
+  } catch (error) {
+    processMetrics.stop();
+    await Promise.allSettled([db.close(), cache.close()]);
+    throw new Error(`cannot listen on ${config.host}:${config.port} (HOST/PORT): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      await closeServer(server, config.shutdownTimeoutMs);
+      processMetrics.stop();
+      const results = await Promise.allSettled([cache.close(), db.close()]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    })();
+    return closing;
+  };
+
+  return { url: `http://${host}:${port}`, port, config, db, cache, registry, close };
+}
+
+/** Stops accepting, lets in-flight requests finish, and cuts what is left after `timeoutMs`. */
+async function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+  });
+  // Keep-alive connections that finish a request after close() began become idle; close them
+  // as they do (Node closes idle ones only once, at the close() call).
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  try {
+    await Promise.race([closed, deadline]);
+  } finally {
+    clearTimeout(timer);
+    clearInterval(sweep);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The demo's configuration, read from the environment once at start-up. Every variable is
+ * checked here, and a bad value stops the start with an error that names the variable, the
+ * value and what is allowed (documented in README.md, "Configuration").
+ */
+
+export interface DemoConfig {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Undefined: the embedded PGlite. */
+  databaseUrl: string | undefined;
+  /** Undefined: the in-process TTL cache. */
+  redisUrl: string | undefined;
+  /** Rows in the customers table (ids 1..n). */
+  seedCustomers: number;
+  /** Table name prefix (tests use their own). */
+  tablePrefix: string;
+  /** Connections in the mysql2/pg pool. */
+  dbPoolSize: number;
+  cacheTtlMs: number;
+  /** Largest accepted request body, in bytes. */
+  bodyLimitBytes: number;
+  /** Background tasks (per-request metrics writes) running at once in the shared PromisePool. */
+  poolMaxWorkers: number;
+  /** SafetyValve in front of the database routes: queries in flight. */
+  safetyConcurrency: number;
+  /** SafetyValve: requests waiting for a slot before new ones get 503 at once. */
+  safetyQueueSize: number;
+  /** SafetyValve: longest wait for a slot before a 503 (its `deadline` queue discipline). */
+  safetyDeadlineMs: number;
+  /** BackpressureController of POST /events: buffered events. */
+  eventsBufferSize: number;
+  /** Events per INSERT. */
+  eventsBatchSize: number;
+  /** How long POST /events waits for buffer space (`'block'` strategy) before answering 503. */
+  eventsMaxBlockMs: number;
+  /** Grace period for in-flight requests at shutdown before connections are cut. */
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string, schemes: readonly string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      `${name} must be a URL (${schemes.map((s) => `${s}//…`).join(', ')}), got an unparseable value`,
+    );
+  }
+  if (!schemes.includes(parsed.protocol)) {
+    throw new ConfigError(
+      `${name} must use one of ${schemes.map((s) => `${s}//`).join(', ')}, got ${JSON.stringify(parsed.protocol)}`,
+    );
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): DemoConfig {
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const databaseUrl = url(env, 'DATABASE_URL', ['mysql:', 'mariadb:', 'postgres:', 'postgresql:']);
+  const prefix = env.DEMO_TABLE_PREFIX?.trim() || 'demo_';
+  if (!/^[a-z_][a-z0-9_]{0,39}$/.test(prefix)) {
+    throw new ConfigError(`DEMO_TABLE_PREFIX must match /^[a-z_][a-z0-9_]{0,39}$/, got ${JSON.stringify(prefix)}`);
+  }
+  const dbPoolSize = int(env, 'DB_POOL_SIZE', 10, 1, 1000);
+  const eventsBufferSize = int(env, 'EVENTS_BUFFER_SIZE', 10_000, 1, 10_000_000);
+  const eventsBatchSize = int(env, 'EVENTS_BATCH_SIZE', 500, 1, 10_000);
+  if (eventsBatchSize > eventsBufferSize) {
+    throw new ConfigError(
+      `EVENTS_BATCH_SIZE (${eventsBatchSize}) must not exceed EVENTS_BUFFER_SIZE (${eventsBufferSize})`,
+    );
+  }
+  return {
+    host,
+    port: int(env, 'PORT', 3000, 0, 65_535),
+    databaseUrl,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    seedCustomers: int(env, 'SEED_CUSTOMERS', 10_000, 1, 10_000_000),
+    tablePrefix: prefix,
+    dbPoolSize,
+    cacheTtlMs: int(env, 'CACHE_TTL_MS', 60_000, 1, 86_400_000),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, 64, 10_485_760),
+    poolMaxWorkers: int(env, 'POOL_MAX_WORKERS', 4, 1, 1024),
+    // PGlite runs one query at a time, so more than a few in flight only queue inside it.
+    safetyConcurrency: int(env, 'SAFETY_CONCURRENCY', databaseUrl === undefined ? 4 : dbPoolSize, 1, 10_000),
+    safetyQueueSize: int(env, 'SAFETY_QUEUE_SIZE', 64, 0, 1_000_000),
+    safetyDeadlineMs: int(env, 'SAFETY_DEADLINE_MS', 20, 1, 60_000),
+    eventsBufferSize,
+    eventsBatchSize,
+    eventsMaxBlockMs: int(env, 'EVENTS_MAX_BLOCK_MS', 50, 0, 60_000),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  };
+}

@@ -1,0 +1,89 @@
+/** MySQL or MariaDB through mysql2 with a pool of 10 connections (the seed's set-up), for `mysql://` URLs. */
+import mysql from 'mysql2/promise';
+import {
+  type Customer,
+  type Database,
+  type DatabaseOptions,
+  type NewEvent,
+  redactUrl,
+  SEED_BATCH,
+  seededCustomer,
+  type TableNames,
+  tableNames,
+  toCustomer,
+} from './Database.js';
+
+type Row = Record<string, unknown>;
+
+export class MysqlDatabase implements Database {
+  readonly kind = 'mysql' as const;
+  readonly description: string;
+  private readonly tables: TableNames;
+  private readonly pool: mysql.Pool;
+
+  constructor(url: string, options: DatabaseOptions = {}) {
+    this.tables = tableNames(options.tablePrefix);
+    const connectionLimit = options.poolSize ?? 10;
+    this.pool = mysql.createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit });
+    this.description = `MySQL/MariaDB ${redactUrl(url)} (mysql2 pool of ${connectionLimit})`;
+  }
+
+  private async rows(sql: string, params: unknown[] = []): Promise<Row[]> {
+    const [rows] = await this.pool.query(sql, params);
+    return rows as Row[];
+  }
+
+  async init(customers: number): Promise<void> {
+    const t = this.tables;
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${t.customers} (
+        id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(200) NOT NULL,
+        city VARCHAR(50) NOT NULL, tier VARCHAR(20) NOT NULL)`,
+    );
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${t.events} (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY, type VARCHAR(64) NOT NULL, payload TEXT NOT NULL,
+        received_at DATETIME(3) NOT NULL)`,
+    );
+    const [{ n, max }] = await this.rows(`SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS max FROM ${t.customers}`);
+    if (Number(n) === customers && Number(max) === customers) return;
+    await this.pool.query(`TRUNCATE TABLE ${t.customers}`);
+    for (let from = 1; from <= customers; from += SEED_BATCH) {
+      const rows: unknown[][] = [];
+      for (let id = from; id <= Math.min(customers, from + SEED_BATCH - 1); id++) {
+        const c = seededCustomer(id);
+        rows.push([c.id, c.name, c.email, c.city, c.tier]);
+      }
+      // mysql2 expands a nested array bound to `?` into `(…), (…)`, each value escaped.
+      await this.pool.query(`INSERT INTO ${t.customers} (id, name, email, city, tier) VALUES ?`, [rows]);
+    }
+  }
+
+  async getCustomer(id: number): Promise<Customer | undefined> {
+    // `execute` uses a server-side prepared statement, cached per connection.
+    const [rows] = await this.pool.execute(
+      `SELECT id, name, email, city, tier FROM ${this.tables.customers} WHERE id = ?`,
+      [id],
+    );
+    return toCustomer((rows as Row[])[0]);
+  }
+
+  async insertEvents(events: readonly NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((e) => [e.type, JSON.stringify(e.payload ?? null), new Date(e.receivedAt)]);
+    await this.pool.query(`INSERT INTO ${this.tables.events} (type, payload, received_at) VALUES ?`, [rows]);
+  }
+
+  async countEvents(): Promise<number> {
+    const [{ n }] = await this.rows(`SELECT COUNT(*) AS n FROM ${this.tables.events}`);
+    return Number(n);
+  }
+
+  async dropTables(): Promise<void> {
+    await this.pool.query(`DROP TABLE IF EXISTS ${this.tables.customers}, ${this.tables.events}`);
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The SQL that PGlite and pg share (both speak PostgreSQL, with `$n` parameters).
+ */
+import { type NewEvent, SEED_BATCH, seededCustomer, type TableNames } from './Database.js';
+
+/** What both PostgreSQL drivers can do: run one parameterized statement, get rows back. */
+export type PgQuery = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+export async function pgInit(query: PgQuery, t: TableNames, customers: number): Promise<void> {
+  await query(
+    `CREATE TABLE IF NOT EXISTS ${t.customers} (
+      id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL, city text NOT NULL, tier text NOT NULL)`,
+  );
+  await query(
+    `CREATE TABLE IF NOT EXISTS ${t.events} (
+      id bigserial PRIMARY KEY, type text NOT NULL, payload text NOT NULL, received_at timestamptz NOT NULL)`,
+  );
+  const [{ n, max }] = await query(`SELECT count(*)::int AS n, coalesce(max(id), 0)::int AS max FROM ${t.customers}`);
+  if (Number(n) === customers && Number(max) === customers) return;
+  await query(`TRUNCATE ${t.customers}`);
+  for (let from = 1; from <= customers; from += SEED_BATCH) {
+    const to = Math.min(customers, from + SEED_BATCH - 1);
+    const values: string[] = [];
+    const params: unknown[] = [];
+    for (let id = from; id <= to; id++) {
+      const c = seededCustomer(id);
+      const p = params.length;
+      values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5})`);
+      params.push(c.id, c.name, c.email, c.city, c.tier);
+    }
+    await query(`INSERT INTO ${t.customers} (id, name, email, city, tier) VALUES ${values.join(', ')}`, params);
+  }
+}
+
+export function pgInsertEvents(t: TableNames, events: readonly NewEvent[]): { sql: string; params: unknown[] } {
+  const values: string[] = [];
+  const params: unknown[] = [];
+  for (const e of events) {
+    const p = params.length;
+    values.push(`($${p + 1}, $${p + 2}, to_timestamp($${p + 3}::double precision / 1000))`);
+    params.push(e.type, JSON.stringify(e.payload ?? null), e.receivedAt);
+  }
+  return { sql: `INSERT INTO ${t.events} (type, payload, received_at) VALUES ${values.join(', ')}`, params };
+}
+
+export function pgSelectCustomer(t: TableNames): string {
+  return `SELECT id, name, email, city, tier FROM ${t.customers} WHERE id = $1`;
+}

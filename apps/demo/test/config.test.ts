@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 3000,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      seedCustomers: 10_000,
+      dbPoolSize: 10,
+      safetyConcurrency: 4,
+      eventsMaxBlockMs: 50,
+    });
+  });
+
+  it('sizes the SafetyValve to the pool for a server database', () => {
+    expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test', DB_POOL_SIZE: '7' }).safetyConcurrency).toBe(7);
+  });
+
+  it.each([
+    ['PORT', '70000', /PORT must be an integer from 0 to 65535, got "70000"/],
+    ['PORT', 'abc', /PORT must be an integer/],
+    ['SEED_CUSTOMERS', '0', /SEED_CUSTOMERS must be an integer from 1/],
+    ['SEED_CUSTOMERS', '1.5', /SEED_CUSTOMERS must be an integer/],
+    ['DATABASE_URL', 'sqlite://x', /DATABASE_URL must use one of mysql:\/\//],
+    ['DATABASE_URL', 'not a url', /DATABASE_URL must be a URL/],
+    ['REDIS_URL', 'http://x', /REDIS_URL must use one of redis:\/\//],
+    ['DEMO_TABLE_PREFIX', 'x; drop', /DEMO_TABLE_PREFIX must match/],
+    ['EVENTS_BATCH_SIZE', '20000', /EVENTS_BATCH_SIZE must be an integer from 1 to 10000/],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('rejects a batch larger than the buffer', () => {
+    expect(() => loadConfig({ EVENTS_BUFFER_SIZE: '10', EVENTS_BATCH_SIZE: '20' })).toThrow(
+      /EVENTS_BATCH_SIZE \(20\) must not exceed EVENTS_BUFFER_SIZE \(10\)/,
+    );
+  });
+});

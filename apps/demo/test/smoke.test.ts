@@ -1,0 +1,124 @@
+/**
+ * CI smoke test: the whole demo on the embedded PGlite (200 customers), every route including
+ * bad requests, the /metrics text, then a graceful close.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDemo, startDemo } from '../src/app.js';
+import { seededCustomer } from '../src/db/index.js';
+import { getJson, postJson, testConfig } from './helpers.js';
+
+let demo: RunningDemo;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  demo = await startDemo(testConfig(), { log: (line) => lines.push(line) });
+});
+
+afterAll(async () => {
+  await demo?.close();
+});
+
+describe('demo smoke test (embedded PGlite)', () => {
+  it('answers /healthz', async () => {
+    const { status, body } = await getJson(`${demo.url}/healthz`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: 'ok', database: 'pglite', cache: 'memory' });
+  });
+
+  const customerRoutes = ['/direct/customers', '/cached/direct/customers'];
+
+  it.each(customerRoutes)('%s/:id answers the seeded customer, twice (cache hit on the second)', async (route) => {
+    for (let i = 0; i < 2; i++) {
+      const { status, body, headers } = await getJson(`${demo.url}${route}/42`);
+      expect(status).toBe(200);
+      expect(headers.get('content-type')).toMatch(/^application\/json/);
+      expect(body).toEqual(seededCustomer(42));
+    }
+  });
+
+  it.each(customerRoutes)('%s/:id answers 404 JSON for an id that is not seeded', async (route) => {
+    const { status, body } = await getJson(`${demo.url}${route}/201`);
+    expect(status).toBe(404);
+    expect(body).toEqual({ error: { code: 'customer_not_found', message: 'no customer with id 201' } });
+  });
+
+  it.each(
+    customerRoutes.flatMap((route) =>
+      ['abc', '0', '-1', '1.5', '2147483648', '99999999999', '01', '1e3', '%20'].map((id) => [route, id]),
+    ),
+  )('%s/%s is a 400 invalid_id', async (route, id) => {
+    const { status, body } = await getJson(`${demo.url}${route}/${id}`);
+    expect(status).toBe(400);
+    expect(body.error.code).toBe('invalid_id');
+    expect(body.error.message).toMatch(/^id must be an integer from 1 to 2147483647, got /);
+  });
+
+  it('answers unknown routes and methods with 404 JSON', async () => {
+    for (const [method, path] of [
+      ['GET', '/nope'],
+      ['GET', '/direct/customers'],
+      ['DELETE', '/direct/customers/1'],
+      ['GET', '/events'],
+    ]) {
+      const { status, body } = await getJson(`${demo.url}${path}`, { method });
+      expect(status, `${method} ${path}`).toBe(404);
+      expect(body).toEqual({ error: { code: 'not_found', message: `no route for ${method} ${path}` } });
+    }
+  });
+
+  describe('POST /direct/events (one INSERT per request)', () => {
+    it('stores a valid event (201) and counts it', async () => {
+      const before = (await getJson(`${demo.url}/events/stats`)).body.stored;
+      const { status, body } = await postJson(`${demo.url}/direct/events`, '{"type":"page.view","payload":{"a":1}}');
+      expect(status).toBe(201);
+      expect(body).toEqual({ stored: true });
+      expect((await getJson(`${demo.url}/events/stats`)).body.stored).toBe(before + 1);
+    });
+
+    it.each([
+      ['malformed JSON', '{"type":', 'application/json', 400, 'malformed_json'],
+      ['a non-object body', '[1,2]', 'application/json', 400, 'invalid_event'],
+      ['a JSON string body', '"x"', 'application/json', 400, 'malformed_json'],
+      ['a missing type', '{"payload":1}', 'application/json', 400, 'invalid_event'],
+      ['a bad type', '{"type":"has spaces"}', 'application/json', 400, 'invalid_event'],
+      [
+        'an oversized body',
+        JSON.stringify({ type: 'x', payload: 'a'.repeat(20_000) }),
+        'application/json',
+        413,
+        'body_too_large',
+      ],
+      ['a non-JSON content type', 'type=x', 'application/x-www-form-urlencoded', 415, 'unsupported_media_type'],
+    ])('rejects %s', async (_what, payload, contentType, status, code) => {
+      const before = (await getJson(`${demo.url}/events/stats`)).body.stored;
+      const res = await postJson(`${demo.url}/direct/events`, payload, contentType);
+      expect(res.status).toBe(status);
+      expect(res.body.error.code).toBe(code);
+      expect((await getJson(`${demo.url}/events/stats`)).body.stored).toBe(before);
+    });
+  });
+
+  it('serves Prometheus text with HTTP, cache and process metrics', async () => {
+    const res = await fetch(`${demo.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(text).toMatch(
+      /^valve_demo_http_requests_total\{method="GET",route="\/direct\/customers\/:id",status="200"\} [1-9]\d*$/m,
+    );
+    expect(text).toMatch(/^valve_demo_http_requests_total\{method="GET",route="unmatched",status="404"\} [1-9]\d*$/m);
+    expect(text).toMatch(
+      /^valve_demo_http_request_duration_seconds_bucket\{route="\/direct\/customers\/:id",le="\+Inf"\} \d+$/m,
+    );
+    expect(text).toMatch(/^valve_demo_cache_hits_total\{cache="memory"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_eventloop_delay_p99_seconds [\d.e+-]+$/m);
+    // One HELP and one TYPE per family, however many series it has.
+    const helps = text.match(/^# HELP (\S+)/gm) ?? [];
+    expect(new Set(helps).size).toBe(helps.length);
+  });
+
+  it('logged no request failure', () => {
+    expect(lines).toEqual([]);
+  });
+});
