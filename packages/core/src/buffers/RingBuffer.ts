@@ -89,7 +89,8 @@ export class RingBuffer<T> implements Iterable<T> {
 
   /** Removes up to `max` items from the head into a new array (one allocation for a batch). */
   take(max: number): T[] {
-    const n = Math.min(max, this.length);
+    // A negative or NaN max takes nothing (and must not reach `new Array`, which would throw).
+    const n = max > 0 ? Math.min(Math.floor(max), this.length) : 0;
     const out = new Array<T>(n);
     for (let i = 0; i < n; i++) out[i] = this.shift() as T;
     return out;

@@ -24,7 +24,8 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): Timer {
-    const timer = new ManualTimer(this, fn, this.current + Math.max(0, ms), this.seq++);
+    // NaN or a negative delay counts as 0: a NaN due time would corrupt the heap order.
+    const timer = new ManualTimer(this, fn, this.current + (ms > 0 ? ms : 0), this.seq++);
     this.live++;
     heapPush(this.heap, timer);
     return timer;
