@@ -1,0 +1,96 @@
+import { type Clock, TimeoutError } from '@valve/core';
+import type { Redis } from 'ioredis';
+import { RedisUnavailableError } from '../RedisUnavailableError.js';
+import type { Script } from './Script.js';
+
+/**
+ * One source's way to Redis: runs a script by `EVALSHA`, falling back to `EVAL` when the server
+ * does not know it yet (`NOSCRIPT`: a restart or `SCRIPT FLUSH`), bounds each call with
+ * `commandTimeoutMs`, and remembers a failure for `probeIntervalMs` so that during an outage
+ * calls fail at once instead of each waiting for a timeout. Every failure becomes a
+ * {@link RedisUnavailableError} carrying the original error as `cause`.
+ *
+ * Invariant: `run()` always settles, within `commandTimeoutMs` of the call (plus the fallback's
+ * own timeout, which shares the same deadline).
+ */
+export class RedisLink {
+  /** Clock time before which calls skip Redis; written by a failure, cleared by a success. */
+  private downUntil = Number.NEGATIVE_INFINITY;
+  /** The last failure, kept as the `cause` of fast failures during the probe interval. */
+  private lastError: unknown;
+
+  constructor(
+    readonly redis: Redis,
+    private readonly clock: Clock,
+    private readonly commandTimeoutMs: number,
+    private readonly probeIntervalMs: number,
+  ) {}
+
+  /**
+   * Whether a call would reach Redis now: false during the probe interval after a failure, or
+   * while ioredis is between connections (a command sent then would sit in its offline queue and
+   * might run after we gave up on it, taking a token nobody receives).
+   */
+  get usable(): boolean {
+    if (this.clock.now() < this.downUntil) return false;
+    const status = this.redis.status;
+    return status !== 'reconnecting' && status !== 'close' && status !== 'end';
+  }
+
+  /** The error for a call refused without asking Redis. */
+  unavailable(what: string): RedisUnavailableError {
+    const cause = this.lastError ?? new Error(`the Redis connection is ${this.redis.status}`);
+    return new RedisUnavailableError(`${what}: Redis is unavailable (${messageOf(cause)})`, { cause });
+  }
+
+  async run(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (!this.usable) throw this.unavailable(`${script.name} was not sent`);
+    try {
+      const reply = await this.withTimeout(script, this.evalsha(script, keys, args));
+      this.downUntil = Number.NEGATIVE_INFINITY;
+      this.lastError = undefined;
+      return reply;
+    } catch (error) {
+      this.lastError = error;
+      this.downUntil = this.clock.now() + this.probeIntervalMs;
+      throw new RedisUnavailableError(`${script.name} failed: Redis is unavailable (${messageOf(error)})`, {
+        cause: error,
+      });
+    }
+  }
+
+  private async evalsha(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!messageOf(error).startsWith('NOSCRIPT')) throw error;
+      // The server lost its script cache; EVAL loads the script again for everyone after us.
+      return await this.redis.eval(script.source, keys.length, ...keys, ...args);
+    }
+  }
+
+  private withTimeout<T>(script: Script, promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      // Ref'd: a caller is waiting on this reply, so the process must not exit under it.
+      const timer = this.clock
+        .setTimeout(() => {
+          reject(new TimeoutError(`${script.name} got no reply within commandTimeoutMs (${this.commandTimeoutMs} ms)`));
+        }, this.commandTimeoutMs)
+        .ref();
+      promise.then(
+        (value) => {
+          timer.clear();
+          resolve(value);
+        },
+        (error) => {
+          timer.clear();
+          reject(error);
+        },
+      );
+    });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

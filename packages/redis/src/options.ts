@@ -1,0 +1,46 @@
+import type { Clock } from '@valve/core';
+import type { Redis } from 'ioredis';
+
+/**
+ * What a source does when Redis cannot answer:
+ * - `'fail-open'`: admit through an in-process source with the same numbers (a core
+ *   `TokenBucket` or `LocalConcurrency`), so each instance enforces the limit on its own
+ *   until Redis is back (the cluster then admits up to instances × limit);
+ * - `'fail-closed'`: reject with a `RedisUnavailableError` (`ERR_VALVE_REDIS_UNAVAILABLE`).
+ */
+export type RedisErrorPolicy = 'fail-open' | 'fail-closed';
+
+export const REDIS_ERROR_POLICIES: readonly RedisErrorPolicy[] = Object.freeze(['fail-open', 'fail-closed']);
+
+/** Options every Redis-backed source takes. */
+export interface RedisSourceOptions {
+  /**
+   * The ioredis client to run commands on. The source never closes it (you own it); a source
+   * that needs pub/sub opens its own `redis.duplicate()` and closes that in `close()`.
+   */
+  redis: Redis;
+  /**
+   * The limit's name, shared by every instance that must share the limit; part of the Redis key.
+   * Required: two unrelated limits that defaulted to one name would silently share a budget.
+   */
+  name: string;
+  /** Prepended to every Redis key and channel this source uses. @default 'valve:' */
+  prefix?: string;
+  /** What to do when Redis cannot answer. Required: neither choice is safe for everyone. */
+  redisErrorPolicy: RedisErrorPolicy;
+  /**
+   * Milliseconds to wait for one Redis reply before treating Redis as unavailable (an integer
+   * >= 1). Late replies are ignored: a token they took is lost, a lease they added expires.
+   * @default 1000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * After a failure, milliseconds during which calls skip Redis and go straight to the policy
+   * (so an outage costs nothing per call instead of a timeout per call); the first call after
+   * it probes Redis again, which is how a source recovers (an integer >= 0).
+   * @default 1000
+   */
+  probeIntervalMs?: number;
+  /** Timers (waits, renewals, timeouts). Never used for the limit's own time, which is Redis `TIME`. @default systemClock */
+  clock?: Clock;
+}

@@ -1,0 +1,174 @@
+import { isValveError, type Permit } from '@valve/core';
+import { track } from '@valve/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type LeaseLost, RedisSemaphore, type RedisSemaphoreOptions } from '../src/index.js';
+import { client, closeClients, deleteUnder, eventually, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
+
+describe('RedisSemaphore options', () => {
+  const redis = new Redis({ lazyConnect: true });
+  const base = (): RedisSemaphoreOptions => ({ redis, name: 's', limit: 1, redisErrorPolicy: 'fail-open' });
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['limit 0', { limit: 0 }, /limit must be an integer >= 1, got 0/],
+    ['limit Infinity', { limit: Number.POSITIVE_INFINITY }, /limit must be an integer >= 1, got Infinity/],
+    ['limit 2.5', { limit: 2.5 }, /limit must be an integer >= 1, got 2.5/],
+    ['leaseMs 29', { leaseMs: 29 }, /leaseMs must be an integer >= 30, got 29/],
+    ['leaseMs "1s"', { leaseMs: '1s' }, /leaseMs must be an integer >= 30, got "1s"/],
+    ['policy typo', { redisErrorPolicy: 'closed' }, /redisErrorPolicy must be one of/],
+    ['unknown option', { lease: 100 }, /options.lease is not a known option/],
+  ];
+  for (const [title, patch, message] of bad) {
+    it(`rejects ${title}`, () => {
+      expect(() => new RedisSemaphore({ ...base(), ...patch } as RedisSemaphoreOptions)).toThrow(message);
+    });
+  }
+  it('accepts the boundaries and defaults (limit 1, leaseMs 30, prefix valve:)', async () => {
+    const s = new RedisSemaphore({ ...base(), leaseMs: 30 });
+    expect(s.key).toBe('valve:sem:s');
+    expect(s.channel).toBe('valve:sem:s:released');
+    expect(new RedisSemaphore(base()).leaseMs).toBe(30_000);
+    expect(s.async).toBe(true);
+    await s.close();
+  });
+  afterAll(() => redis.disconnect());
+});
+
+describe.skipIf(!url)('RedisSemaphore on Redis', () => {
+  const prefix = uniquePrefix();
+  const sems: RedisSemaphore[] = [];
+  const make = (redis: Redis, o: Partial<RedisSemaphoreOptions> = {}) => {
+    const s = new RedisSemaphore({ redis, prefix, name: 'db', limit: 2, redisErrorPolicy: 'fail-closed', ...o });
+    sems.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    for (const s of sems.splice(0)) await s.close();
+    await deleteUnder(client(), prefix);
+  });
+  afterAll(closeClients);
+
+  it('caps permits across instances and wakes a waiter by pub/sub on release (not by lease expiry)', async () => {
+    const a = make(client(), { leaseMs: 30_000 });
+    const b = make(client(), { leaseMs: 30_000 });
+    const p1 = await a.acquire();
+    const p2 = await b.acquire();
+    expect(await a.clusterInUse()).toBe(2);
+    expect(a.inUse).toBe(1);
+    expect(b.tryAcquire()).toBeUndefined();
+    const waiting = track(b.acquire());
+    await sleep(50);
+    expect(waiting.state).toBe('pending');
+    p1.release();
+    // The lease would only expire in 30 s: resolving now proves the release was announced.
+    await eventually(() => waiting.state === 'resolved', 2000, 5);
+    expect(await a.clusterInUse()).toBe(2);
+    p2.release();
+    (waiting.value as Permit).release();
+    await eventually(async () => (await a.clusterInUse()) === 0);
+  }, 4000);
+
+  it('release() is idempotent: a second call frees nothing more', async () => {
+    const a = make(client(), { limit: 2 });
+    const p = await a.acquire();
+    const q = await a.acquire();
+    p.release();
+    p.release();
+    await eventually(async () => (await a.clusterInUse()) === 1);
+    await sleep(30);
+    expect(await a.clusterInUse()).toBe(1);
+    expect(a.inUse).toBe(1);
+    q.release();
+  });
+
+  it('renews held leases while the work runs, so a long holder keeps its slot', async () => {
+    const a = make(client(), { limit: 1, leaseMs: 150 });
+    const b = make(client(), { limit: 1, leaseMs: 150 });
+    const p = await a.acquire();
+    const controller = new AbortController();
+    const waiting = track(b.acquire(controller.signal));
+    await sleep(600); // four lease lengths
+    expect(waiting.state).toBe('pending');
+    expect(await a.clusterInUse()).toBe(1);
+    controller.abort();
+    p.release();
+  }, 3000);
+
+  it('reports a lease that expired under its holder (onLeaseLost) and stops renewing it', async () => {
+    const redis = client();
+    const a = make(redis, { limit: 1, leaseMs: 90 });
+    const lost: LeaseLost[] = [];
+    a.onLeaseLost((l) => lost.push(l));
+    const p = await a.acquire();
+    // What a long pause looks like from Redis: the lease is gone before the next renewal.
+    await redis.del(a.key);
+    await eventually(() => lost.length === 1, 1000, 5);
+    expect(lost[0]!.name).toBe('db');
+    p.release();
+  }, 3000);
+
+  it('rejects an aborted waiter with signal.reason and keeps its slot free for others', async () => {
+    const a = make(client(), { limit: 1 });
+    const b = make(client(), { limit: 1 });
+    const p = await a.acquire();
+    const controller = new AbortController();
+    const w = track(b.acquire(controller.signal));
+    await sleep(20);
+    controller.abort('gone');
+    await sleep(0);
+    expect(w.state).toBe('rejected');
+    expect(w.error).toBe('gone');
+    p.release();
+    const q = await b.acquire();
+    expect(await a.clusterInUse()).toBe(1);
+    q.release();
+    expect(w.settleCount).toBe(1);
+  }, 3000);
+
+  it('close() rejects waiters, settles each once, and leaves only leases that expire', async () => {
+    const redis = client();
+    const a = make(redis, { limit: 1, leaseMs: 200 });
+    const held = await a.acquire();
+    const waiters = [track(a.acquire()), track(a.acquire())];
+    await sleep(20);
+    await a.close();
+    await sleep(0);
+    for (const w of waiters) {
+      expect(w.settleCount).toBe(1);
+      expect(isValveError(w.error, 'ERR_VALVE_CLOSED')).toBe(true);
+    }
+    // The held permit's lease is left to expire (its work may still be running).
+    expect(await keysUnder(redis, prefix)).toEqual([a.key]);
+    await sleep(300);
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+    held.release(); // after close, and after expiry: harmless
+    expect(a.inUse).toBe(0);
+  }, 3000);
+
+  it('released permits leave no key behind', async () => {
+    const redis = client();
+    const a = make(redis, { limit: 3 });
+    const permits = await Promise.all([a.acquire(), a.acquire(), a.acquire()]);
+    for (const p of permits) p.release();
+    await a.close();
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+  });
+
+  it('many waiters in one instance all get permits as others release (FIFO, none lost)', async () => {
+    const a = make(client(), { limit: 2 });
+    const b = make(client(), { limit: 2 });
+    const order: number[] = [];
+    const holders = [await a.acquire(), await a.acquire()];
+    const waits = Array.from({ length: 6 }, (_, i) =>
+      b.acquire().then(async (p) => {
+        order.push(i);
+        await sleep(5);
+        p.release();
+      }),
+    );
+    await sleep(20);
+    for (const h of holders) h.release();
+    await Promise.all(waits);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    await eventually(async () => (await a.clusterInUse()) === 0);
+  }, 5000);
+});

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { requireService } from '@valve/testkit';
+import { Redis } from 'ioredis';
+
+/** REDIS_URL, or undefined after a loud skip message (a failure under VALVE_REQUIRE_SERVICES=1). */
+export const url = requireService('REDIS_URL', 'redis');
+
+/** A key prefix no other test run (or engineer) shares, so parallel runs never collide. */
+export function uniquePrefix(): string {
+  return `valve-test:${randomUUID().slice(0, 8)}:`;
+}
+
+const clients: Redis[] = [];
+
+/** A fresh client on REDIS_URL, closed by {@link closeClients}. */
+export function client(options: { lazyConnect?: boolean } = {}): Redis {
+  const c = new Redis(url!, { lazyConnect: options.lazyConnect ?? false });
+  c.on('error', () => {});
+  clients.push(c);
+  return c;
+}
+
+export async function closeClients(): Promise<void> {
+  for (const c of clients.splice(0)) {
+    if (c.status !== 'end') c.disconnect();
+  }
+}
+
+/** Every key under `prefix`, found by SCAN (what a user would see left behind). */
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found.sort();
+}
+
+/** Deletes every key under `prefix` (cleanup after a test). */
+export async function deleteUnder(redis: Redis, prefix: string): Promise<void> {
+  const keys = await keysUnder(redis, prefix);
+  if (keys.length > 0) await redis.del(...keys);
+}
+
+/** Real time, for tests against a real server only (their waits are bounded by the test timeout). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves when `predicate` holds, checking every `everyMs`; throws after `withinMs`. */
+export async function eventually(predicate: () => Promise<boolean> | boolean, withinMs = 3000, everyMs = 20) {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`);
+    await sleep(everyMs);
+  }
+}
