@@ -58,7 +58,10 @@ export class Histogram {
       validateNumber(buckets[i], `buckets[${i}]`, i > 0 ? { above: buckets[i - 1] } : {});
     }
     this.buckets = Object.freeze([...buckets]);
-    this.bounds = Float64Array.from(buckets, (b) => b / this.exportScale);
+    // Dividing into recorded units rounds (0.7 / 0.001 is 699.9999999999999, which would leave
+    // a 700 ms value out of le="0.7"), so each bound is widened by a relative 1e-12: far below
+    // any real difference between two values, far above the rounding error.
+    this.bounds = Float64Array.from(buckets, (b) => (b / this.exportScale) * (1 + 1e-12));
     this.boundCounts = new Float64Array(buckets.length);
   }
 
@@ -113,7 +116,11 @@ export class Histogram {
     validateNumber(p, 'p', { min: 0, max: 100 });
     if (this.n === 0) return Number.NaN;
     if (p === 0) return this.lo;
-    const rank = Math.max(1, Math.ceil((p / 100) * this.n));
+    // (p / 100) * n rounds: 0.07 * 100 is 7.000000000000001, whose ceil picks rank 8, not 7.
+    // Snap results within rounding noise of an integer to it before taking the ceiling.
+    const exact = (p * this.n) / 100;
+    const nearest = Math.round(exact);
+    const rank = Math.max(1, Math.abs(exact - nearest) <= 1e-9 * nearest ? nearest : Math.ceil(exact));
     if (rank >= this.n) return this.hi;
     let seen = this.zeroCount;
     if (seen >= rank) return this.lo;
