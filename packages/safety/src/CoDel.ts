@@ -1,0 +1,117 @@
+/**
+ * safetyvalve's CoDel (`sv_codel.erl`, itself a translation of Nichols and Jacobson's ACM Queue
+ * pseudocode), rule for rule:
+ *
+ * - It runs only at dequeue, when a job could start: there is no timer.
+ * - `dodequeue` takes the head. A sojourn below `target` clears `firstAboveTime`; the first
+ *   sojourn at or above target sets `firstAboveTime = now + interval`; once `now >= firstAboveTime`
+ *   (the sojourn has stayed at or above target for a whole interval) the head is droppable.
+ * - Entering the dropping state drops that head; `count` restarts at 1, or at `count - 2` when the
+ *   last dropping state ended less than an interval ago and `count > 2` (the ACM restart rule);
+ *   `dropNext = now + interval / sqrt(count)`.
+ * - While dropping, every droppable head at `now >= dropNext` is dropped, `count++` and
+ *   `dropNext += interval / sqrt(count)`; a head that is not droppable ends the dropping state.
+ *
+ * Trade-off: CoDel was built for TCP, whose senders slow down when dropped. Callers of a valve
+ * do not, so under open-loop overload it bounds the standing queue only loosely (see the README
+ * for the simulation); `codel-timer` and `deadline` bound waiting by timer instead.
+ */
+
+/** The queue CoDel drains: the valve's waiting jobs, oldest first. */
+export interface CoDelSource<T> {
+  /** Removes and returns the oldest live job, or `undefined` when the queue is empty. */
+  shift(): T | undefined;
+  /** When the job entered the queue, by the valve's clock. */
+  enqueuedAt(item: T): number;
+}
+
+export interface CoDelState {
+  readonly dropping: boolean;
+  readonly dropNext: number;
+  /** 0 while the sojourn is below target (safetyvalve's sentinel). */
+  readonly firstAboveTime: number;
+  readonly count: number;
+}
+
+export class CoDel {
+  /** All four fields are written only by `dequeue` (and `doDequeue`), at dequeue time. */
+  private dropping = false;
+  private dropNext = 0;
+  private firstAboveTime = 0;
+  private count = 0;
+
+  /** Target and interval are validated by the valve (target <= interval). */
+  constructor(
+    readonly targetMs: number,
+    readonly intervalMs: number,
+  ) {}
+
+  get state(): CoDelState {
+    return {
+      dropping: this.dropping,
+      dropNext: this.dropNext,
+      firstAboveTime: this.firstAboveTime,
+      count: this.count,
+    };
+  }
+
+  /**
+   * The job to start now, or `undefined` when the queue ran empty; every job CoDel drops on the
+   * way is passed to `drop` (it must reject it with reason `overload`).
+   */
+  dequeue<T>(now: number, source: CoDelSource<T>, drop: (item: T) => void): T | undefined {
+    let item = source.shift();
+    let droppable = this.doDequeue(now, source, item);
+    if (this.dropping) {
+      if (!droppable) {
+        this.dropping = false;
+        return item;
+      }
+      // Dropping, and the head is droppable: drop while now >= dropNext.
+      while (this.dropping && now >= this.dropNext) {
+        drop(item as T);
+        item = source.shift();
+        droppable = this.doDequeue(now, source, item);
+        if (!droppable) {
+          this.dropping = false;
+        } else {
+          this.count++;
+          this.dropNext = this.controlLaw(this.dropNext);
+        }
+      }
+      return item;
+    }
+    if (!droppable) return item;
+    // Enter the dropping state: drop this head, then dequeue again (sv_queue does the same).
+    drop(item as T);
+    this.dropping = true;
+    if (now - this.dropNext < this.intervalMs && this.count > 2) {
+      this.count -= 2;
+    } else {
+      this.count = 1;
+    }
+    this.dropNext = this.controlLaw(now);
+    return this.dequeue(now, source, drop);
+  }
+
+  private doDequeue<T>(now: number, source: CoDelSource<T>, item: T | undefined): boolean {
+    if (item === undefined) {
+      this.firstAboveTime = 0;
+      return false;
+    }
+    const sojourn = now - source.enqueuedAt(item);
+    if (sojourn < this.targetMs) {
+      this.firstAboveTime = 0;
+      return false;
+    }
+    if (this.firstAboveTime === 0) {
+      this.firstAboveTime = now + this.intervalMs;
+      return false;
+    }
+    return now >= this.firstAboveTime;
+  }
+
+  private controlLaw(t: number): number {
+    return t + this.intervalMs / Math.sqrt(this.count);
+  }
+}

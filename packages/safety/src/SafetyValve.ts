@@ -1,0 +1,842 @@
+/**
+ * SafetyValve: Erlang safetyvalve's load regulation (jlouis/safetyvalve 2.5.1, `sv_queue.erl`)
+ * for Node.
+ *
+ * A job starts when the rate source has a token AND the concurrency source has a free slot;
+ * starting spends the token, finishing returns the slot and no token. Otherwise the job waits in
+ * the queue, and when `size` jobs already wait it is refused with `queue_full` before any queue
+ * discipline runs. Whenever a slot frees up or tokens arrive, the valve starts as many waiters as
+ * both allow, synchronously and in queue order.
+ *
+ * Invariant (no barging): in synchronous mode the queue is non-empty only while tokens or slots
+ * are exhausted, and the fast path is taken only when the queue is empty, so a newcomer can never
+ * overtake a waiter. `pump()` is the one place queued jobs start; it is re-entrancy safe (a job
+ * that finishes synchronously inside it sets `again` instead of recursing).
+ *
+ * With an asynchronous source (`source.async === true`, e.g. Redis) every job queues, and one
+ * loop asks the source for the head's permission with `acquire(signal)`, keeping the valve's
+ * order.
+ */
+import {
+  abortReason,
+  type Clock,
+  type ConcurrencySource,
+  Counter,
+  type Disposable,
+  Emitter,
+  errorForReason,
+  Histogram,
+  isLimit,
+  LocalConcurrency,
+  type Permit,
+  type RateSource,
+  REASONS,
+  type Reason,
+  rejectUnknownOptions,
+  systemClock,
+  type Timer,
+  TokenBucket,
+  validateFunction,
+  validateInteger,
+  validateNumber,
+  validateObject,
+  validateOneOf,
+  validateSignal,
+  validateString,
+  type ValveError,
+} from '@valve/core';
+import { CoDel, type CoDelSource } from './CoDel.js';
+import { type QueuedEntry, JobQueue } from './internal/JobQueue.js';
+import {
+  KNOWN_OPTIONS,
+  QUEUE_DISCIPLINES,
+  type QueueDiscipline,
+  type RejectEvent,
+  type RunOptions,
+  type SafetyPermit,
+  type SafetyValveConfiguration,
+  type SafetyValveOptions,
+  type SafetyValveStats,
+  type TryRunResult,
+} from './options.js';
+
+const DROPPED = Object.freeze({ dropped: true });
+
+interface Job extends QueuedEntry {
+  /** The work; `undefined` for an `ask()`, which resolves with a permit instead. */
+  readonly fn: (() => unknown) | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** The job's deadline timer (ref'd: the job waits on it). */
+  timer: Timer | undefined;
+}
+
+/** Counters a valve keeps; registered in `metrics` when one is given. */
+interface Meters {
+  admitted: Counter;
+  completed: Counter;
+  aborted: Counter;
+  reclaimed: Counter;
+  rejected: Record<Reason, Counter>;
+  sojourn: Histogram;
+}
+
+export class SafetyValve {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly rate: RateSource | undefined;
+  private readonly conc: ConcurrencySource;
+  /** Sources built from `hz`/`rate`/`tokenLimit` and `concurrency`: the valve closes them. */
+  private readonly ownRate: TokenBucket | undefined;
+  private readonly ownConc: LocalConcurrency | undefined;
+  private readonly asyncMode: boolean;
+  private readonly size: number;
+  private readonly discipline: QueueDiscipline;
+  private readonly lifo: boolean;
+  private readonly targetMs: number;
+  private readonly intervalMs: number;
+  private readonly deadlineMs: number | undefined;
+  private readonly leaseMs: number | undefined;
+  private readonly codel: CoDel | undefined;
+  private readonly configuration: SafetyValveConfiguration;
+  private readonly queue = new JobQueue<Job>();
+  /** When the queue last went from empty to non-empty; meaningful while it is non-empty. */
+  private nonEmptySince = 0;
+  private closed = false;
+  /** Set while `pump()` runs; a nested call sets `again` instead. */
+  private pumping = false;
+  private again = false;
+  /** Jobs of this valve in flight (written at start and finish). */
+  private running = 0;
+  /** `codel-timer`: one ref'd timer for the oldest waiter's expiry (deadlines are monotone). */
+  private expiryTimer: Timer | undefined;
+  private expiryDue = 0;
+  /** Keeps the process alive while jobs wait for a refill (the bucket's own timer is unref'd). */
+  private tokenTimer: Timer | undefined;
+  /** Async mode: the loop acquiring for the head is running; its abort controller. */
+  private acquiring = false;
+  private acquireAbort: AbortController | undefined;
+  private readonly subscriptions: Disposable[] = [];
+  private readonly meters: Meters;
+  /** Throughput estimate for Retry-After: completions counted since `tpSince`. */
+  private tpSince: number;
+  private tpBase = 0;
+  private tpPerMs = 0;
+  /** Errors this valve refused with, so `tryRun` tells them from the job's own errors. */
+  private readonly refusals = new WeakSet<object>();
+  private readonly reject$ = new Emitter<RejectEvent>();
+  private readonly onRejectOption: ((event: RejectEvent) => void) | undefined;
+  /** Fires for every rejected job. */
+  readonly onReject = this.reject$.event;
+
+  constructor(options: SafetyValveOptions) {
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', KNOWN_OPTIONS);
+    this.name = validateString(options.name ?? 'safety', 'name', { nonEmpty: true });
+    this.clock = options.clock ?? systemClock;
+    if (typeof this.clock?.now !== 'function' || typeof this.clock.setTimeout !== 'function') {
+      throw new TypeError('clock must have now() and setTimeout()');
+    }
+    this.size = validateInteger(options.size, 'size', { min: 0, allowInfinity: true });
+    this.discipline = validateOneOf(options.queue ?? 'fifo', 'queue', QUEUE_DISCIPLINES);
+    const lifo = options.lifo ?? false;
+    if (lifo !== false && lifo !== 'adaptive') {
+      throw new TypeError(`lifo must be false or "adaptive", got ${JSON.stringify(lifo)}`);
+    }
+    this.lifo = lifo === 'adaptive';
+    this.intervalMs = validateNumber(options.intervalMs ?? 100, 'intervalMs', { above: 0 });
+    this.targetMs = validateNumber(options.targetMs ?? 5, 'targetMs', { above: 0 });
+    if (this.targetMs > this.intervalMs) {
+      throw new RangeError(
+        `targetMs must be <= intervalMs (safetyvalve refuses a target above the interval), got targetMs ${this.targetMs} and intervalMs ${this.intervalMs}`,
+      );
+    }
+    this.deadlineMs =
+      options.deadlineMs === undefined ? undefined : validateNumber(options.deadlineMs, 'deadlineMs', { min: 0 });
+    if (this.discipline === 'deadline' && this.deadlineMs === undefined) {
+      throw new TypeError('deadlineMs is required with queue: "deadline" (the longest wait, in ms)');
+    }
+    this.leaseMs = options.leaseMs === undefined ? undefined : validateNumber(options.leaseMs, 'leaseMs', { above: 0 });
+    this.onRejectOption = options.onReject === undefined ? undefined : validateFunction(options.onReject, 'onReject');
+
+    // The rate gate: a custom source, the built-in bucket, or none.
+    const bucketKeys = options.hz !== undefined || options.rate !== undefined || options.tokenLimit !== undefined;
+    if (options.rateSource !== undefined) {
+      if (bucketKeys) throw new TypeError('rateSource replaces hz, rate and tokenLimit; pass one or the other');
+      this.rate = checkRateSource(options.rateSource);
+    } else if (bucketKeys) {
+      if (options.tokenLimit === undefined) {
+        throw new TypeError('tokenLimit is required with hz or rate (the bucket size, an integer >= 1)');
+      }
+      this.ownRate = new TokenBucket({
+        hz: options.hz,
+        rate: options.rate,
+        tokenLimit: options.tokenLimit,
+        clock: this.clock,
+      });
+      this.rate = this.ownRate;
+    }
+    // The concurrency gate: a custom source or the built-in counter.
+    if (options.concurrencySource !== undefined) {
+      if (options.concurrency !== undefined) {
+        throw new TypeError('concurrencySource replaces concurrency; pass one or the other');
+      }
+      this.conc = checkConcurrencySource(options.concurrencySource);
+    } else {
+      const c = options.concurrency;
+      if (!isLimit(c)) validateInteger(c, 'concurrency', { min: 1, allowInfinity: true });
+      this.ownConc = new LocalConcurrency({ limit: c as number, clock: this.clock });
+      this.conc = this.ownConc;
+    }
+    this.asyncMode = this.conc.async === true || this.rate?.async === true;
+    this.codel = this.discipline === 'codel' ? new CoDel(this.targetMs, this.intervalMs) : undefined;
+    this.meters = createMeters(this.name, options.metrics, () => this);
+    this.tpSince = this.clock.now();
+    this.configuration = Object.freeze({
+      name: this.name,
+      hz: this.ownRate?.hz,
+      rate: this.ownRate?.rate,
+      tokenLimit: this.ownRate?.tokenLimit,
+      size: this.size,
+      concurrency: options.concurrencySource ? 'source' : isLimit(options.concurrency) ? 'adaptive' : this.conc.limit,
+      queue: this.discipline,
+      lifo: lifo,
+      targetMs: this.targetMs,
+      intervalMs: this.intervalMs,
+      deadlineMs: this.deadlineMs,
+      leaseMs: this.leaseMs,
+    });
+    if (!this.asyncMode) {
+      this.subscriptions.push(this.conc.onAvailable(this.pump));
+      if (this.rate) this.subscriptions.push(this.rate.onAvailable(this.pump));
+    }
+  }
+
+  /**
+   * Runs `fn` once a token and a slot are available and resolves with its result (errors pass
+   * through unchanged); rejects with a `ValveError` carrying `reason` when the valve refuses or
+   * drops the job, or with `signal.reason` when the caller aborts while it waits.
+   */
+  run<T>(fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<Awaited<T>> {
+    validateFunction(fn, 'fn');
+    if (options !== undefined) {
+      const signal = checkRunOptions(options);
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+    }
+    const permit = this.startNow();
+    if (permit !== undefined) {
+      if (this.leaseMs === undefined) return this.execute(fn, permit);
+      return this.executeLeased(fn, new Grant(this, permit));
+    }
+    return this.enqueue(fn, options) as Promise<Awaited<T>>;
+  }
+
+  /**
+   * The fast path: when nobody waits, starting now cannot overtake anyone. Returns the slot's
+   * permit with the token spent and the job counted as admitted, or `undefined`.
+   */
+  private startNow(): Permit | undefined {
+    if (this.queue.size !== 0 || this.closed || this.asyncMode) return undefined;
+    const rate = this.rate;
+    if (rate !== undefined && rate.available < 1) return undefined;
+    const permit = this.conc.tryAcquire();
+    if (permit === undefined) return undefined;
+    if (rate !== undefined && !rate.tryAcquire()) {
+      permit.release();
+      return undefined;
+    }
+    this.meters.admitted.inc();
+    this.running++;
+    return permit;
+  }
+
+  /** Like `run`, but a refusal resolves to `{ ok: false, reason }` (safetyvalve's tuple). */
+  async tryRun<T>(fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
+    let value: Awaited<T>;
+    try {
+      value = await this.run(fn, options);
+    } catch (error) {
+      if (this.refusals.has(error as object)) return { ok: false, reason: (error as ValveError).reason!, error };
+      throw error;
+    }
+    return { ok: true, value };
+  }
+
+  /** Waits for a token and a slot like `run`, and resolves with a permit; call `done()` when finished. */
+  ask(options?: RunOptions): Promise<SafetyPermit> {
+    if (options !== undefined) {
+      const signal = checkRunOptions(options);
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+    }
+    const permit = this.startNow();
+    if (permit !== undefined) return Promise.resolve(new Grant(this, permit));
+    return this.enqueue(undefined, options) as Promise<SafetyPermit>;
+  }
+
+  /** Adds `n` tokens (default `rate`) to the built-in bucket now; starts waiters it allows. */
+  replenish(n?: number): void {
+    if (this.ownRate === undefined) {
+      throw new TypeError(`valve ${this.name} has no built-in token bucket to replenish`);
+    }
+    this.ownRate.replenish(n);
+  }
+
+  /**
+   * How long a refused caller should wait before retrying, in ms: the time to the next refill
+   * when tokens ran out, else the queue's length over the measured throughput (1 s when unknown).
+   */
+  retryAfterMs(): number {
+    const rate = this.rate;
+    if (rate !== undefined && rate.available < 1) {
+      const ms = rate.nextTokenInMs();
+      if (Number.isFinite(ms)) return Math.max(0, ms);
+    }
+    const now = this.clock.now();
+    const elapsed = now - this.tpSince;
+    const done = this.meters.completed.value - this.tpBase;
+    if (elapsed >= 1000 && done > 0) {
+      // Roll the window (lazily, here only: the hot path never pays for it).
+      this.tpPerMs = done / elapsed;
+      this.tpSince = now;
+      this.tpBase = this.meters.completed.value;
+    }
+    const perMs = this.tpPerMs > 0 ? this.tpPerMs : elapsed > 0 && done > 0 ? done / elapsed : 0;
+    if (perMs === 0) return 1000;
+    return Math.ceil((this.queue.size + 1) / perMs);
+  }
+
+  stats(): SafetyValveStats {
+    const rejected = {} as Record<Reason, number>;
+    for (const r of REASONS) rejected[r] = this.meters.rejected[r].value;
+    return {
+      name: this.name,
+      tokens: this.rate === undefined ? Number.POSITIVE_INFINITY : this.rate.available,
+      running: this.running,
+      queued: this.queue.size,
+      limit: this.conc.limit,
+      admitted: this.meters.admitted.value,
+      completed: this.meters.completed.value,
+      rejected,
+      aborted: this.meters.aborted.value,
+      reclaimed: this.meters.reclaimed.value,
+      dropping: this.codel?.state.dropping ?? false,
+      closed: this.closed,
+      configuration: this.configuration,
+    };
+  }
+
+  /**
+   * Refuses new jobs, rejects every waiter with reason `shutdown`, stops the valve's timers and
+   * closes the built-in sources (not ones passed in, which may be shared). Running jobs finish.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.subscriptions) s.dispose();
+    this.subscriptions.length = 0;
+    this.clearTimers();
+    this.acquireAbort?.abort();
+    for (const job of this.queue.drain()) this.refuse(job, 'shutdown');
+    this.ownRate?.close();
+    this.ownConc?.close();
+  }
+
+  /** @internal Ends a started job: called exactly once per admitted job. */
+  finish(permit: Permit, failed: boolean): void {
+    this.running--;
+    this.meters.completed.inc();
+    permit.release(failed ? DROPPED : undefined);
+  }
+
+  /** @internal A lease ran out. */
+  reclaimed(): void {
+    this.meters.reclaimed.inc();
+  }
+
+  /** @internal */
+  get lease(): number | undefined {
+    return this.leaseMs;
+  }
+
+  /** @internal */
+  get timeSource(): Clock {
+    return this.clock;
+  }
+
+  private async execute<T>(fn: () => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+    let failed = true;
+    try {
+      const value = await fn();
+      failed = false;
+      return value;
+    } finally {
+      this.finish(permit, failed);
+    }
+  }
+
+  private async executeLeased<T>(fn: () => T | PromiseLike<T>, grant: Grant): Promise<Awaited<T>> {
+    let failed = true;
+    try {
+      const value = await fn();
+      failed = false;
+      return value;
+    } finally {
+      grant.done({ dropped: failed });
+    }
+  }
+
+  private enqueue(fn: (() => unknown) | undefined, options: RunOptions | undefined): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.refusal('shutdown', 0));
+    // In async mode the head waits while its permission is fetched; it does not count against `size`.
+    if (this.queue.size >= this.size + (this.asyncMode ? 1 : 0)) {
+      return Promise.reject(this.refusal('queue_full', 0));
+    }
+    const signal = options?.signal;
+    return new Promise((resolve, reject) => {
+      const now = this.clock.now();
+      const job: Job = {
+        gone: false,
+        enqueuedAt: now,
+        fn,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        timer: undefined,
+      };
+      if (signal !== undefined) {
+        job.onAbort = () => this.abortJob(job);
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      if (this.queue.size === 0) this.nonEmptySince = now;
+      this.queue.push(job);
+      const deadline = options?.deadlineMs ?? this.deadlineMs;
+      if (deadline !== undefined) {
+        job.timer = this.clock.setTimeout(() => this.expire(job), deadline).ref();
+      }
+      if (this.asyncMode) void this.acquireLoop();
+      else this.pump();
+    });
+  }
+
+  /** Starts waiters while both a token and a slot are free. Bound once, used as a listener. */
+  private readonly pump = (): void => {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    let stalled = false;
+    try {
+      do {
+        this.again = false;
+        while (this.queue.size > 0 && !this.closed) {
+          const conc = this.conc;
+          const rate = this.rate;
+          if (conc.inUse >= conc.limit) break;
+          if (rate !== undefined && rate.available < 1) break;
+          const job = this.pick();
+          if (job === undefined) break;
+          // Both gates said yes a moment ago; a source that then refuses is misbehaving, so put
+          // the job back at the front and wait for its next onAvailable event.
+          const permit = conc.tryAcquire();
+          if (permit === undefined) {
+            this.queue.unshift(job);
+            stalled = true;
+            break;
+          }
+          if (rate !== undefined && !rate.tryAcquire()) {
+            this.queue.unshift(job);
+            stalled = true;
+            permit.release();
+            break;
+          }
+          this.start(job, permit);
+        }
+      } while (this.again && !stalled && !this.closed);
+    } finally {
+      this.pumping = false;
+    }
+    this.updateTimers();
+  };
+
+  /** Takes the job to start next: CoDel's or the oldest, or the newest while the queue stands. */
+  private pick(): Job | undefined {
+    const now = this.clock.now();
+    let job = this.codel ? this.codel.dequeue(now, this.codelSource, this.codelDrop) : this.queue.shift();
+    if (job !== undefined && this.lifo && this.queue.size > 0 && now - this.nonEmptySince >= this.intervalMs) {
+      this.queue.unshift(job);
+      job = this.queue.pop();
+    }
+    return job;
+  }
+
+  private readonly codelSource: CoDelSource<Job> = {
+    shift: () => this.queue.shift(),
+    enqueuedAt: (job) => job.enqueuedAt,
+  };
+
+  private readonly codelDrop = (job: Job): void => {
+    this.refuse(job, 'overload');
+  };
+
+  private start(job: Job, permit: Permit): void {
+    this.detach(job);
+    this.meters.sojourn.record(this.clock.now() - job.enqueuedAt);
+    this.meters.admitted.inc();
+    this.running++;
+    if (job.fn === undefined) {
+      job.resolve(new Grant(this, permit));
+      return;
+    }
+    const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit);
+    const end = (failed: boolean) => {
+      if (grant === undefined) this.finish(permit, failed);
+      else grant.done({ dropped: failed });
+    };
+    let result: unknown;
+    try {
+      result = job.fn();
+    } catch (error) {
+      end(true);
+      job.reject(error);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        end(false);
+        job.resolve(value);
+      },
+      (error) => {
+        end(true);
+        job.reject(error);
+      },
+    );
+  }
+
+  private async acquireLoop(): Promise<void> {
+    if (this.acquiring) return;
+    this.acquiring = true;
+    try {
+      while (this.queue.size > 0 && !this.closed) {
+        const ac = new AbortController();
+        this.acquireAbort = ac;
+        let permit: Permit | undefined;
+        try {
+          permit = (this.conc.async ? undefined : this.conc.tryAcquire()) ?? (await this.conc.acquire(ac.signal));
+          const rate = this.rate;
+          if (rate !== undefined && (rate.async || !rate.tryAcquire())) await rate.acquire(ac.signal);
+        } catch (error) {
+          permit?.release();
+          if (ac.signal.aborted) continue;
+          // The source failed: the job it was asked for gets the error unchanged.
+          const job = this.queue.shift();
+          if (job !== undefined) {
+            this.detach(job);
+            job.reject(error);
+          }
+          continue;
+        } finally {
+          this.acquireAbort = undefined;
+        }
+        const job = this.closed ? undefined : this.pick();
+        if (job === undefined) {
+          permit.release();
+          continue;
+        }
+        this.start(job, permit);
+        this.updateTimers();
+      }
+    } finally {
+      this.acquiring = false;
+    }
+  }
+
+  private abortJob(job: Job): void {
+    if (job.gone) return;
+    this.queue.remove(job);
+    this.detach(job);
+    this.meters.aborted.inc();
+    job.reject(abortReason(job.signal!));
+    this.afterRemoval();
+  }
+
+  private expire(job: Job): void {
+    job.timer = undefined;
+    if (job.gone) return;
+    this.queue.remove(job);
+    this.refuse(job, 'deadline');
+    this.afterRemoval();
+  }
+
+  private afterRemoval(): void {
+    if (this.queue.size === 0) this.acquireAbort?.abort();
+    this.updateTimers();
+  }
+
+  /** Stops listening for the job's abort and clears its deadline. */
+  private detach(job: Job): void {
+    if (job.onAbort !== undefined) {
+      job.signal!.removeEventListener('abort', job.onAbort);
+      job.onAbort = undefined;
+    }
+    if (job.timer !== undefined) {
+      job.timer.clear();
+      job.timer = undefined;
+    }
+  }
+
+  /** Rejects a job that left the queue. */
+  private refuse(job: Job, reason: Reason): void {
+    this.detach(job);
+    job.reject(this.refusal(reason, this.clock.now() - job.enqueuedAt));
+  }
+
+  private refusal(reason: Reason, waitedMs: number): ValveError {
+    this.meters.rejected[reason].inc();
+    const error = errorForReason(reason, this.describeRefusal(reason, waitedMs));
+    this.refusals.add(error);
+    const event: RejectEvent = { valve: this.name, reason, waitedMs };
+    if (this.onRejectOption !== undefined) {
+      try {
+        this.onRejectOption(event);
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+    if (this.reject$.hasListeners) this.reject$.emit(event);
+    return error;
+  }
+
+  private describeRefusal(reason: Reason, waitedMs: number): string {
+    const state = `${this.running} running, ${this.queue.size} waiting (size ${this.size})`;
+    switch (reason) {
+      case 'queue_full':
+        return `valve ${this.name}: queue full, ${state}`;
+      case 'shutdown':
+        return `valve ${this.name} is closed`;
+      case 'deadline':
+        return `valve ${this.name}: waited ${waitedMs} ms without starting, ${state}`;
+      default:
+        return `valve ${this.name}: dropped after waiting ${waitedMs} ms (${reason}), ${state}`;
+    }
+  }
+
+  /** Arms or clears the valve's ref'd timers; they exist only while jobs wait. */
+  private updateTimers(): void {
+    if (this.queue.size === 0 || this.closed) {
+      if (this.expiryTimer !== undefined || this.tokenTimer !== undefined) this.clearTimers();
+      return;
+    }
+    const now = this.clock.now();
+    if (this.discipline === 'codel-timer') this.armExpiry(now);
+    const rate = this.rate;
+    if (rate !== undefined && !this.asyncMode && rate.available < 1) {
+      if (this.tokenTimer === undefined) {
+        const ms = rate.nextTokenInMs();
+        if (Number.isFinite(ms)) {
+          // At least 1 ms: if our timer fires just before the bucket's, we must not spin.
+          this.tokenTimer = this.clock
+            .setTimeout(
+              () => {
+                this.tokenTimer = undefined;
+                this.pump();
+              },
+              Math.max(1, ms),
+            )
+            .ref();
+        }
+      }
+    } else if (this.tokenTimer !== undefined) {
+      this.tokenTimer.clear();
+      this.tokenTimer = undefined;
+    }
+  }
+
+  /**
+   * `codel-timer` (Facebook's "Fail at Scale" controlled delay): while the queue has been
+   * non-empty for less than `intervalMs` a job may wait `intervalMs`, afterwards `targetMs`.
+   * Every wait limit is then `enqueuedAt + limit`, monotone in queue order, so one timer on the
+   * oldest waiter suffices.
+   */
+  private armExpiry(now: number): void {
+    const standingAt = this.nonEmptySince + this.intervalMs;
+    let due: number;
+    if (now < standingAt) {
+      due = standingAt;
+    } else {
+      const oldest = this.queue.peek();
+      if (oldest === undefined) return;
+      due = oldest.enqueuedAt + this.targetMs;
+    }
+    if (this.expiryTimer !== undefined) {
+      if (this.expiryDue === due) return;
+      this.expiryTimer.clear();
+    }
+    this.expiryDue = due;
+    this.expiryTimer = this.clock.setTimeout(() => this.onExpiry(), Math.max(0, due - now)).ref();
+  }
+
+  private onExpiry(): void {
+    this.expiryTimer = undefined;
+    const now = this.clock.now();
+    if (now >= this.nonEmptySince + this.intervalMs) {
+      for (let job = this.queue.peek(); job !== undefined; job = this.queue.peek()) {
+        if (now - job.enqueuedAt < this.targetMs) break;
+        this.queue.shift();
+        this.refuse(job, 'overload');
+      }
+    }
+    this.afterRemoval();
+  }
+
+  private clearTimers(): void {
+    this.expiryTimer?.clear();
+    this.expiryTimer = undefined;
+    this.tokenTimer?.clear();
+    this.tokenTimer = undefined;
+  }
+}
+
+/**
+ * A started job's hold on its slot, released exactly once: by `done()`, by the end of a leased
+ * `run`, or by the lease timer (which counts it as reclaimed).
+ */
+class Grant implements SafetyPermit {
+  private valve: SafetyValve | undefined;
+  private timer: Timer | undefined;
+
+  constructor(
+    valve: SafetyValve,
+    private readonly permit: Permit,
+  ) {
+    this.valve = valve;
+    const lease = valve.lease;
+    if (lease !== undefined) this.timer = valve.timeSource.setTimeout(() => this.reclaim(), lease);
+  }
+
+  get released(): boolean {
+    return this.valve === undefined;
+  }
+
+  done(outcome?: { dropped?: boolean }): void {
+    const valve = this.valve;
+    if (valve === undefined) return;
+    this.valve = undefined;
+    this.timer?.clear();
+    this.timer = undefined;
+    valve.finish(this.permit, outcome?.dropped === true);
+  }
+
+  private reclaim(): void {
+    this.timer = undefined;
+    const valve = this.valve;
+    if (valve === undefined) return;
+    valve.reclaimed();
+    this.done(DROPPED);
+  }
+}
+
+function checkRunOptions(options: RunOptions): AbortSignal | undefined {
+  validateObject(options, 'options');
+  if (options.deadlineMs !== undefined) validateNumber(options.deadlineMs, 'options.deadlineMs', { min: 0 });
+  return validateSignal(options.signal, 'options.signal');
+}
+
+function checkRateSource(source: RateSource): RateSource {
+  validateObject(source, 'rateSource');
+  validateFunction(source.tryAcquire, 'rateSource.tryAcquire');
+  validateFunction(source.acquire, 'rateSource.acquire');
+  validateFunction(source.nextTokenInMs, 'rateSource.nextTokenInMs');
+  validateFunction(source.onAvailable, 'rateSource.onAvailable');
+  return source;
+}
+
+function checkConcurrencySource(source: ConcurrencySource): ConcurrencySource {
+  validateObject(source, 'concurrencySource');
+  validateFunction(source.tryAcquire, 'concurrencySource.tryAcquire');
+  validateFunction(source.acquire, 'concurrencySource.acquire');
+  validateFunction(source.onAvailable, 'concurrencySource.onAvailable');
+  return source;
+}
+
+function createMeters(name: string, registry: SafetyValveOptions['metrics'], self: () => SafetyValve): Meters {
+  const valve = { valve: name };
+  if (registry === undefined) {
+    const rejected = {} as Record<Reason, Counter>;
+    for (const r of REASONS) rejected[r] = new Counter();
+    return {
+      admitted: new Counter(),
+      completed: new Counter(),
+      aborted: new Counter(),
+      reclaimed: new Counter(),
+      rejected,
+      sojourn: new Histogram(),
+    };
+  }
+  const rejected = {} as Record<Reason, Counter>;
+  for (const r of REASONS) {
+    rejected[r] = registry.counter({
+      name: 'valve_safety_rejected_total',
+      help: 'Jobs refused or dropped by a safety valve, by reason.',
+      labels: { valve: name, reason: r },
+    });
+  }
+  const stat = () => self().stats();
+  registry.gauge({
+    name: 'valve_safety_queue_length',
+    help: 'Jobs waiting in a safety valve.',
+    labels: valve,
+    collect: () => stat().queued,
+  });
+  registry.gauge({
+    name: 'valve_safety_running',
+    help: 'Jobs of a safety valve in flight.',
+    labels: valve,
+    collect: () => stat().running,
+  });
+  registry.gauge({
+    name: 'valve_safety_tokens',
+    help: 'Tokens in a safety valve bucket (+Inf without a rate limit).',
+    labels: valve,
+    collect: () => stat().tokens,
+  });
+  registry.gauge({
+    name: 'valve_safety_limit',
+    help: 'Concurrency a safety valve allows now (moves with an adaptive limit).',
+    labels: valve,
+    collect: () => stat().limit,
+  });
+  return {
+    admitted: registry.counter({
+      name: 'valve_safety_admitted_total',
+      help: 'Jobs started by a safety valve.',
+      labels: valve,
+    }),
+    completed: registry.counter({
+      name: 'valve_safety_completed_total',
+      help: 'Jobs of a safety valve that finished (or whose permit was released).',
+      labels: valve,
+    }),
+    aborted: registry.counter({
+      name: 'valve_safety_aborted_total',
+      help: 'Queued jobs whose caller aborted.',
+      labels: valve,
+    }),
+    reclaimed: registry.counter({
+      name: 'valve_safety_reclaimed_total',
+      help: 'Slots taken back from jobs or permits that outlived leaseMs.',
+      labels: valve,
+    }),
+    rejected,
+    sojourn: registry.histogram({
+      name: 'valve_safety_sojourn_seconds',
+      help: 'Time queued jobs waited before they started.',
+      labels: valve,
+    }),
+  };
+}

@@ -1,0 +1,14 @@
+// The public API of @valve/safety. Every export here is a decision: adding one needs a changeset.
+export { SafetyValve } from './SafetyValve.js';
+export { CoDel, type CoDelSource, type CoDelState } from './CoDel.js';
+export {
+  QUEUE_DISCIPLINES,
+  type QueueDiscipline,
+  type RejectEvent,
+  type RunOptions,
+  type SafetyPermit,
+  type SafetyValveConfiguration,
+  type SafetyValveOptions,
+  type SafetyValveStats,
+  type TryRunResult,
+} from './options.js';

@@ -1,0 +1,168 @@
+import type { Clock, ConcurrencySource, Limit, MetricsRegistry, RateSource, Reason } from '@valve/core';
+
+/** How the queue of waiting jobs is disciplined. See the README for which to choose. */
+export type QueueDiscipline = 'fifo' | 'codel' | 'codel-timer' | 'deadline';
+
+export const QUEUE_DISCIPLINES: readonly QueueDiscipline[] = Object.freeze([
+  'fifo',
+  'codel',
+  'codel-timer',
+  'deadline',
+]);
+
+/** What `onReject` receives: a job the valve refused or dropped (aborts are not rejections). */
+export interface RejectEvent {
+  /** The valve's name. */
+  valve: string;
+  reason: Reason;
+  /** Time the job spent queued before it was rejected, in ms (0 when refused on arrival). */
+  waitedMs: number;
+}
+
+/**
+ * Options of a {@link SafetyValve}; the names mirror safetyvalve's queue configuration
+ * `{pg_q, [{hz, 500}, {rate, 20}, {token_limit, 30}, {size, 30}, {concurrency, 32}]}`.
+ */
+export interface SafetyValveOptions {
+  /** Names the valve in errors, `stats()` and the metrics label `valve`. @default 'safety' */
+  name?: string;
+  /**
+   * Refill period of the token bucket, in ms (safetyvalve's `hz`). Needs `rate` and `tokenLimit`.
+   * Without it there is no timer and tokens come only from `replenish()`.
+   * @default undefined (no refill timer)
+   */
+  hz?: number;
+  /** Tokens added per refill, an integer >= 1. Required with `hz`. @default undefined */
+  rate?: number;
+  /**
+   * Bucket size, an integer >= 1; the bucket starts full. Required with `hz` or `rate`. Without
+   * `hz`, `rate` and `tokenLimit` there is no token gate at all.
+   * @default undefined (no rate limit)
+   */
+  tokenLimit?: number;
+  /**
+   * Jobs allowed to wait, an integer >= 0 (or Infinity). Job number `size + 1` is rejected at once
+   * with `queue_full`. Required: the right bound depends on the resource.
+   */
+  size: number;
+  /**
+   * Jobs allowed in flight: an integer >= 1, Infinity, or an adaptive `Limit` from @valve/core
+   * (AIMD, Gradient2, Vegas) that follows the resource's latency. Required unless
+   * `concurrencySource` is given.
+   */
+  concurrency?: number | Limit;
+  /** Queue discipline. @default 'fifo' */
+  queue?: QueueDiscipline;
+  /**
+   * `'adaptive'`: serve the newest waiter while the queue is standing (has not been empty for
+   * `intervalMs`), the oldest otherwise. Works with every discipline; drops (CoDel, timers) still
+   * take the oldest first. @default false
+   */
+  lifo?: false | 'adaptive';
+  /** CoDel's (and `codel-timer`'s) acceptable sojourn, in ms, > 0 and <= `intervalMs`. @default 5 */
+  targetMs?: number;
+  /**
+   * CoDel's window, in ms, > 0; also how long a queue must stay non-empty to count as standing
+   * (`codel-timer`, adaptive LIFO). @default 100
+   */
+  intervalMs?: number;
+  /**
+   * Longest time a job may wait in the queue, in ms (>= 0), before it is rejected with reason
+   * `deadline`. Required with `queue: 'deadline'`; allowed with every discipline; a call's own
+   * `deadlineMs` overrides it. @default undefined (no deadline)
+   */
+  deadlineMs?: number;
+  /**
+   * A started job or permit not finished within `leaseMs` (> 0) gives its slot back and is
+   * counted in `reclaimed` (Node has no process monitors to notice a lost permit). The job itself
+   * keeps running. @default undefined (no lease)
+   */
+  leaseMs?: number;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Registers the valve's counters, gauges and sojourn histogram here. @default undefined */
+  metrics?: MetricsRegistry;
+  /** Called for every rejected job (also available as the `onReject(listener)` event). */
+  onReject?: (event: RejectEvent) => void;
+  /** Replaces the built-in `TokenBucket` (e.g. a Redis bucket); excludes `hz`/`rate`/`tokenLimit`. */
+  rateSource?: RateSource;
+  /** Replaces the built-in `LocalConcurrency`; excludes `concurrency`. */
+  concurrencySource?: ConcurrencySource;
+}
+
+export const KNOWN_OPTIONS: readonly string[] = Object.freeze([
+  'name',
+  'hz',
+  'rate',
+  'tokenLimit',
+  'size',
+  'concurrency',
+  'queue',
+  'lifo',
+  'targetMs',
+  'intervalMs',
+  'deadlineMs',
+  'leaseMs',
+  'clock',
+  'metrics',
+  'onReject',
+  'rateSource',
+  'concurrencySource',
+]);
+
+/** Options of one `run`, `tryRun` or `ask` call. */
+export interface RunOptions {
+  /** Aborting it while the job waits removes the job from the queue and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** This call's longest wait in the queue, in ms (overrides the valve's `deadlineMs`). */
+  deadlineMs?: number;
+}
+
+/** safetyvalve's `{ok, Result} | {error, Reason}`, without exceptions for refusals. */
+export type TryRunResult<T> = { ok: true; value: T } | { ok: false; reason: Reason; error: unknown };
+
+/** A started slot from `ask()`; `done()` gives it back (safetyvalve's `sv:done/3`). */
+export interface SafetyPermit {
+  /** Releases the slot. Idempotent; `dropped: true` tells an adaptive limit the work failed. */
+  done(outcome?: { dropped?: boolean }): void;
+  /** True once `done()` was called or the lease reclaimed the slot. */
+  readonly released: boolean;
+}
+
+/** The configuration a valve runs with (safetyvalve's `q(Name, configuration)`). */
+export interface SafetyValveConfiguration {
+  name: string;
+  hz: number | undefined;
+  rate: number | undefined;
+  tokenLimit: number | undefined;
+  size: number;
+  concurrency: number | 'adaptive' | 'source';
+  queue: QueueDiscipline;
+  lifo: false | 'adaptive';
+  targetMs: number;
+  intervalMs: number;
+  deadlineMs: number | undefined;
+  leaseMs: number | undefined;
+}
+
+/** A snapshot of a valve (safetyvalve's `q(Name, tokens)` and more). */
+export interface SafetyValveStats {
+  name: string;
+  /** Tokens in the bucket now (Infinity without a rate limit). */
+  tokens: number;
+  /** Jobs of this valve in flight. */
+  running: number;
+  /** Jobs waiting. */
+  queued: number;
+  /** Concurrency allowed now (moves with an adaptive limit). */
+  limit: number;
+  admitted: number;
+  completed: number;
+  rejected: Record<Reason, number>;
+  aborted: number;
+  reclaimed: number;
+  /** CoDel is in its dropping state (`queue: 'codel'` only). */
+  dropping: boolean;
+  closed: boolean;
+  configuration: SafetyValveConfiguration;
+}
