@@ -1,0 +1,57 @@
+import type { Timer } from '@valve/core';
+import type { Call } from './Call.js';
+import type { BatchContext } from './options.js';
+
+/**
+ * One batch fetcher run: the keys (one `Call` each) that were merged from one tick, and what
+ * they share. It is the batch fetcher's `context`; its AbortController is made on first read
+ * of `signal`, and aborts when every key of the batch was given up (each key's callers all
+ * aborted or timed out) or the valve's `timeoutMs` ran out.
+ */
+export class BatchRun<T, K> implements BatchContext<K> {
+  /** Keys not given up yet; at 0 the fetcher's signal aborts. */
+  private live: number;
+  /** True once the fetcher's promise settled; later `earlyWrite`s throw, as in burst-valve. */
+  finished = false;
+  timer: Timer | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  private abortedWith: { reason: unknown } | undefined = undefined;
+  /** Built on the first lookup by key (a Map result or an `earlyWrite`), not for arrays. */
+  private index: Map<unknown, Call<T, K>> | undefined = undefined;
+
+  constructor(
+    readonly keys: K[],
+    readonly calls: Call<T, K>[],
+    private readonly keyOf: ((key: K) => unknown) | undefined,
+  ) {
+    this.live = calls.length;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortedWith !== undefined) this.controller.abort(this.abortedWith.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** The call of `key` in this batch (by `keyOf`), if the key belongs to it. */
+  lookup(key: K): Call<T, K> | undefined {
+    if (this.index === undefined) {
+      this.index = new Map();
+      for (const c of this.calls) this.index.set(c.mapKey, c);
+    }
+    return this.index.get(this.keyOf === undefined ? key : this.keyOf(key));
+  }
+
+  /** One key's callers all gave up. */
+  keyGivenUp(reason: unknown): void {
+    if (--this.live === 0) this.abort(reason);
+  }
+
+  abort(reason: unknown): void {
+    if (this.abortedWith !== undefined) return;
+    this.abortedWith = { reason };
+    this.controller?.abort(reason);
+  }
+}

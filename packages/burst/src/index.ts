@@ -1,0 +1,15 @@
+// The public API of @valve/burst. Every export here is a decision: adding one needs a changeset.
+
+export { BurstValve, ERR_BURST_NO_RESULT } from './BurstValve.js';
+export type { BurstStats } from './BurstMetrics.js';
+export type {
+  BatchContext,
+  BatchFetcher,
+  BatchResult,
+  BurstValveOptions,
+  Fetcher,
+  FetchContext,
+  FetchOptions,
+  SettleEvent,
+  SharedResult,
+} from './options.js';
