@@ -30,6 +30,7 @@ export interface RetryContext {
   error: unknown;
   /** 1 for the first attempt. */
   attemptNumber: number;
+  /** Retries still allowed after this failure, as p-retry counts them: 0 on the last attempt. */
   retriesLeft: number;
 }
 
@@ -106,8 +107,9 @@ export async function retry<T>(
       return await fn(attempt);
     } catch (error) {
       if (signal?.aborted) throw abortReason(signal);
+      // As p-retry counts: retries still allowed after this failure (0 on the last attempt).
       const retriesLeft = r.retries - (attempt - 1);
-      const context: RetryContext = { error, attemptNumber: attempt, retriesLeft: Math.max(0, retriesLeft - 1) };
+      const context: RetryContext = { error, attemptNumber: attempt, retriesLeft };
       if (r.onFailedAttempt) await r.onFailedAttempt(context);
       if (retriesLeft <= 0) throw error;
       if (r.shouldRetry && !(await r.shouldRetry(context))) throw error;

@@ -67,7 +67,11 @@ export class TokenBucket implements RateSource {
   acquire(signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('the token bucket is closed'));
     if (this.waiters.size === 0 && this.tryAcquire()) return Promise.resolve();
-    return this.waiters.wait(signal);
+    const waiting = this.waiters.wait(signal);
+    // Someone now waits for the refill: it must keep the process alive (the timer was armed
+    // unref'd while nobody waited).
+    this.timer?.ref();
+    return waiting;
   }
 
   nextTokenInMs(): number {
