@@ -1,0 +1,686 @@
+/**
+ * The controller composes the parts and owns only the accounting and the scheduling:
+ * a {@link BoundedRingBuffer} (O(1) at both ends), a pure {@link Watermarks} state machine, one
+ * {@link DropStrategy}, a {@link BatchFlusher} (retries, dead letters) and a pure
+ * {@link AdaptiveInterval} (idle pacing).
+ *
+ * Invariant, at every instant: `accepted === flushed + deadLettered + dropped + buffered +
+ * inFlight`. Each accepted item leaves the buffer exactly once: into a flush (then written or
+ * dead-lettered), by eviction, or by `stop()`; every drop and refusal is reported to `onDrop`.
+ *
+ * Scheduling: a flush starts as soon as a full batch is buffered, when a partial batch has
+ * lingered for the adaptive interval, right after a flush if items arrived meanwhile (they
+ * form the next batch), and continuously during `drain()`. At most `flushConcurrency` flushes
+ * run at once. Timers exist only while items are buffered (or a drain, stop or blocked push
+ * waits), and only then are they ref'd.
+ */
+import type { Writable } from 'node:stream';
+import type { WritableStream } from 'node:stream/web';
+import {
+  abortReason,
+  BoundedRingBuffer,
+  ClosedError,
+  type Clock,
+  Emitter,
+  type Event,
+  RingBuffer,
+  type Timer,
+  validateBoolean,
+  validateSignal,
+} from '@valve/core';
+import { AdaptiveInterval } from './AdaptiveInterval.js';
+import { BatchFlusher } from './BatchFlusher.js';
+import type { FlushError } from './FlushError.js';
+import { type BlockedPush, BlockedQueue } from './internal/BlockedQueue.js';
+import { type ControllerMetrics, createMetrics } from './internal/metrics.js';
+import { safeCall } from './internal/safeCall.js';
+import { type BackpressureOptions, type NormalizedOptions, normalizeOptions } from './options.js';
+import { createStrategy } from './strategies/createStrategy.js';
+import type { DropStrategy } from './strategies/DropStrategy.js';
+import type {
+  BackpressureState,
+  BackpressureStats,
+  DrainSummary,
+  DropEvent,
+  DropReason,
+  FlushFunction,
+  PressureLevel,
+  StateChange,
+} from './types.js';
+import { Watermarks } from './Watermarks.js';
+import { createWritable, type WritableOptions } from './writable.js';
+import { createWritableStream, type WritableStreamOptions } from './writableStream.js';
+
+export interface PushOptions {
+  /** Aborting a blocked push rejects it with `signal.reason` (it was never accepted). */
+  signal?: AbortSignal;
+}
+
+export interface StopOptions {
+  /** Flush everything first (`drain()`); otherwise buffered items are dropped as `shutdown`. @default false */
+  drain?: boolean;
+}
+
+export interface ConsumeResult {
+  accepted: number;
+  rejected: number;
+}
+
+type Phase = 'idle' | 'running' | 'stopping' | 'stopped';
+
+const TRUE = Promise.resolve(true);
+const FALSE = Promise.resolve(false);
+const WAIT = 2;
+/** The longest a Node timer can wait; one ref'd timer this long keeps the process alive. */
+const KEEPALIVE_MS = 2 ** 31 - 1;
+
+export class BackpressureController<T> {
+  readonly name: string;
+  private readonly o: NormalizedOptions<T>;
+  private readonly clock: Clock;
+  private readonly buffer: BoundedRingBuffer<T>;
+  /** Sizes parallel to `buffer`, only with `sizeOf`. */
+  private readonly sizes: RingBuffer<number> | undefined;
+  /** Sum of `sizes`; written by enqueue, evict, startFlush and stop. */
+  private bytes = 0;
+  private readonly watermarks: Watermarks;
+  private readonly strategy: DropStrategy;
+  private readonly interval: AdaptiveInterval;
+  private readonly flusher: BatchFlusher<T>;
+  private readonly blocked = new BlockedQueue<T>();
+  /** drain() and stop() callers waiting for buffer, flushes and blocked pushes to be empty. */
+  private readonly idleWaiters = new RingBuffer<() => void>();
+  /** stop() waiting for the flushes in flight. */
+  private readonly flushWaiters = new RingBuffer<() => void>();
+  private phase: Phase = 'idle';
+  private stopping: Promise<void> | undefined;
+  /** drain() calls in progress; the public state is `draining` while > 0. */
+  private drains = 0;
+  /** Allows one partial batch: set when the linger timer fires or a flush ends with items left. */
+  private kick = false;
+  private pumping = false;
+  private linger: Timer | undefined;
+  private keepAlive: Timer | undefined;
+  /** Utilization last fed to the watermarks (skip the update when unchanged). */
+  private lastUtil = 0;
+  private inFlightItems = 0;
+  private inFlightBatches = 0;
+  private accepted = 0;
+  private rejected = 0;
+  private dropped = 0;
+  private flushed = 0;
+  private deadLettered = 0;
+  private flushFailures = 0;
+  private lastFlushLatencyMs = 0;
+  private readonly byReason: Record<DropReason, number> = {
+    evicted: 0,
+    queue_full: 0,
+    sampled: 0,
+    timeout: 0,
+    shutdown: 0,
+  };
+  private readonly metrics: ControllerMetrics | undefined;
+
+  private readonly state$ = new Emitter<StateChange>();
+  private readonly drop$ = new Emitter<DropEvent<T>>();
+  private readonly pressure$ = new Emitter<boolean>();
+  /** State changes (`normal` … `blocked`, `draining`), emitted after the state is consistent. */
+  readonly onStateChange: Event<StateChange> = this.state$.event;
+  /** Every dropped or refused item (the `onDrop` option sees the same). */
+  readonly onDrop: Event<DropEvent<T>> = this.drop$.event;
+  /** `true` on reaching the high watermark, `false` on falling back to the low one. */
+  readonly onPressureChange: Event<boolean> = this.pressure$.event;
+
+  constructor(flush: FlushFunction<T>, options: BackpressureOptions<T>) {
+    if (typeof flush !== 'function') throw new TypeError(`flush must be a function, got ${typeof flush}`);
+    const o = normalizeOptions(options);
+    this.o = o;
+    this.name = o.name;
+    this.clock = o.clock;
+    this.watermarks = new Watermarks(o);
+    this.interval = new AdaptiveInterval(o);
+    this.strategy = createStrategy(o.strategy, o);
+    this.buffer = new BoundedRingBuffer<T>(o.maxBufferSize);
+    this.sizes = o.sizeOf ? new RingBuffer<number>() : undefined;
+    this.metrics = o.metrics
+      ? createMetrics(o.metrics, o.name, {
+          bufferItems: () => this.buffer.size,
+          utilization: () => this.utilization(),
+          inFlight: () => this.inFlightItems,
+          intervalSeconds: () => this.interval.current / 1000,
+        })
+      : undefined;
+    this.flusher = new BatchFlusher<T>({
+      flush,
+      retry: o.retry,
+      clock: o.clock,
+      hooks: {
+        flushed: (count) => {
+          this.flushed += count;
+          this.inFlightItems -= count;
+          this.metrics?.flushed.inc(count);
+        },
+        attempted: (latencyMs, ok) => {
+          this.lastFlushLatencyMs = latencyMs;
+          this.interval.record(latencyMs);
+          this.metrics?.flushDuration.record(latencyMs);
+          if (!ok) {
+            this.flushFailures++;
+            this.metrics?.flushFailures.inc();
+          }
+        },
+        deadLettered: (items, error) => {
+          this.deadLettered += items.length;
+          this.inFlightItems -= items.length;
+          this.metrics?.deadLettered.inc(items.length);
+          safeCall(this.o.onDeadLetter, items, error as FlushError<T>);
+        },
+      },
+    });
+  }
+
+  /** The pressure level, or `draining` while a `drain()` runs. */
+  get state(): BackpressureState {
+    return this.drains > 0 ? 'draining' : this.watermarks.level;
+  }
+
+  /** True from reaching the high watermark until falling back to the low one. */
+  get pressured(): boolean {
+    return this.watermarks.pressured;
+  }
+
+  /** Items buffered (not counting the flushes in flight). */
+  get size(): number {
+    return this.buffer.size;
+  }
+
+  /** Starts timed and size-triggered flushing. Pushes before `start()` are buffered. */
+  start(): void {
+    if (this.phase === 'stopping' || this.phase === 'stopped') {
+      throw new ClosedError(`backpressure controller "${this.name}" is stopped; it cannot start again`);
+    }
+    if (this.phase === 'running') return;
+    this.phase = 'running';
+    this.pump();
+  }
+
+  /**
+   * The synchronous, non-blocking push: true when accepted. `block` acts as `drop_newest` here
+   * (it cannot wait). Refusals are reported to `onDrop`; after `stop()` it returns false.
+   */
+  offer(item: T): boolean {
+    if (this.phase === 'stopping' || this.phase === 'stopped') {
+      this.refuseOne(item, 'shutdown');
+      return false;
+    }
+    return this.admit(item, this.measure(item), true) === true;
+  }
+
+  /**
+   * Pushes one item; resolves to whether it was accepted. With `block` it waits (FIFO) for
+   * space up to `maxBlockTimeMs`, then resolves false (reason `timeout`). Rejects with
+   * `ClosedError` after `stop()`, and with `signal.reason` on abort.
+   */
+  push(item: T, options?: PushOptions): Promise<boolean> {
+    try {
+      if (this.phase === 'stopping' || this.phase === 'stopped') {
+        this.refuseOne(item, 'shutdown');
+        return Promise.reject(new ClosedError(`backpressure controller "${this.name}" is stopped; push refused`));
+      }
+      const signal = options === undefined ? undefined : validateSignal(options.signal, 'options.signal');
+      if (signal?.aborted) {
+        this.countAbort();
+        return Promise.reject(abortReason(signal));
+      }
+      const size = this.measure(item);
+      const r = this.admit(item, size, false);
+      if (r === true) return TRUE;
+      if (r === false) return FALSE;
+      return this.park(item, size, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Flushes everything buffered (and whatever blocked pushes hand in), in batches, without
+   * waiting on the pacing interval; resolves when buffer, flushes and blocked pushes are empty,
+   * then the state returns to what the fill implies. Pushes meanwhile follow the strategy.
+   */
+  async drain(): Promise<DrainSummary> {
+    const start = this.clock.now();
+    const flushed = this.flushed;
+    const dead = this.deadLettered;
+    const dropped = this.dropCount();
+    if (this.phase === 'stopped') return { flushed: 0, deadLettered: 0, dropped: 0, durationMs: 0 };
+    const before = this.state;
+    this.drains++;
+    if (this.drains === 1) this.emitState(before, 'draining');
+    this.pump();
+    try {
+      await this.waitIdle();
+    } finally {
+      this.drains--;
+      if (this.drains === 0) {
+        this.emitState('draining', this.watermarks.level);
+        this.pump();
+      }
+    }
+    return {
+      flushed: this.flushed - flushed,
+      deadLettered: this.deadLettered - dead,
+      dropped: this.dropCount() - dropped,
+      durationMs: this.clock.now() - start,
+    };
+  }
+
+  /**
+   * Stops for good: refuses new pushes, rejects blocked pushes with `ClosedError`, waits for the
+   * flushes in flight (their retries included), then drops what is still buffered as `shutdown`
+   * (reported to `onDrop`), unless `{ drain: true }` flushed it first. Idempotent.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    if (this.stopping) return this.stopping;
+    const drain = validateBoolean(options.drain ?? false, 'options.drain');
+    this.stopping = this.shutdown(drain);
+    return this.stopping;
+  }
+
+  /** Pushes every item of `source` (awaiting each, so `block` slows the source down). */
+  async consume(source: AsyncIterable<T> | Iterable<T>, options?: PushOptions): Promise<ConsumeResult> {
+    const result: ConsumeResult = { accepted: 0, rejected: 0 };
+    for await (const item of source) {
+      if (await this.push(item, options)) result.accepted++;
+      else result.rejected++;
+    }
+    return result;
+  }
+
+  /**
+   * A Node object-mode `Writable` with real back pressure: `write()` returns false from the
+   * high watermark and `'drain'` is emitted at the low one; `end()` drains the controller.
+   */
+  writable(options?: WritableOptions): Writable {
+    return createWritable(this, options);
+  }
+
+  /** A WHATWG `WritableStream`; its `desiredSize` drops to 0 and below while the controller is pressured. */
+  writableStream(options?: WritableStreamOptions): WritableStream<T> {
+    return createWritableStream(this, options);
+  }
+
+  /** A typed snapshot; see {@link BackpressureStats} for the accounting invariant. */
+  stats(): BackpressureStats {
+    return {
+      state: this.state,
+      level: this.watermarks.level,
+      pressured: this.watermarks.pressured,
+      bufferSize: this.buffer.size,
+      bufferBytes: this.sizes ? this.bytes : this.buffer.size,
+      bufferUtilization: this.utilization(),
+      inFlight: this.inFlightItems,
+      blockedPushes: this.blocked.size,
+      accepted: this.accepted,
+      rejected: this.rejected,
+      dropped: this.dropped,
+      droppedByReason: { ...this.byReason },
+      flushed: this.flushed,
+      deadLettered: this.deadLettered,
+      flushFailures: this.flushFailures,
+      lastFlushLatencyMs: this.lastFlushLatencyMs,
+      flushIntervalMs: this.interval.current,
+    };
+  }
+
+  /** The seed's name for {@link stats}. */
+  getMetrics(): BackpressureStats {
+    return this.stats();
+  }
+
+  // ---- admission -------------------------------------------------------------------------
+
+  private measure(item: T): number {
+    const sizeOf = this.o.sizeOf;
+    if (sizeOf === undefined) return 1;
+    const size = sizeOf(item);
+    if (typeof size !== 'number' || !(size >= 0) || !Number.isFinite(size)) {
+      throw new TypeError(`sizeOf(item) must return a finite number >= 0, got ${String(size)}`);
+    }
+    return size;
+  }
+
+  private fits(size: number): boolean {
+    return (
+      this.buffer.size < this.buffer.limit && (this.sizes === undefined || this.bytes + size <= this.o.maxBufferBytes)
+    );
+  }
+
+  /** true: accepted; false: refused (reported); WAIT: the caller parks (push with `block` only). */
+  private admit(item: T, size: number, isOffer: boolean): boolean | typeof WAIT {
+    if (size > this.o.maxBufferBytes) {
+      // It can never fit, whatever is evicted or however long it waits.
+      this.refuseOne(item, 'queue_full');
+      return false;
+    }
+    // Parked producers go first: a newcomer may not take space they are waiting for.
+    const full = this.blocked.size > 0 || !this.fits(size);
+    switch (this.strategy.admit(full, this.watermarks.level)) {
+      case 'accept':
+        this.enqueue(item, size);
+        this.afterEnqueue();
+        return true;
+      case 'evict':
+        this.evictFor(size);
+        this.enqueue(item, size);
+        this.afterEnqueue();
+        return true;
+      case 'wait':
+        if (isOffer) {
+          this.refuseOne(item, 'queue_full');
+          return false;
+        }
+        return WAIT;
+      case 'reject':
+        this.refuseOne(item, 'queue_full');
+        return false;
+      case 'sample_out':
+        this.refuseOne(item, 'sampled');
+        return false;
+    }
+  }
+
+  private enqueue(item: T, size: number): void {
+    this.buffer.push(item);
+    if (this.sizes) {
+      this.sizes.push(size);
+      this.bytes += size;
+    }
+    this.accepted++;
+    this.metrics?.accepted.inc();
+  }
+
+  /** Evicts oldest items until `size` fits; each is reported as `evicted`. */
+  private evictFor(size: number): void {
+    if (this.sizes === undefined) {
+      // One item out for one in; the common drop_oldest path.
+      const old = this.buffer.shift() as T;
+      this.dropAccepted(old, undefined, 'evicted');
+      return;
+    }
+    let evicted: T[] | undefined;
+    while (this.buffer.size > 0 && !this.fits(size)) {
+      const old = this.buffer.shift() as T;
+      this.bytes -= this.sizes.shift()!;
+      (evicted ??= []).push(old);
+    }
+    if (evicted) this.dropAccepted(undefined, evicted, 'evicted');
+  }
+
+  private afterEnqueue(): void {
+    const u = this.utilization();
+    if (u !== this.lastUtil) this.updateLevel(u);
+    if (this.phase === 'running' || this.drains > 0) {
+      if (this.inFlightBatches < this.o.flushConcurrency && (this.drains > 0 || this.buffer.size >= this.o.batchSize)) {
+        this.pump();
+      } else if (this.linger === undefined && this.phase === 'running') {
+        this.syncTimers();
+      }
+    }
+  }
+
+  /** Parks a `block` push until space is handed to it, its deadline passes, it aborts or we stop. */
+  private park(item: T, size: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const ms = this.o.maxBlockTimeMs;
+    if (ms === 0) {
+      this.refuseOne(item, 'timeout');
+      return FALSE;
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const w: BlockedPush<T> = {
+        item,
+        size,
+        resolve,
+        reject,
+        timer: undefined,
+        signal,
+        onAbort: undefined,
+        settled: false,
+      };
+      if (ms !== Number.POSITIVE_INFINITY) {
+        w.timer = this.clock
+          .setTimeout(() => {
+            if (!this.blocked.cancel(w)) return;
+            this.refuseOne(item, 'timeout');
+            resolve(false);
+            this.afterWaitersChanged();
+          }, ms)
+          .ref();
+      }
+      if (signal) {
+        w.onAbort = () => {
+          if (!this.blocked.cancel(w)) return;
+          this.countAbort();
+          reject(abortReason(signal));
+          this.afterWaitersChanged();
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.blocked.add(w);
+      this.syncTimers();
+    });
+  }
+
+  /** Hands freed space to parked pushes, oldest first. */
+  private handOff(): void {
+    for (let w = this.blocked.peek(); w !== undefined && this.fits(w.size); w = this.blocked.peek()) {
+      this.blocked.take();
+      this.enqueue(w.item, w.size);
+      w.resolve(true);
+    }
+  }
+
+  // ---- flushing --------------------------------------------------------------------------
+
+  /** Starts every flush that is due; then fixes level, timers and idle waiters. Never re-entered. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        this.handOff();
+        if (this.buffer.size === 0) {
+          this.kick = false;
+          break;
+        }
+        if (this.inFlightBatches >= this.o.flushConcurrency) break;
+        if (this.drains === 0 && this.phase !== 'running') break;
+        if (this.drains === 0 && !this.kick && this.buffer.size < this.o.batchSize) break;
+        this.kick = false;
+        this.startFlush();
+      }
+    } finally {
+      this.pumping = false;
+    }
+    const u = this.utilization();
+    if (u !== this.lastUtil) this.updateLevel(u);
+    this.syncTimers();
+    this.checkIdle();
+  }
+
+  private startFlush(): void {
+    const n = Math.min(this.o.batchSize, this.buffer.size);
+    const batch = this.buffer.take(n);
+    if (this.sizes) {
+      let total = 0;
+      for (let i = 0; i < n; i++) total += this.sizes.shift()!;
+      this.bytes -= total;
+    }
+    this.inFlightItems += n;
+    this.inFlightBatches++;
+    // run() never rejects: every item ends written or dead-lettered through the hooks.
+    void this.flusher.run(batch).then(() => this.afterFlush());
+  }
+
+  private afterFlush(): void {
+    this.inFlightBatches--;
+    // Items that arrived during the flush form the next batch at once: the interval paces idle
+    // flushing only and must never throttle a backlog (the seed flushed one batch per interval).
+    if (this.buffer.size > 0) this.kick = true;
+    for (let wake = this.flushWaiters.shift(); wake !== undefined; wake = this.flushWaiters.shift()) wake();
+    this.pump();
+  }
+
+  // ---- timers, levels, waiters -----------------------------------------------------------
+
+  /**
+   * The linger timer exists only while running with items buffered and a flush slot free; the
+   * keep-alive timer only while drain(), stop() or an unbounded blocked push waits. Both are
+   * ref'd: they stand for accepted or waiting work. Idle, the controller holds no timer.
+   */
+  private syncTimers(): void {
+    const lingerDue =
+      this.phase === 'running' && this.buffer.size > 0 && this.inFlightBatches < this.o.flushConcurrency;
+    if (lingerDue && this.linger === undefined) {
+      this.linger = this.clock
+        .setTimeout(() => {
+          this.linger = undefined;
+          this.kick = true;
+          this.pump();
+        }, this.interval.current)
+        .ref();
+    } else if (!lingerDue && this.linger !== undefined) {
+      this.linger.clear();
+      this.linger = undefined;
+    }
+    const keep =
+      this.idleWaiters.size > 0 ||
+      this.flushWaiters.size > 0 ||
+      (this.blocked.size > 0 && this.o.maxBlockTimeMs === Number.POSITIVE_INFINITY);
+    if (keep && this.keepAlive === undefined) {
+      this.keepAlive = this.clock.setTimeout(() => {
+        this.keepAlive = undefined;
+      }, KEEPALIVE_MS);
+      this.keepAlive.ref();
+    } else if (!keep && this.keepAlive !== undefined) {
+      this.keepAlive.clear();
+      this.keepAlive = undefined;
+    }
+  }
+
+  private utilization(): number {
+    const u = this.buffer.size / this.buffer.limit;
+    return this.sizes === undefined ? u : Math.max(u, this.bytes / this.o.maxBufferBytes);
+  }
+
+  private updateLevel(u: number): void {
+    this.lastUtil = u;
+    const from = this.watermarks.level;
+    const wasPressured = this.watermarks.pressured;
+    const to = this.watermarks.update(u);
+    if (to !== from && this.drains === 0) this.emitState(from, to);
+    if (this.watermarks.pressured !== wasPressured) this.pressure$.emit(!wasPressured);
+  }
+
+  private emitState(from: BackpressureState, to: PressureLevel | 'draining'): void {
+    if (from !== to && this.state$.hasListeners) this.state$.emit({ from, to });
+  }
+
+  private afterWaitersChanged(): void {
+    this.syncTimers();
+    this.checkIdle();
+  }
+
+  private waitIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.syncTimers();
+    });
+  }
+
+  private isIdle(): boolean {
+    return this.buffer.size === 0 && this.inFlightBatches === 0 && this.blocked.size === 0;
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.size === 0 || !this.isIdle()) return;
+    for (let wake = this.idleWaiters.shift(); wake !== undefined; wake = this.idleWaiters.shift()) wake();
+    this.syncTimers();
+  }
+
+  private async shutdown(drain: boolean): Promise<void> {
+    if (drain && this.phase !== 'stopped') await this.drain();
+    this.phase = 'stopping';
+    const parked = this.blocked.takeAll();
+    if (parked.length > 0) {
+      this.refuse(
+        parked.map((w) => w.item),
+        'shutdown',
+      );
+      const error = new ClosedError(`backpressure controller "${this.name}" stopped while the push was blocked`);
+      for (const w of parked) w.reject(error);
+    }
+    this.syncTimers();
+    while (this.inFlightBatches > 0) {
+      await new Promise<void>((resolve) => {
+        this.flushWaiters.push(resolve);
+        this.syncTimers();
+      });
+    }
+    const rest = this.buffer.take(this.buffer.size);
+    this.sizes?.clear();
+    this.bytes = 0;
+    if (rest.length > 0) this.dropAccepted(undefined, rest, 'shutdown');
+    this.phase = 'stopped';
+    this.updateLevel(this.utilization());
+    this.syncTimers();
+    this.checkIdle();
+  }
+
+  // ---- accounting of drops ---------------------------------------------------------------
+
+  private dropCount(): number {
+    const r = this.byReason;
+    return r.evicted + r.queue_full + r.sampled + r.timeout + r.shutdown;
+  }
+
+  private countAbort(): void {
+    this.rejected++;
+    this.metrics?.rejected.inc();
+  }
+
+  /** A push refused (never accepted). Allocates the event only when someone listens. */
+  private refuseOne(item: T, reason: DropReason): void {
+    this.rejected++;
+    this.byReason[reason]++;
+    if (this.metrics) {
+      this.metrics.rejected.inc();
+      this.metrics.dropped[reason].inc();
+    }
+    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report([item], reason, false);
+  }
+
+  private refuse(items: T[], reason: DropReason): void {
+    this.rejected += items.length;
+    this.byReason[reason] += items.length;
+    if (this.metrics) {
+      this.metrics.rejected.inc(items.length);
+      this.metrics.dropped[reason].inc(items.length);
+    }
+    this.report(items, reason, false);
+  }
+
+  /** Accepted items dropped: one (`one`) or several (`many`). */
+  private dropAccepted(one: T | undefined, many: T[] | undefined, reason: DropReason): void {
+    const n = many === undefined ? 1 : many.length;
+    this.dropped += n;
+    this.byReason[reason] += n;
+    this.metrics?.dropped[reason].inc(n);
+    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report(many ?? [one as T], reason, true);
+  }
+
+  private report(items: T[], reason: DropReason, accepted: boolean): void {
+    if (this.o.onDrop !== undefined) safeCall(this.o.onDrop, items, reason);
+    if (this.drop$.hasListeners) this.drop$.emit({ items, reason, accepted });
+  }
+}

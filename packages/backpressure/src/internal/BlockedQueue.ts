@@ -1,0 +1,84 @@
+import { RingBuffer, type Timer } from '@valve/core';
+
+/** A producer parked by the `block` strategy, holding its item until space is handed to it. */
+export interface BlockedPush<T> {
+  readonly item: T;
+  readonly size: number;
+  resolve: (accepted: boolean) => void;
+  reject: (error: unknown) => void;
+  /** Deadline (`maxBlockTimeMs`); cleared when settled. */
+  timer: Timer | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** Set once, by whoever settles it first (hand-off, deadline, abort, close). */
+  settled: boolean;
+}
+
+/**
+ * FIFO of blocked pushes. Space is *handed* to the head waiter synchronously (its item goes
+ * into the buffer before anyone else can take the slot), so a later `offer()` cannot barge
+ * ahead of a producer that has waited, and the waiter's promise resolves on the next microtask
+ * instead of the seed's next 50 ms poll. Waiters settled by a deadline or an abort stay in the
+ * ring until they reach the head or are compacted away once they outnumber the live ones.
+ */
+export class BlockedQueue<T> {
+  private readonly ring = new RingBuffer<BlockedPush<T>>();
+  private live = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  add(waiter: BlockedPush<T>): void {
+    this.ring.push(waiter);
+    this.live++;
+  }
+
+  /** The oldest live waiter, without removing it. */
+  peek(): BlockedPush<T> | undefined {
+    for (;;) {
+      const head = this.ring.peek();
+      if (head === undefined || !head.settled) return head;
+      this.ring.shift();
+    }
+  }
+
+  /** Removes the oldest live waiter and marks it settled (the caller resolves it). */
+  take(): BlockedPush<T> | undefined {
+    const w = this.peek();
+    if (w === undefined) return undefined;
+    this.ring.shift();
+    this.settle(w);
+    return w;
+  }
+
+  /** Marks a waiter settled by its deadline or abort; it is skipped from now on. */
+  cancel(w: BlockedPush<T>): boolean {
+    if (w.settled) return false;
+    this.settle(w);
+    if (this.ring.size >= 64 && this.ring.size >= this.live * 2) this.compact();
+    return true;
+  }
+
+  /** Removes and settles every live waiter. */
+  takeAll(): BlockedPush<T>[] {
+    const out: BlockedPush<T>[] = [];
+    for (let w = this.take(); w !== undefined; w = this.take()) out.push(w);
+    return out;
+  }
+
+  private settle(w: BlockedPush<T>): void {
+    w.settled = true;
+    this.live--;
+    w.timer?.clear();
+    w.timer = undefined;
+    if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
+  }
+
+  private compact(): void {
+    const keep: BlockedPush<T>[] = [];
+    for (const w of this.ring) if (!w.settled) keep.push(w);
+    this.ring.clear();
+    for (const w of keep) this.ring.push(w);
+  }
+}

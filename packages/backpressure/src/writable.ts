@@ -1,0 +1,82 @@
+import { Writable } from 'node:stream';
+import type { Event } from '@valve/core';
+import type { DrainSummary } from './types.js';
+
+/** What the stream adapters need from a controller. */
+export interface PushTarget<T> {
+  push(item: T, options?: { signal?: AbortSignal }): Promise<boolean>;
+  drain(): Promise<DrainSummary>;
+  readonly pressured: boolean;
+  readonly onPressureChange: Event<boolean>;
+}
+
+export interface WritableOptions {
+  /** Items the Writable itself may buffer before `write()` returns false (objectMode count). @default 16 */
+  highWaterMark?: number;
+}
+
+/**
+ * A Node object-mode Writable over a controller. `write()` returns false when the Writable's own
+ * buffer is full (Node's rule) *or* while the controller is pressured (from the high watermark
+ * down to the low one), and `'drain'` is emitted when the pressure ends, so `pipe()` and
+ * `pipeline()` pause the source instead of filling the buffer. Each chunk is `push()`ed, so
+ * `block` holds the write callback until the item is accepted. `end()` drains the controller
+ * before `'finish'`, so a finished pipeline means every item was flushed or dead-lettered.
+ */
+class ControllerWritable<T> extends Writable {
+  /** Set when write() returned false because of pressure; cleared when 'drain' is emitted. */
+  private pressureDrain = false;
+
+  constructor(
+    private readonly target: PushTarget<T>,
+    highWaterMark: number,
+  ) {
+    super({
+      objectMode: true,
+      highWaterMark,
+      write: (item: T, _encoding, callback) => {
+        target.push(item).then(
+          () => callback(),
+          (error: unknown) => callback(error as Error),
+        );
+      },
+      final: (callback) => {
+        target.drain().then(
+          () => callback(),
+          (error: unknown) => callback(error as Error),
+        );
+      },
+      destroy: (error, callback) => {
+        subscription.dispose();
+        callback(error);
+      },
+    });
+    const subscription = target.onPressureChange((pressured) => {
+      if (!pressured && this.pressureDrain) {
+        this.pressureDrain = false;
+        this.emit('drain');
+      }
+    });
+  }
+
+  override write(
+    chunk: T,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    callback?: (error: Error | null | undefined) => void,
+  ): boolean {
+    const ok = super.write(chunk, encoding as BufferEncoding, callback);
+    if (this.target.pressured) {
+      this.pressureDrain = true;
+      return false;
+    }
+    return ok;
+  }
+}
+
+export function createWritable<T>(target: PushTarget<T>, options: WritableOptions = {}): Writable {
+  const hwm = options.highWaterMark ?? 16;
+  if (!Number.isSafeInteger(hwm) || hwm < 1) {
+    throw new RangeError(`highWaterMark must be an integer >= 1, got ${String(hwm)}`);
+  }
+  return new ControllerWritable(target, hwm);
+}
