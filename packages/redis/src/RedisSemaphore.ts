@@ -239,6 +239,11 @@ export class RedisSemaphore implements ConcurrencySource {
     // subscriber that cannot connect, so its errors need no handling here.
     sub.on('error', () => {});
     sub.on('message', () => this.wake());
+    // A dropped pub/sub connection usually means Redis went away: try now, so waiters meet the
+    // redisErrorPolicy at once instead of at the earliest lease expiry.
+    sub.on('close', () => {
+      if (this.subscriber === sub) this.wake();
+    });
     sub.subscribe(this.channel).then(
       // A release may have been announced before the subscription was active: look once more.
       () => {

@@ -1,3 +1,4 @@
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { requireService } from '@valve/testkit';
 import { Redis } from 'ioredis';
@@ -57,4 +58,76 @@ export async function eventually(predicate: () => Promise<boolean> | boolean, wi
     if (Date.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * A TCP proxy in front of Redis that a test can cut (every connection dropped, the port closed:
+ * what clients see when Redis dies) and restore on the same port (Redis is back).
+ */
+export async function redisProxy(): Promise<{
+  port: number;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const target = new URL(url!);
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((inbound) => {
+        const outbound = connect(Number(target.port || 6379), target.hostname);
+        for (const s of [inbound, outbound]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => {
+            sockets.delete(s);
+            inbound.destroy();
+            outbound.destroy();
+          });
+        }
+        inbound.pipe(outbound);
+        outbound.pipe(inbound);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server!.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server!.close(() => resolve());
+    });
+  await listen();
+  return { port, cut, restore: listen, close: cut };
+}
+
+/** A server that accepts connections and never answers: a Redis that hangs. */
+export async function blackhole(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port nothing listens on (bound, read, released). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
