@@ -12,3 +12,14 @@ export {
   type SafetyValveStats,
   type TryRunResult,
 } from './options.js';
+export {
+  SafetyValves,
+  ask,
+  configure,
+  defaultValves,
+  run,
+  stats,
+  tryRun,
+  valve,
+  type ConfigureOptions,
+} from './SafetyValves.js';

@@ -1,0 +1,135 @@
+/**
+ * Named queues, as in safetyvalve's application config
+ * `{safetyvalve, [{queues, [{pg_q, [...]}]}]}`: `configure({ queues: { pg_q: {...} } })` then
+ * `run('pg_q', fn)`. A group owns its valves; `close()` closes them all. The module-level
+ * functions (`configure`, `run`, ...) use one default group, like safetyvalve's application.
+ */
+import { type Clock, type MetricsRegistry, rejectUnknownOptions, validateObject, validateString } from '@valve/core';
+import type { RunOptions, SafetyPermit, SafetyValveOptions, SafetyValveStats, TryRunResult } from './options.js';
+import { SafetyValve } from './SafetyValve.js';
+
+export interface ConfigureOptions {
+  /** Queue name -> options (without `name`, which is the key). */
+  queues: Record<string, Omit<SafetyValveOptions, 'name'>>;
+  /** Default `clock` for the queues that do not set one. @default systemClock */
+  clock?: Clock;
+  /** Default `metrics` registry for the queues that do not set one. @default undefined */
+  metrics?: MetricsRegistry;
+}
+
+export class SafetyValves {
+  private readonly valves = new Map<string, SafetyValve>();
+
+  /** Creates the named valves; a name already configured is an error (close the group first). */
+  configure(options: ConfigureOptions): void {
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['queues', 'clock', 'metrics']);
+    const queues = validateObject(options.queues, 'options.queues') as ConfigureOptions['queues'];
+    const created: [string, SafetyValve][] = [];
+    try {
+      for (const [name, queue] of Object.entries(queues)) {
+        validateString(name, 'queue name', { nonEmpty: true });
+        if (this.valves.has(name)) throw new TypeError(`queue ${JSON.stringify(name)} is already configured`);
+        validateObject(queue, `options.queues.${name}`);
+        const valve = new SafetyValve({
+          clock: options.clock,
+          metrics: options.metrics,
+          ...queue,
+          name,
+        });
+        created.push([name, valve]);
+      }
+    } catch (error) {
+      // All or nothing: a bad queue leaves no half-configured group behind.
+      for (const [, valve] of created) valve.close();
+      throw error;
+    }
+    for (const [name, valve] of created) this.valves.set(name, valve);
+  }
+
+  /** The valve named `name`; throws for an unknown name. */
+  get(name: string): SafetyValve {
+    const valve = this.valves.get(name);
+    if (valve === undefined) {
+      throw new TypeError(
+        `no queue named ${JSON.stringify(name)}; configured: ${[...this.valves.keys()].join(', ') || 'none'}`,
+      );
+    }
+    return valve;
+  }
+
+  has(name: string): boolean {
+    return this.valves.has(name);
+  }
+
+  run<T>(name: string, fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<Awaited<T>> {
+    try {
+      return this.get(name).run(fn, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  tryRun<T>(name: string, fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
+    try {
+      return this.get(name).tryRun(fn, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  ask(name: string, options?: RunOptions): Promise<SafetyPermit> {
+    try {
+      return this.get(name).ask(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  stats(name: string): SafetyValveStats {
+    return this.get(name).stats();
+  }
+
+  /** Closes every valve of the group and forgets them. */
+  close(): void {
+    for (const valve of this.valves.values()) valve.close();
+    this.valves.clear();
+  }
+}
+
+/** The default group behind the module-level functions. */
+export const defaultValves = new SafetyValves();
+
+/** Configures named queues in the default group (safetyvalve's `queues` application env). */
+export function configure(options: ConfigureOptions): void {
+  defaultValves.configure(options);
+}
+
+/** `run('pg_q', fn)`: safetyvalve's `sv:run(pg_q, Fun)`. */
+export function run<T>(name: string, fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<Awaited<T>> {
+  return defaultValves.run(name, fn, options);
+}
+
+/** `tryRun('pg_q', fn)`: resolves to `{ ok: true, value } | { ok: false, reason }`. */
+export function tryRun<T>(
+  name: string,
+  fn: () => T | PromiseLike<T>,
+  options?: RunOptions,
+): Promise<TryRunResult<Awaited<T>>> {
+  return defaultValves.tryRun(name, fn, options);
+}
+
+/** `ask('pg_q')`: safetyvalve's `sv:ask/2`; call `done()` on the permit. */
+export function ask(name: string, options?: RunOptions): Promise<SafetyPermit> {
+  return defaultValves.ask(name, options);
+}
+
+/** safetyvalve's `sv:q(Name, tokens | configuration)` and more. */
+export function stats(name: string): SafetyValveStats {
+  return defaultValves.stats(name);
+}
+
+/** The default group's valve named `name`. */
+export function valve(name: string): SafetyValve {
+  return defaultValves.get(name);
+}
