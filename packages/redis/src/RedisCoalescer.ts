@@ -1,0 +1,362 @@
+import { randomUUID } from 'node:crypto';
+import {
+  abortReason,
+  type Clock,
+  ClosedError,
+  rejectUnknownOptions,
+  type Timer,
+  TimeoutError,
+  validateFunction,
+  validateInteger,
+  validateObject,
+} from '@valve/core';
+import type { Redis } from 'ioredis';
+import type { Codec } from './Codec.js';
+import { jsonCodec } from './Codec.js';
+import { COMMON_OPTION_KEYS, normalizeCommon } from './internal/normalizeOptions.js';
+import { RedisLink } from './internal/RedisLink.js';
+import { RedisUnavailableError } from './RedisUnavailableError.js';
+import type { RedisErrorPolicy, RedisSourceOptions } from './options.js';
+import { CLAIM_SCRIPT, PUBLISH_SCRIPT } from './scripts/coalesceScripts.js';
+
+export interface RedisCoalescerOptions<T, K> extends RedisSourceOptions {
+  /**
+   * How long the leader's lock lives, in ms (an integer >= 10): if the leader dies, the next
+   * caller after this may lead. Keep it above the fetcher's usual run time.
+   * @default 10000
+   */
+  lockMs?: number;
+  /**
+   * How long a follower waits for the leader's result, in ms (an integer >= 1), before it runs
+   * the fetcher itself (a dead or slow leader never blocks the others for longer).
+   * @default 5000
+   */
+  waitTimeoutMs?: number;
+  /**
+   * How long a result stays stored in Redis, in ms (an integer >= 0), served to any instance
+   * without a fetch; 0 stores nothing (only concurrent callers share).
+   * @default 0
+   */
+  lingerMs?: number;
+  /** Serializes results. @default JSON ({@link jsonCodec}) */
+  codec?: Codec<T>;
+  /**
+   * The key's identity in Redis: equal keys on every instance must give equal strings.
+   * @default String(key)
+   */
+  keyToString?: (key: K) => string;
+}
+
+/** A fetcher as BurstValve calls it: the key and a context whose `signal` aborts when nobody waits. */
+export type CoalescedFetcher<T, K> = (key: K, context: { readonly signal?: AbortSignal }) => T | PromiseLike<T>;
+
+/** How a value reached a caller, counted in {@link RedisCoalescer.stats}. */
+export interface RedisCoalescerStats {
+  /** This instance held the lock and ran the fetcher. */
+  led: number;
+  /** Served from a result stored by any instance within `lingerMs`. */
+  hits: number;
+  /** Received from another instance's announcement. */
+  followed: number;
+  /** Ran the fetcher itself without coalescing: timeout, a failed leader, Redis down ('fail-open'). */
+  fetchedAlone: number;
+}
+
+/** What a follower is woken with. */
+type Outcome = { kind: 'value'; payload: string } | { kind: 'failed' } | { kind: 'timeout' };
+
+interface Follower {
+  wake: (outcome: Outcome) => void;
+}
+
+/**
+ * Cluster-wide singleflight for BurstValve: among every instance asking for the same key at
+ * the same time, one (the first to take a short `SET NX PX` lock) runs the fetcher; it stores
+ * the encoded result for `lingerMs` and publishes it; the others wait on pub/sub, and run the
+ * fetcher themselves after `waitTimeoutMs` or when the leader failed (errors are not shared
+ * across instances: they do not serialize, and each instance deserves its own retry).
+ *
+ * Use it under a BurstValve, which coalesces inside the process first, so each instance asks
+ * Redis once per key: `new BurstValve({ fetch: coalescer.wrap(fetchUser) })`.
+ *
+ * One pub/sub connection (`redis.duplicate()`) per coalescer, opened on first use and closed by
+ * `close()`; all keys share one channel, `${prefix}co:${name}`.
+ */
+export class RedisCoalescer<T = unknown, K = string> {
+  readonly name: string;
+  readonly redisErrorPolicy: RedisErrorPolicy;
+  readonly lockMs: number;
+  readonly waitTimeoutMs: number;
+  readonly lingerMs: number;
+  /** The pub/sub channel results are announced on. */
+  readonly channel: string;
+  private readonly keyBase: string;
+  private readonly codec: Codec<T>;
+  private readonly keyToString: (key: K) => string;
+  private readonly link: RedisLink;
+  private readonly clock: Clock;
+  private readonly commandTimeoutMs: number;
+  /** Followers waiting for an announcement, by key string. */
+  private readonly followers = new Map<string, Set<Follower>>();
+  private subscriber: Redis | undefined;
+  /** Resolves once the subscription is active; a follower must not claim before that. */
+  private subscribed: Promise<void> | undefined;
+  private closed = false;
+  /** Set by close(): followers woken by it reject with this instead of fetching. */
+  private closedError: ClosedError | undefined;
+  private readonly counts: RedisCoalescerStats = { led: 0, hits: 0, followed: 0, fetchedAlone: 0 };
+
+  constructor(options: RedisCoalescerOptions<T, K>) {
+    rejectUnknownOptions(options ?? {}, 'options', [
+      ...COMMON_OPTION_KEYS,
+      'lockMs',
+      'waitTimeoutMs',
+      'lingerMs',
+      'codec',
+      'keyToString',
+    ]);
+    const common = normalizeCommon(options);
+    this.lockMs = validateInteger(options.lockMs ?? 10_000, 'lockMs', { min: 10 });
+    this.waitTimeoutMs = validateInteger(options.waitTimeoutMs ?? 5000, 'waitTimeoutMs', { min: 1 });
+    this.lingerMs = validateInteger(options.lingerMs ?? 0, 'lingerMs', { min: 0 });
+    if (options.codec !== undefined) {
+      validateObject(options.codec, 'codec');
+      validateFunction(options.codec.encode, 'codec.encode');
+      validateFunction(options.codec.decode, 'codec.decode');
+    }
+    this.codec = options.codec ?? (jsonCodec as Codec<T>);
+    this.keyToString =
+      options.keyToString === undefined ? String : validateFunction(options.keyToString, 'keyToString');
+    this.name = common.name;
+    this.redisErrorPolicy = common.policy;
+    this.keyBase = `${common.prefix}co:${common.name}:`;
+    this.channel = `${common.prefix}co:${common.name}`;
+    this.clock = common.clock;
+    this.commandTimeoutMs = common.commandTimeoutMs;
+    this.link = new RedisLink(common.redis, common.clock, common.commandTimeoutMs, common.probeIntervalMs);
+  }
+
+  stats(): RedisCoalescerStats {
+    return { ...this.counts };
+  }
+
+  /** A fetcher for BurstValve (or anything with its shape) that coalesces across instances. */
+  wrap(fetcher: CoalescedFetcher<T, K>): (key: K, context?: { readonly signal?: AbortSignal }) => Promise<T> {
+    validateFunction(fetcher, 'fetcher');
+    return (key, context) => this.fetch(key, fetcher, context?.signal);
+  }
+
+  /**
+   * Resolves with the value for `key`: stored by any instance within `lingerMs`, announced by
+   * the instance that holds the key's lock, or fetched here (as leader, after `waitTimeoutMs`,
+   * after a failed leader, or while Redis is down under 'fail-open'). Rejects with
+   * `signal.reason` on abort, with the fetcher's own error when this instance ran it, or with a
+   * `RedisUnavailableError` under 'fail-closed'.
+   */
+  async fetch(key: K, fetcher: CoalescedFetcher<T, K>, signal?: AbortSignal): Promise<T> {
+    if (this.closed) throw new ClosedError('the Redis coalescer is closed');
+    if (signal?.aborted) throw abortReason(signal);
+    const k = this.keyToString(key);
+    if (!this.link.usable) return this.byPolicy(key, k, fetcher, signal);
+    // Listen before claiming: an announcement made after our claim cannot be missed.
+    const outcome = this.follow(k, signal);
+    const token = randomUUID();
+    let claim: string[];
+    try {
+      await this.subscribe();
+      claim = (await this.link.run(CLAIM_SCRIPT, this.keys(k), [token, this.lockMs])) as string[];
+    } catch (error) {
+      outcome.cancel();
+      if (signal?.aborted) throw abortReason(signal);
+      return this.byPolicy(key, k, fetcher, signal, error);
+    }
+    if (claim[0] === 'hit') {
+      outcome.cancel();
+      this.counts.hits++;
+      return this.codec.decode(claim[1]!);
+    }
+    if (claim[0] === 'lead') {
+      outcome.cancel();
+      this.counts.led++;
+      return this.lead(key, k, token, fetcher, signal);
+    }
+    const result = await outcome.promise;
+    if (result.kind === 'value') {
+      try {
+        const value = this.codec.decode(result.payload);
+        this.counts.followed++;
+        return value;
+      } catch {
+        // A payload we cannot read (another version's codec?): fetch rather than fail.
+      }
+    }
+    if (signal?.aborted) throw abortReason(signal);
+    this.counts.fetchedAlone++;
+    return fetcher(key, { signal });
+  }
+
+  /**
+   * Rejects followers still waiting with a `ClosedError` and closes the pub/sub connection.
+   * A leader whose fetcher is still running still publishes its result when it finishes.
+   * Keys left in Redis all expire: the lock after `lockMs`, a stored result after `lingerMs`.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closedError = new ClosedError('the Redis coalescer is closed');
+    for (const set of [...this.followers.values()]) for (const f of [...set]) f.wake({ kind: 'failed' });
+    this.followers.clear();
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribed = undefined;
+    sub?.disconnect();
+  }
+
+  private keys(k: string): [string, string] {
+    return [`${this.keyBase}${k}:result`, `${this.keyBase}${k}:lock`];
+  }
+
+  private async byPolicy(
+    key: K,
+    k: string,
+    fetcher: CoalescedFetcher<T, K>,
+    signal: AbortSignal | undefined,
+    error?: unknown,
+  ): Promise<T> {
+    if (this.redisErrorPolicy === 'fail-closed') {
+      throw error ?? this.link.unavailable(`coalescing "${this.name}" key ${k}`);
+    }
+    this.counts.fetchedAlone++;
+    return fetcher(key, { signal });
+  }
+
+  private async lead(
+    key: K,
+    k: string,
+    token: string,
+    fetcher: CoalescedFetcher<T, K>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    let value: T;
+    try {
+      value = await fetcher(key, { signal });
+    } catch (error) {
+      // Tell the followers at once (they fetch themselves) instead of letting them time out.
+      this.announce(k, token, '');
+      throw error;
+    }
+    let payload: string | undefined;
+    try {
+      payload = this.codec.encode(value);
+    } catch {
+      // Unencodable: this caller still gets its value; the followers fetch themselves.
+    }
+    this.announce(k, token, payload ?? '');
+    return value;
+  }
+
+  /** Stores (success only), unlocks and publishes; never fails the leader's caller. */
+  private announce(k: string, token: string, payload: string): void {
+    const message = `${k.length}:${k}${payload === '' ? '0' : '1'}${payload}`;
+    this.link.run(PUBLISH_SCRIPT, this.keys(k), [token, this.lingerMs, this.channel, message, payload]).catch(() => {
+      // Redis is gone: followers time out and fetch themselves; the lock expires after lockMs.
+    });
+  }
+
+  /** Registers a follower for `k` with its own timeout; `cancel()` unregisters it. */
+  private follow(k: string, signal: AbortSignal | undefined): { promise: Promise<Outcome>; cancel(): void } {
+    let set = this.followers.get(k);
+    if (set === undefined) this.followers.set(k, (set = new Set()));
+    const followers = set;
+    let timer: Timer | undefined;
+    let onAbort: (() => void) | undefined;
+    let follower!: Follower;
+    const promise = new Promise<Outcome>((resolve, reject) => {
+      const done = () => {
+        timer?.clear();
+        if (onAbort) signal!.removeEventListener('abort', onAbort);
+        followers.delete(follower);
+        if (followers.size === 0 && this.followers.get(k) === followers) this.followers.delete(k);
+      };
+      follower = {
+        wake: (outcome) => {
+          done();
+          if (this.closedError) reject(this.closedError);
+          else resolve(outcome);
+        },
+      };
+      if (signal) {
+        onAbort = () => {
+          done();
+          reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      // Ref'd: a caller waits on it. A dead or slow leader costs a follower at most this long.
+      timer = this.clock.setTimeout(() => follower.wake({ kind: 'timeout' }), this.waitTimeoutMs).ref();
+    });
+    // Not awaited when the claim decides instead (hit, lead, error): never an unhandled rejection.
+    promise.catch(() => {});
+    followers.add(follower);
+    return {
+      promise,
+      cancel: () => {
+        if (!followers.has(follower)) return;
+        follower.wake({ kind: 'failed' });
+      },
+    };
+  }
+
+  /** Opens the shared subscription once; a failure (or no answer in commandTimeoutMs) is "Redis unavailable". */
+  private subscribe(): Promise<void> {
+    if (this.subscribed !== undefined) return this.subscribed;
+    if (this.closed) return Promise.reject(new ClosedError('the Redis coalescer is closed'));
+    const sub = this.link.redis.duplicate();
+    this.subscriber = sub;
+    // Errors surface as follower timeouts; without a listener ioredis would print them.
+    sub.on('error', () => {});
+    sub.on('message', (_channel: string, message: string) => this.onMessage(message));
+    const subscribing = new Promise<void>((resolve, reject) => {
+      const timer = this.clock
+        .setTimeout(
+          () =>
+            reject(new TimeoutError(`SUBSCRIBE got no reply within commandTimeoutMs (${this.commandTimeoutMs} ms)`)),
+          this.commandTimeoutMs,
+        )
+        .ref();
+      sub.subscribe(this.channel).then(
+        () => {
+          timer.clear();
+          resolve();
+        },
+        (error: unknown) => {
+          timer.clear();
+          reject(error);
+        },
+      );
+    });
+    this.subscribed = subscribing.catch((error: unknown) => {
+      // Let the next call try again on a fresh connection.
+      if (this.subscriber === sub) {
+        this.subscriber = undefined;
+        this.subscribed = undefined;
+      }
+      sub.disconnect();
+      throw new RedisUnavailableError(`coalescing "${this.name}": cannot subscribe to ${this.channel}`, {
+        cause: error,
+      });
+    });
+    return this.subscribed;
+  }
+
+  private onMessage(message: string): void {
+    const colon = message.indexOf(':');
+    const length = Number(message.slice(0, colon));
+    const k = message.slice(colon + 1, colon + 1 + length);
+    const set = this.followers.get(k);
+    if (set === undefined) return;
+    const ok = message[colon + 1 + length] === '1';
+    const outcome: Outcome = ok ? { kind: 'value', payload: message.slice(colon + 2 + length) } : { kind: 'failed' };
+    for (const f of [...set]) f.wake(outcome);
+  }
+}

@@ -1,0 +1,205 @@
+import { BurstValve } from '@valve/burst';
+import { ManualClock } from '@valve/core';
+import { deferred, track } from '@valve/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type Codec, RedisCoalescer, type RedisCoalescerOptions } from '../src/index.js';
+import {
+  client,
+  closeClients,
+  deadPort,
+  deleteUnder,
+  eventually,
+  keysUnder,
+  sleep,
+  uniquePrefix,
+  url,
+} from './helpers.js';
+
+describe('RedisCoalescer options', () => {
+  const redis = new Redis({ lazyConnect: true });
+  const base = (): RedisCoalescerOptions<unknown, string> => ({ redis, name: 'c', redisErrorPolicy: 'fail-open' });
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['lockMs 9', { lockMs: 9 }, /lockMs must be an integer >= 10, got 9/],
+    ['waitTimeoutMs 0', { waitTimeoutMs: 0 }, /waitTimeoutMs must be an integer >= 1, got 0/],
+    ['lingerMs -1', { lingerMs: -1 }, /lingerMs must be an integer >= 0, got -1/],
+    ['codec without decode', { codec: { encode: String } }, /codec.decode must be a function/],
+    ['keyToString not a function', { keyToString: 'id' }, /keyToString must be a function, got "id"/],
+    ['unknown option', { ttlMs: 5 }, /options.ttlMs is not a known option/],
+  ];
+  for (const [title, patch, message] of bad) {
+    it(`rejects ${title}`, () => {
+      expect(() => new RedisCoalescer({ ...base(), ...patch } as RedisCoalescerOptions<unknown, string>)).toThrow(
+        message,
+      );
+    });
+  }
+  it('accepts the boundaries (lockMs 10, waitTimeoutMs 1, lingerMs 0) and has documented defaults', () => {
+    const c = new RedisCoalescer({ ...base(), lockMs: 10, waitTimeoutMs: 1, lingerMs: 0 });
+    expect(c.lockMs).toBe(10);
+    const d = new RedisCoalescer(base());
+    expect([d.lockMs, d.waitTimeoutMs, d.lingerMs, d.channel]).toEqual([10_000, 5000, 0, 'valve:co:c']);
+  });
+  afterAll(() => redis.disconnect());
+});
+
+describe.skipIf(!url)('RedisCoalescer on Redis, under BurstValve', () => {
+  const prefix = uniquePrefix();
+  const coalescers: RedisCoalescer<unknown, string>[] = [];
+  const make = <T>(o: Partial<RedisCoalescerOptions<T, string>> = {}) => {
+    const c = new RedisCoalescer<T, string>({
+      redis: client(),
+      prefix,
+      name: 'users',
+      redisErrorPolicy: 'fail-closed',
+      ...o,
+    });
+    coalescers.push(c as RedisCoalescer<unknown, string>);
+    return c;
+  };
+  afterEach(async () => {
+    for (const c of coalescers.splice(0)) await c.close();
+    await deleteUnder(client(), prefix);
+  });
+  afterAll(closeClients);
+
+  it('two instances x 5 callers: the fetcher runs once in the whole cluster and everyone gets its value', async () => {
+    const gate = deferred<void>();
+    let runs = 0;
+    const fetchUser = async (id: string) => {
+      runs++;
+      await gate.promise;
+      return { id, name: `user ${id}` };
+    };
+    const instances = [make<{ id: string; name: string }>(), make<{ id: string; name: string }>()];
+    const valves = instances.map(
+      (c) => new BurstValve<{ id: string; name: string }, string>({ fetch: c.wrap(fetchUser) }),
+    );
+    const calls = valves.flatMap((v) => Array.from({ length: 5 }, () => v.fetch('42')));
+    await eventually(() => runs === 1, 1000, 5);
+    await sleep(30); // the other instance is now waiting on Redis, not fetching
+    expect(runs).toBe(1);
+    gate.resolve();
+    const values = await Promise.all(calls);
+    for (const v of values) expect(v).toEqual({ id: '42', name: 'user 42' });
+    expect(runs).toBe(1);
+    const stats = instances.map((c) => c.stats());
+    expect(stats.map((s) => s.led).sort()).toEqual([0, 1]);
+    expect(stats.map((s) => s.followed).sort()).toEqual([0, 1]); // one Redis follower: BurstValve coalesced the rest
+  });
+
+  it('stores the result for lingerMs: a later instance is served without a fetch, then it expires', async () => {
+    const a = make<number>({ lingerMs: 150 });
+    const b = make<number>({ lingerMs: 150 });
+    let runs = 0;
+    const fetcher = () => ++runs;
+    expect(await a.fetch('k', fetcher)).toBe(1);
+    expect(await b.fetch('k', fetcher)).toBe(1);
+    expect(b.stats().hits).toBe(1);
+    await sleep(200);
+    expect(await b.fetch('k', fetcher)).toBe(2);
+  });
+
+  it('a leader that never answers costs a follower waitTimeoutMs (injected clock), then it fetches itself', async () => {
+    const clock = new ManualClock();
+    const a = make<string>();
+    const b = make<string>({ waitTimeoutMs: 1000, clock });
+    const never = deferred<string>();
+    const leader = track(a.fetch('slow', () => never.promise));
+    await eventually(async () => (await keysUnder(client(), prefix)).length === 1, 1000, 5); // the lock
+    const follower = track(b.fetch('slow', () => 'fetched myself'));
+    await sleep(30);
+    await clock.advanceAsync(999);
+    expect(follower.state).toBe('pending');
+    await clock.advanceAsync(1);
+    await eventually(() => follower.state === 'resolved', 1000, 5);
+    expect(follower.value).toBe('fetched myself');
+    expect(b.stats().fetchedAlone).toBe(1);
+    never.resolve('late');
+    await eventually(() => leader.state === 'resolved');
+  });
+
+  it('a failed leader wakes followers at once; they fetch themselves (errors are not shared)', async () => {
+    const a = make<string>();
+    const b = make<string>();
+    const gate = deferred<void>();
+    const boom = new Error('db down');
+    const leader = track(
+      a.fetch('e', async () => {
+        await gate.promise;
+        throw boom;
+      }),
+    );
+    await sleep(20);
+    const follower = track(b.fetch('e', () => 'own value'));
+    await sleep(20);
+    expect(follower.state).toBe('pending');
+    gate.resolve();
+    await eventually(() => follower.state === 'resolved', 1000, 5); // far below waitTimeoutMs (5 s)
+    expect(follower.value).toBe('own value');
+    expect(leader.error).toBe(boom);
+  });
+
+  it('uses the codec: a custom one round-trips what JSON cannot', async () => {
+    const dateCodec: Codec<Date> = { encode: (d) => String(d.getTime()), decode: (t) => new Date(Number(t)) };
+    const a = make<Date>({ codec: dateCodec, lingerMs: 1000 });
+    const b = make<Date>({ codec: dateCodec, lingerMs: 1000 });
+    const when = new Date(1_700_000_000_000);
+    await a.fetch('d', () => when);
+    const got = await b.fetch('d', () => new Date(0));
+    expect(got).toBeInstanceOf(Date);
+    expect(got.getTime()).toBe(when.getTime());
+  });
+
+  it('an aborted follower rejects with signal.reason; close() rejects the rest with ClosedError', async () => {
+    const a = make<string>();
+    const b = make<string>();
+    const never = deferred<string>();
+    const leader = track(a.fetch('x', () => never.promise));
+    await sleep(20);
+    const controller = new AbortController();
+    const aborted = track(b.fetch('x', () => 'no', controller.signal));
+    const closed = track(b.fetch('x', () => 'no'));
+    await sleep(20);
+    controller.abort('bye');
+    await sleep(0);
+    expect(aborted.error).toBe('bye');
+    await b.close();
+    await sleep(0);
+    expect(closed.state).toBe('rejected');
+    expect((closed.error as { code?: string }).code).toBe('ERR_VALVE_CLOSED');
+    never.resolve('done');
+    await eventually(() => leader.state === 'resolved');
+    // Nothing left but what expires: no lock (released), no result (lingerMs 0).
+    await eventually(async () => (await keysUnder(client(), prefix)).length === 0, 1000, 10);
+  });
+
+  it("Redis down: 'fail-open' fetches alone, 'fail-closed' rejects with ERR_VALVE_REDIS_UNAVAILABLE", async () => {
+    const port = await deadPort();
+    const dead = () => {
+      const c = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 20 });
+      c.on('error', () => {});
+      return c;
+    };
+    const r1 = dead();
+    const r2 = dead();
+    const open = new RedisCoalescer<string, string>({
+      redis: r1,
+      name: 'n',
+      redisErrorPolicy: 'fail-open',
+      commandTimeoutMs: 200,
+    });
+    const closed = new RedisCoalescer<string, string>({
+      redis: r2,
+      name: 'n',
+      redisErrorPolicy: 'fail-closed',
+      commandTimeoutMs: 200,
+    });
+    expect(await open.fetch('k', () => 'local')).toBe('local');
+    await expect(closed.fetch('k', () => 'local')).rejects.toMatchObject({ code: 'ERR_VALVE_REDIS_UNAVAILABLE' });
+    await open.close();
+    await closed.close();
+    r1.disconnect();
+    r2.disconnect();
+  });
+});
