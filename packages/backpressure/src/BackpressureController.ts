@@ -48,7 +48,7 @@ import type {
   StateChange,
 } from './types.js';
 import { Watermarks } from './Watermarks.js';
-import { createWritable, type WritableOptions } from './writable.js';
+import { createWritable, type PushTarget, type WritableOptions } from './writable.js';
 import { createWritableStream, type WritableStreamOptions } from './writableStream.js';
 
 export interface PushOptions {
@@ -138,6 +138,8 @@ export class BackpressureController<T> {
     this.name = o.name;
     this.clock = o.clock;
     this.watermarks = new Watermarks(o);
+    // A low watermark of 0 makes even an empty buffer `elevated`.
+    this.watermarks.update(0);
     this.interval = new AdaptiveInterval(o);
     this.strategy = createStrategy(o.strategy, o);
     this.buffer = new BoundedRingBuffer<T>(o.maxBufferSize);
@@ -223,23 +225,28 @@ export class BackpressureController<T> {
    */
   push(item: T, options?: PushOptions): Promise<boolean> {
     try {
-      if (this.phase === 'stopping' || this.phase === 'stopped') {
-        this.refuseOne(item, 'shutdown');
-        return Promise.reject(new ClosedError(`backpressure controller "${this.name}" is stopped; push refused`));
-      }
-      const signal = options === undefined ? undefined : validateSignal(options.signal, 'options.signal');
-      if (signal?.aborted) {
-        this.countAbort();
-        return Promise.reject(abortReason(signal));
-      }
-      const size = this.measure(item);
-      const r = this.admit(item, size, false);
-      if (r === true) return TRUE;
-      if (r === false) return FALSE;
-      return this.park(item, size, signal);
+      const r = this.pushOrPark(item, options?.signal);
+      return r === true ? TRUE : r === false ? FALSE : r;
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** `push` without the promise when the answer is immediate (the stream adapters use it). Throws when closed. */
+  private pushOrPark(item: T, rawSignal: unknown): boolean | Promise<boolean> {
+    if (this.phase === 'stopping' || this.phase === 'stopped') {
+      this.refuseOne(item, 'shutdown');
+      throw new ClosedError(`backpressure controller "${this.name}" is stopped; push refused`);
+    }
+    const signal = validateSignal(rawSignal, 'options.signal');
+    if (signal?.aborted) {
+      this.countAbort();
+      throw abortReason(signal);
+    }
+    const size = this.measure(item);
+    const r = this.admit(item, size, false);
+    if (r === WAIT) return this.park(item, size, signal);
+    return r;
   }
 
   /**
@@ -301,12 +308,21 @@ export class BackpressureController<T> {
    * high watermark and `'drain'` is emitted at the low one; `end()` drains the controller.
    */
   writable(options?: WritableOptions): Writable {
-    return createWritable(this, options);
+    return createWritable(this.streamTarget(), options);
   }
 
   /** A WHATWG `WritableStream`; its `desiredSize` drops to 0 and below while the controller is pressured. */
   writableStream(options?: WritableStreamOptions): WritableStream<T> {
-    return createWritableStream(this, options);
+    return createWritableStream(this.streamTarget(), options);
+  }
+
+  private streamTarget(): PushTarget<T> {
+    return {
+      push: (item, signal) => this.pushOrPark(item, signal),
+      drain: () => this.drain(),
+      pressured: () => this.watermarks.pressured,
+      onPressureChange: this.onPressureChange,
+    };
   }
 
   /** A typed snapshot; see {@link BackpressureStats} for the accounting invariant. */

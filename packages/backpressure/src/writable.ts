@@ -2,11 +2,12 @@ import { Writable } from 'node:stream';
 import type { Event } from '@valve/core';
 import type { DrainSummary } from './types.js';
 
-/** What the stream adapters need from a controller. */
+/** What the stream adapters need from a controller (built by the controller itself). */
 export interface PushTarget<T> {
-  push(item: T, options?: { signal?: AbortSignal }): Promise<boolean>;
+  /** Admits at once (a boolean) or parks (a promise); throws when closed or aborted. */
+  push(item: T, signal?: AbortSignal): boolean | Promise<boolean>;
   drain(): Promise<DrainSummary>;
-  readonly pressured: boolean;
+  pressured(): boolean;
   readonly onPressureChange: Event<boolean>;
 }
 
@@ -35,10 +36,21 @@ class ControllerWritable<T> extends Writable {
       objectMode: true,
       highWaterMark,
       write: (item: T, _encoding, callback) => {
-        target.push(item).then(
-          () => callback(),
-          (error: unknown) => callback(error as Error),
-        );
+        let r: boolean | Promise<boolean>;
+        try {
+          r = target.push(item);
+        } catch (error) {
+          callback(error as Error);
+          return;
+        }
+        // An immediate answer completes the write synchronously, so the controller's fill (and
+        // so write()'s return value) is current; only a parked `block` push holds the callback.
+        if (typeof r === 'boolean') callback();
+        else
+          r.then(
+            () => callback(),
+            (error: unknown) => callback(error as Error),
+          );
       },
       final: (callback) => {
         target.drain().then(
@@ -65,7 +77,7 @@ class ControllerWritable<T> extends Writable {
     callback?: (error: Error | null | undefined) => void,
   ): boolean {
     const ok = super.write(chunk, encoding as BufferEncoding, callback);
-    if (this.target.pressured) {
+    if (this.target.pressured()) {
       this.pressureDrain = true;
       return false;
     }

@@ -20,8 +20,8 @@ export function createWritableStream<T>(target: PushTarget<T>, options: Writable
       write: async (item, controller) => {
         // Node 20 has `signal` (WHATWG streams spec); @types/node 20 does not declare it yet.
         const signal = (controller as unknown as { signal: AbortSignal }).signal;
-        await target.push(item, { signal });
-        if (target.pressured) await pressureEnds(target, signal);
+        await target.push(item, signal);
+        if (target.pressured()) await pressureEnds(target, signal);
       },
       close: async () => {
         await target.drain();

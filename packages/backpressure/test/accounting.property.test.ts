@@ -1,0 +1,185 @@
+import { ManualClock } from '@valve/core';
+import { deferred, type Deferred, flush as settle } from '@valve/testkit';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BackpressureController } from '../src/BackpressureController.js';
+import { STRATEGIES } from '../src/strategies/createStrategy.js';
+import type { BackpressureStrategy, FlushResult } from '../src/types.js';
+
+type Command =
+  | { kind: 'push' }
+  | { kind: 'offer' }
+  | { kind: 'pushAbortable' }
+  | { kind: 'abort' }
+  | { kind: 'settleFlush'; how: 'ok' | 'throw' | 'partial' }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'drain' }
+  | { kind: 'start' };
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { arbitrary: fc.constant({ kind: 'push' } as const), weight: 4 },
+  { arbitrary: fc.constant({ kind: 'offer' } as const), weight: 3 },
+  { arbitrary: fc.constant({ kind: 'pushAbortable' } as const), weight: 1 },
+  { arbitrary: fc.constant({ kind: 'abort' } as const), weight: 1 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('settleFlush' as const), how: fc.constantFrom('ok', 'throw', 'partial') }),
+    weight: 3,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 200 }) }), weight: 2 },
+  { arbitrary: fc.constant({ kind: 'drain' } as const), weight: 1 },
+  { arbitrary: fc.constant({ kind: 'start' } as const), weight: 1 },
+);
+
+/**
+ * Model: every offered id must end in exactly one of written, dead-lettered, dropped after
+ * acceptance, refused, or aborted; and `accepted = flushed + deadLettered + dropped + buffered +
+ * inFlight` must hold after every command.
+ */
+async function runModel(
+  strategy: BackpressureStrategy,
+  commands: Command[],
+  stopDraining: boolean,
+  retries: number,
+): Promise<void> {
+  const clock = new ManualClock();
+  const calls: { items: number[]; gate: Deferred<FlushResult<number> | undefined> }[] = [];
+  const outcome = new Map<number, string[]>();
+  const mark = (id: number, what: string) => outcome.set(id, [...(outcome.get(id) ?? []), what]);
+  const c = new BackpressureController<number>(
+    (items) => {
+      const gate = deferred<FlushResult<number> | undefined>();
+      calls.push({ items: [...items], gate });
+      return gate.promise;
+    },
+    {
+      clock,
+      strategy,
+      maxBufferSize: 4,
+      batchSize: 2,
+      sampleRate: 2,
+      maxBlockTimeMs: 50,
+      minFlushIntervalMs: 10,
+      retry: { retries, minTimeout: 5 },
+      onDeadLetter: (items) => {
+        for (const id of items) mark(id, 'dead');
+      },
+      onDrop: () => {},
+    },
+  );
+  c.onDrop((e) => {
+    for (const id of e.items) mark(id, e.accepted ? 'dropped' : 'refused');
+  });
+  let next = 0;
+  const aborters: AbortController[] = [];
+  const pushes: Promise<unknown>[] = [];
+  const check = () => {
+    const s = c.stats();
+    expect(s.accepted).toBe(s.flushed + s.deadLettered + s.dropped + s.bufferSize + s.inFlight);
+  };
+  const push = (signal?: AbortSignal) => {
+    const id = next++;
+    pushes.push(
+      c.push(id, { signal }).then(
+        () => {},
+        (error) => {
+          if (error === signal?.reason) mark(id, 'aborted');
+        },
+      ),
+    );
+  };
+  const resolveCall = (how: 'ok' | 'throw' | 'partial') => {
+    const call = calls.find((x) => !x.gate.settled);
+    if (!call) return;
+    if (how === 'throw') call.gate.reject(new Error('sink failed'));
+    else if (how === 'ok') {
+      for (const id of call.items) mark(id, 'written');
+      call.gate.resolve(undefined);
+    } else {
+      const failedItems = call.items.filter((_, i) => i % 2 === 0);
+      for (const id of call.items) if (!failedItems.includes(id)) mark(id, 'written');
+      call.gate.resolve({
+        success: call.items.length - failedItems.length,
+        failed: failedItems.length,
+        errors: [],
+        failedItems,
+      });
+    }
+  };
+  const drains: Promise<unknown>[] = [];
+  for (const cmd of commands) {
+    switch (cmd.kind) {
+      case 'push':
+        push();
+        break;
+      case 'offer':
+        c.offer(next++);
+        break;
+      case 'pushAbortable': {
+        const ac = new AbortController();
+        aborters.push(ac);
+        push(ac.signal);
+        break;
+      }
+      case 'abort':
+        aborters.shift()?.abort(new Error('aborted by test'));
+        break;
+      case 'settleFlush':
+        resolveCall(cmd.how);
+        break;
+      case 'advance':
+        await clock.advanceAsync(cmd.ms);
+        break;
+      case 'drain':
+        drains.push(c.drain());
+        break;
+      case 'start':
+        c.start();
+        break;
+    }
+    await settle();
+    check();
+  }
+  // Wind down: stop, answering every flush (retries included) until none is left.
+  const stopped = c.stop({ drain: stopDraining });
+  for (let i = 0; i < 10_000; i++) {
+    await settle();
+    const open = calls.filter((x) => !x.gate.settled);
+    if (open.length === 0) {
+      await clock.advanceAsync(100);
+      if (calls.every((x) => x.gate.settled)) break;
+    }
+    for (const _ of open) resolveCall('ok');
+    check();
+  }
+  await stopped;
+  await Promise.all([...pushes, ...drains]);
+  check();
+  const s = c.stats();
+  expect(s.bufferSize + s.inFlight + s.blockedPushes).toBe(0);
+  for (let id = 0; id < next; id++) {
+    expect({ id, outcome: outcome.get(id) }).toEqual({ id, outcome: [expect.any(String)] });
+  }
+  const count = (what: string) => [...outcome.values()].filter((o) => o[0] === what).length;
+  expect(count('written')).toBe(s.flushed);
+  expect(count('dead')).toBe(s.deadLettered);
+  expect(count('dropped')).toBe(s.dropped);
+  expect(count('refused') + count('aborted')).toBe(s.rejected);
+  expect(s.accepted).toBe(s.flushed + s.deadLettered + s.dropped);
+  expect(clock.pendingTimers).toBe(0);
+}
+
+describe('accounting invariant (property)', () => {
+  for (const strategy of STRATEGIES) {
+    it(`every offered item is written, dead-lettered, dropped or refused exactly once: ${strategy}`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(command, { maxLength: 40 }),
+          fc.boolean(),
+          fc.integer({ min: 0, max: 1 }),
+          (commands, stopDraining, retries) => runModel(strategy, commands, stopDraining, retries),
+        ),
+        { numRuns: 80 },
+      );
+    });
+  }
+});

@@ -1,0 +1,68 @@
+import { ManualClock } from '@valve/core';
+import { describe, expect, it } from 'vitest';
+import { BackpressureController } from '../src/BackpressureController.js';
+import type { BackpressureOptions } from '../src/options.js';
+
+const flush = async () => {};
+const base = { onDeadLetter: () => {}, clock: new ManualClock() };
+const make = (o: Partial<BackpressureOptions<unknown>>) =>
+  new BackpressureController<unknown>(flush, { ...base, ...o } as BackpressureOptions<unknown>);
+
+describe('options are validated at construction', () => {
+  it('accepts the defaults', () => {
+    const s = make({}).stats();
+    expect(s).toMatchObject({ state: 'normal', flushIntervalMs: 100, bufferSize: 0 });
+  });
+
+  it.each([
+    [{ maxBufferSize: 0 }, 'maxBufferSize must be an integer >= 1, got 0'],
+    [{ maxBufferSize: 1.5 }, 'maxBufferSize must be an integer >= 1, got 1.5'],
+    [{ batchSize: 0 }, 'batchSize must be an integer >= 1, got 0'],
+    [{ highWatermark: 0 }, 'highWatermark must be a finite number > 0 and <= 1, got 0'],
+    [{ highWatermark: 1.5 }, 'highWatermark must be a finite number > 0 and <= 1, got 1.5'],
+    [{ lowWatermark: -1 }, 'lowWatermark must be a finite number >= 0 and <= 1, got -1'],
+    [{ lowWatermark: 0.9, highWatermark: 0.8 }, 'lowWatermark must be < highWatermark (0.8), got 0.9'],
+    [{ hysteresis: 2 }, 'hysteresis must be a finite number >= 0 and <= 1, got 2'],
+    [{ sampleRate: 0 }, 'sampleRate must be an integer >= 1, got 0'],
+    [{ maxBlockTimeMs: -1 }, 'maxBlockTimeMs must be a number >= 0, got -1'],
+    [{ maxBlockTimeMs: Number.NaN }, 'maxBlockTimeMs must be a number >= 0, got NaN'],
+    [{ minFlushIntervalMs: -1 }, 'minFlushIntervalMs must be a finite number >= 0, got -1'],
+    [{ minFlushIntervalMs: 10, maxFlushIntervalMs: 5 }, 'maxFlushIntervalMs must be >= minFlushIntervalMs (10), got 5'],
+    [{ targetLatencyMs: 0 }, 'targetLatencyMs must be a finite number > 0, got 0'],
+    [{ flushConcurrency: 0 }, 'flushConcurrency must be an integer >= 1, got 0'],
+    [{ retry: { retries: -1 } }, 'retry.retries must be an integer or Infinity >= 0, got -1'],
+    [{ strategy: 'fifo' }, 'strategy must be one of "block", "drop_oldest", "drop_newest", "sample", got "fifo"'],
+    [{ onDeadLetter: undefined }, 'onDeadLetter must be a function, got undefined'],
+    [{ onDrop: 1 }, 'onDrop must be a function, got 1'],
+    [{ sizeOf: () => 1 }, 'maxBufferBytes is required with sizeOf, got undefined'],
+    [{ maxBufferBytes: 10 }, 'maxBufferBytes needs sizeOf (a function that measures an item), got no sizeOf'],
+    [{ sizeOf: () => 1, maxBufferBytes: 0 }, 'maxBufferBytes must be a finite number > 0, got 0'],
+    [{ name: '' }, 'name must be a non-empty string, got ""'],
+    [{ maxBuferSize: 10 }, 'options.maxBuferSize is not a known option'],
+    [{ clock: {} }, 'clock must be a Clock'],
+  ] as [Record<string, unknown>, string][])('%o -> %s', (o, message) => {
+    expect(() => make(o as Partial<BackpressureOptions<unknown>>)).toThrow(message);
+  });
+
+  it('accepts the boundaries', () => {
+    expect(() => make({ maxBufferSize: 1, batchSize: 1, highWatermark: 1, lowWatermark: 0 })).not.toThrow();
+    expect(() => make({ maxBlockTimeMs: 0 })).not.toThrow();
+    expect(() => make({ maxBlockTimeMs: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(() => make({ minFlushIntervalMs: 0, maxFlushIntervalMs: 0 })).not.toThrow();
+    expect(() => make({ retry: 3 })).not.toThrow();
+  });
+
+  it('rejects a missing flush function and a non-object options', () => {
+    expect(() => new BackpressureController(undefined as never, base)).toThrow(
+      'flush must be a function, got undefined',
+    );
+    expect(() => new BackpressureController(flush, null as never)).toThrow('options must be an object, got null');
+  });
+
+  it('a sizeOf that returns garbage fails the push, not the controller', async () => {
+    const c = make({ sizeOf: () => Number.NaN, maxBufferBytes: 10 });
+    expect(() => c.offer(1)).toThrow('sizeOf(item) must return a finite number >= 0, got NaN');
+    await expect(c.push(1)).rejects.toThrow(TypeError);
+    expect(c.stats().accepted).toBe(0);
+  });
+});
