@@ -42,7 +42,7 @@ export class SignalGroup {
 
   constructor(
     private readonly signal: AbortSignal,
-    private readonly owner: WaiterOwner,
+    readonly owner: WaiterOwner,
   ) {
     // An object with handleEvent() is a valid listener (EventListenerObject): no closure needed.
     signal.addEventListener('abort', this as unknown as () => void, { once: true });

@@ -249,6 +249,19 @@ describe('BurstValve: signals', () => {
     expect(calls.every((c) => c.settleCount === 1)).toBe(true);
   });
 
+  it('one signal shared by two valves aborts the callers of both', async () => {
+    const one = new BurstValve<number, number>(() => new Promise<number>(() => {}));
+    const two = new BurstValve<number, number>(() => new Promise<number>(() => {}));
+    const ac = new AbortController();
+    const a = track(one.fetch(1, { signal: ac.signal }));
+    const b = track(two.fetch(1, { signal: ac.signal }));
+    const c = track(two.fetch(2, { signal: ac.signal }));
+    ac.abort('stop');
+    await flush();
+    expect([a.error, b.error, c.error]).toEqual(['stop', 'stop', 'stop']);
+    expect(one.size + two.size).toBe(0);
+  });
+
   it('validates per-call options', () => {
     const valve = new BurstValve<number, number>(async () => 1);
     expect(() => valve.fetch(1, { signal: {} as AbortSignal })).toThrow(
