@@ -41,9 +41,18 @@ export class BoundedRingBuffer<T> extends RingBuffer<T> {
    * `isFull` first).
    */
   pushEvict(item: T): T | undefined {
-    let evicted: T | undefined;
-    if (this.length >= this.limit) evicted = this.shift();
-    super.push(item);
+    if (this.length < this.limit) {
+      super.push(item);
+      return undefined;
+    }
+    // Full: evict the head and append in place, without the shift()/push() calls and their
+    // grow and bound checks (the length does not change).
+    const items = this.items;
+    const head = this.head;
+    const evicted = items[head];
+    items[head] = undefined;
+    this.head = (head + 1) & this.mask;
+    items[(head + this.length) & this.mask] = item;
     return evicted;
   }
 }

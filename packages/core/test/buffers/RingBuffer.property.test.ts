@@ -50,14 +50,16 @@ interface Box {
 function expectVacatedSlotsCleared(buffer: RingBuffer<Box>, live: readonly Box[]): void {
   const store = (buffer as unknown as { items: (Box | undefined)[] }).items;
   const alive = new Set(live);
+  // Plain loop and one assertion: this runs after every operation of every run.
   let occupied = 0;
+  let stale = 0;
   for (let i = 0; i < store.length; i++) {
     const slot = store[i];
     if (slot === undefined) continue;
-    expect(alive.has(slot)).toBe(true);
     occupied++;
+    if (!alive.has(slot)) stale++;
   }
-  expect(occupied).toBe(live.length);
+  expect({ stale, occupied }).toEqual({ stale: 0, occupied: live.length });
 }
 
 function run(buffer: RingBuffer<Box>, model: Box[], list: Op[], limit = Number.POSITIVE_INFINITY): void {
@@ -140,7 +142,7 @@ describe('RingBuffer (property, against an array model)', () => {
       fc.property(fc.integer({ min: 0, max: 40 }), ops(false), (initial, list) => {
         run(new RingBuffer<Box>(initial), [], list);
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });
@@ -155,7 +157,7 @@ describe('BoundedRingBuffer (property, against an array model)', () => {
         expect(buffer.isFull).toBe(model.length >= limit);
         expect(buffer.utilization).toBe(model.length / limit);
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });
