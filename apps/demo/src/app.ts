@@ -13,12 +13,15 @@ import { MetricsRegistry } from '@valve/core';
 import express, { type Express } from 'express';
 import { type Cache, createCache } from './cache/index.js';
 import type { DemoConfig } from './config.js';
+import { mountDashboard } from './dashboard/index.js';
 import { createDatabase, type Database } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
 import { errorHandler, notFound, sendError } from './httpErrors.js';
 import { registerProcessMetrics } from './processMetrics.js';
-import { cachedLoader, customerRoute, directLoader } from './routes/customers.js';
+import { type CustomerLoader, cachedLoader, customerRoute, directLoader } from './routes/customers.js';
 import { parseEvent } from './routes/events.js';
+import { safetyAdmission } from './safetyAdmission.js';
+import { createValves, type Valves } from './valves.js';
 
 export interface DemoOptions {
   /** Where the demo's own lines go. @default console.log */
@@ -33,6 +36,7 @@ export interface RunningDemo {
   readonly db: Database;
   readonly cache: Cache;
   readonly registry: MetricsRegistry;
+  readonly valves: Valves;
   /** Graceful, idempotent: every call returns the same promise. */
   close(): Promise<void>;
 }
@@ -42,13 +46,15 @@ interface AppParts {
   db: Database;
   cache: Cache;
   registry: MetricsRegistry;
+  valves: Valves;
+  loaders: { direct: CustomerLoader; cached: CustomerLoader };
   log: (line: string) => void;
   /** True once shutdown began: /healthz answers 503 and responses ask clients to reconnect elsewhere. */
   isShuttingDown: () => boolean;
 }
 
 export function buildApp(parts: AppParts): Express {
-  const { config, db, cache, registry, log } = parts;
+  const { config, db, cache, registry, valves, log } = parts;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -61,18 +67,7 @@ export function buildApp(parts: AppParts): Express {
     next();
   });
 
-  const cacheLabel = { cache: cache.kind };
-  const hits = registry.counter({ name: 'valve_demo_cache_hits_total', help: 'Cache hits.', labels: cacheLabel });
-  const misses = registry.counter({ name: 'valve_demo_cache_misses_total', help: 'Cache misses.', labels: cacheLabel });
-  const cacheErrors = registry.counter({
-    name: 'valve_demo_cache_errors_total',
-    help: 'Cache reads or writes that failed (the route fell back to the database).',
-    labels: cacheLabel,
-  });
-  const counters = { hit: () => hits.inc(), miss: () => misses.inc(), error: () => cacheErrors.inc() };
-
-  const direct = directLoader(db);
-  const cached = cachedLoader(db, cache, config.cacheTtlMs, counters);
+  const { direct, cached } = parts.loaders;
 
   app.get('/healthz', (_req, res) => {
     if (parts.isShuttingDown()) {
@@ -86,8 +81,19 @@ export function buildApp(parts: AppParts): Express {
     res.type('text/plain; version=0.0.4; charset=utf-8').send(registry.toPrometheus());
   });
 
-  app.get('/direct/customers/:id', customerRoute(direct));
-  app.get('/cached/direct/customers/:id', customerRoute(cached));
+  // The database routes, each twice: behind the SafetyValve's admission, and under
+  // /unprotected without it, so the load tests can compare the two at the same offered load.
+  const admit = safetyAdmission(valves.safety);
+  const routes: [string, ReturnType<typeof customerRoute>][] = [
+    ['/direct/customers/:id', customerRoute(direct)],
+    ['/cached/direct/customers/:id', customerRoute(cached)],
+    ['/customers/:id', customerRoute((id) => valves.customers.fetch(id))],
+    ['/cached/customers/:id', customerRoute((id) => valves.cachedCustomers.fetch(id))],
+  ];
+  for (const [path, handler] of routes) {
+    app.get(path, admit, handler);
+    app.get(`/unprotected${path}`, handler);
+  }
 
   const json = express.json({ limit: config.bodyLimitBytes, strict: true });
 
@@ -98,10 +104,31 @@ export function buildApp(parts: AppParts): Express {
     res.status(201).json({ stored: true });
   });
 
-  app.get('/events/stats', async (_req, res) => {
-    res.json({ stored: await db.countEvents() });
+  // Accepted into the BackpressureController (202), inserted in batches. A full buffer makes the
+  // push wait up to EVENTS_MAX_BLOCK_MS, then the answer is 503: an acknowledged event is never evicted.
+  app.post('/events', json, async (req, res) => {
+    const event = parseEvent(req);
+    if (await valves.events.push(event)) {
+      res.status(202).json({ accepted: true });
+      return;
+    }
+    sendError(res, 503, 'overload', 'the event buffer is full; retry later', 1);
   });
 
+  app.get('/events/stats', async (_req, res) => {
+    const stats = valves.events.stats();
+    res.json({
+      stored: await db.countEvents(),
+      accepted: stats.accepted,
+      flushed: stats.flushed,
+      buffered: stats.bufferSize,
+      inFlight: stats.inFlight,
+      deadLettered: stats.deadLettered,
+      state: stats.state,
+    });
+  });
+
+  mountDashboard(app, { registry, customers: config.seedCustomers, valves: { db: valves.safety, events: valves.events } });
   app.use(notFound);
   app.use(errorHandler(log));
   return app;
@@ -111,7 +138,11 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   const log = options.log ?? ((line: string) => console.log(line));
   const registry = new MetricsRegistry();
   const processMetrics = registerProcessMetrics(registry);
-  const db = createDatabase(config.databaseUrl, { tablePrefix: config.tablePrefix, poolSize: config.dbPoolSize });
+  const db = createDatabase(config.databaseUrl, {
+    tablePrefix: config.tablePrefix,
+    poolSize: config.dbPoolSize,
+    pgliteDataDir: config.pgliteDataDir,
+  });
   let cache: Cache;
   try {
     await db.init(config.seedCustomers);
@@ -122,15 +153,26 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     throw error;
   }
 
+  const cacheLabel = { cache: cache.kind };
+  const hits = registry.counter({ name: 'valve_demo_cache_hits_total', help: 'Cache hits.', labels: cacheLabel });
+  const misses = registry.counter({ name: 'valve_demo_cache_misses_total', help: 'Cache misses.', labels: cacheLabel });
+  const cacheErrors = registry.counter({
+    name: 'valve_demo_cache_errors_total',
+    help: 'Cache reads or writes that failed (the route fell back to the database).',
+    labels: cacheLabel,
+  });
+  const counters = { hit: () => hits.inc(), miss: () => misses.inc(), error: () => cacheErrors.inc() };
+  const loaders = { direct: directLoader(db), cached: cachedLoader(db, cache, config.cacheTtlMs, counters) };
+  const valves = createValves({ config, metrics: registry, db, ...loaders, log });
   let shuttingDown = false;
-  const app = buildApp({ config, db, cache, registry, log, isShuttingDown: () => shuttingDown });
+  const app = buildApp({ config, db, cache, registry, valves, loaders, log, isShuttingDown: () => shuttingDown });
   const server = createServer(app);
   try {
     server.listen(config.port, config.host);
     await once(server, 'listening');
   } catch (error) {
     processMetrics.stop();
-    await Promise.allSettled([db.close(), cache.close()]);
+    await Promise.allSettled([valves.close(), db.close(), cache.close()]);
     throw new Error(`cannot listen on ${config.host}:${config.port} (HOST/PORT): ${(error as Error).message}`, {
       cause: error,
     });
@@ -143,6 +185,9 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     closing ??= (async () => {
       shuttingDown = true;
       await closeServer(server, config.shutdownTimeoutMs);
+      // Every request has been answered; now settle what the valves accepted, then close the
+      // database they write to.
+      await valves.close();
       processMetrics.stop();
       const results = await Promise.allSettled([cache.close(), db.close()]);
       const failed = results.find((r) => r.status === 'rejected');
@@ -151,7 +196,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     return closing;
   };
 
-  return { url: `http://${host}:${port}`, port, config, db, cache, registry, close };
+  return { url: `http://${host}:${port}`, port, config, db, cache, registry, valves, close };
 }
 
 /** Stops accepting, lets in-flight requests finish, and cuts what is left after `timeoutMs`. */

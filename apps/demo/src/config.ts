@@ -10,6 +10,8 @@ export interface DemoConfig {
   port: number;
   /** Undefined: the embedded PGlite. */
   databaseUrl: string | undefined;
+  /** Embedded PGlite only: keep the data in this directory (undefined: in memory). */
+  pgliteDataDir: string | undefined;
   /** Undefined: the in-process TTL cache. */
   redisUrl: string | undefined;
   /** Rows in the customers table (ids 1..n). */
@@ -93,6 +95,7 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     host,
     port: int(env, 'PORT', 3000, 0, 65_535),
     databaseUrl,
+    pgliteDataDir: env.PGLITE_DATA_DIR?.trim() || undefined,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     seedCustomers: int(env, 'SEED_CUSTOMERS', 10_000, 1, 10_000_000),
     tablePrefix: prefix,

@@ -2,6 +2,7 @@
  * Every error the demo answers is JSON: `{ "error": { "code", "message" } }`, with a 4xx status
  * for bad input (ids, bodies, unknown routes) and 503 with `Retry-After` for load shedding.
  */
+import { isValveError } from '@valve/core';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 
 export class HttpError extends Error {
@@ -45,6 +46,11 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
     }
     if (error instanceof HttpError) {
       sendError(res, error.status, error.code, error.message, error.retryAfterS);
+      return;
+    }
+    if (isValveError(error)) {
+      // A valve refused (shutting down, overloaded): the client may retry.
+      sendError(res, 503, error.reason ?? 'unavailable', error.message, 1);
       return;
     }
     const status = Number(error?.status ?? error?.statusCode);

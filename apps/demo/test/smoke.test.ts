@@ -25,7 +25,9 @@ describe('demo smoke test (embedded PGlite)', () => {
     expect(body).toMatchObject({ status: 'ok', database: 'pglite', cache: 'memory' });
   });
 
-  const customerRoutes = ['/direct/customers', '/cached/direct/customers'];
+  const customerRoutes = ['/direct/customers', '/cached/direct/customers', '/customers', '/cached/customers'].flatMap(
+    (route) => [route, `/unprotected${route}`],
+  );
 
   it.each(customerRoutes)('%s/:id answers the seeded customer, twice (cache hit on the second)', async (route) => {
     for (let i = 0; i < 2; i++) {
@@ -98,6 +100,36 @@ describe('demo smoke test (embedded PGlite)', () => {
     });
   });
 
+  describe('POST /events (BackpressureController, batched)', () => {
+    it('accepts events with 202 and inserts every one of them', async () => {
+      const before = (await getJson(`${demo.url}/events/stats`)).body.stored;
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          postJson(`${demo.url}/events`, JSON.stringify({ type: 'smoke', payload: { i } })),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(50).fill(202));
+      // Batches land within the flush interval; wait for them (real database, bounded).
+      const deadline = Date.now() + 10_000;
+      let stored = before;
+      while (stored < before + 50 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        stored = (await getJson(`${demo.url}/events/stats`)).body.stored;
+      }
+      expect(stored).toBe(before + 50);
+    });
+
+    it.each([
+      ['malformed JSON', '{"type":', 400, 'malformed_json'],
+      ['a missing type', '{}', 400, 'invalid_event'],
+      ['an oversized body', JSON.stringify({ type: 'x', payload: 'a'.repeat(20_000) }), 413, 'body_too_large'],
+    ])('rejects %s', async (_what, payload, status, code) => {
+      const res = await postJson(`${demo.url}/events`, payload);
+      expect(res.status).toBe(status);
+      expect(res.body.error.code).toBe(code);
+    });
+  });
+
   it('serves Prometheus text with HTTP, cache and process metrics', async () => {
     const res = await fetch(`${demo.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
     expect(res.status).toBe(200);
@@ -112,6 +144,10 @@ describe('demo smoke test (embedded PGlite)', () => {
     );
     expect(text).toMatch(/^valve_demo_cache_hits_total\{cache="memory"\} [1-9]\d*$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^valve_safety_admitted_total\{valve="db"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^valve_burst_in_flight\{valve="customers"\} 0$/m);
+    expect(text).toMatch(/^valve_burst_in_flight\{valve="cached_customers"\} 0$/m);
+    expect(text).toMatch(/^valve_backpressure_buffer_items\{valve="events"\} \d+$/m);
     expect(text).toMatch(/^nodejs_eventloop_delay_p99_seconds [\d.e+-]+$/m);
     // One HELP and one TYPE per family, however many series it has.
     const helps = text.match(/^# HELP (\S+)/gm) ?? [];
