@@ -365,15 +365,28 @@ export class SafetyValve {
     return this.clock;
   }
 
-  private async execute<T>(fn: () => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
-    let failed = true;
+  /**
+   * Runs an admitted job and ends it exactly once. Written with `then` instead of an async
+   * function with `finally`: one promise fewer per call on the hot path.
+   */
+  private execute<T>(fn: () => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+    let result: T | PromiseLike<T>;
     try {
-      const value = await fn();
-      failed = false;
-      return value;
-    } finally {
-      this.finish(permit, failed);
+      result = fn();
+    } catch (error) {
+      this.finish(permit, true);
+      return Promise.reject(error);
     }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.finish(permit, false);
+        return value;
+      },
+      (error: unknown) => {
+        this.finish(permit, true);
+        throw error;
+      },
+    ) as Promise<Awaited<T>>;
   }
 
   private async executeLeased<T>(fn: () => T | PromiseLike<T>, grant: Grant): Promise<Awaited<T>> {
@@ -423,6 +436,8 @@ export class SafetyValve {
 
   /** Starts waiters while both a token and a slot are free. Bound once, used as a listener. */
   private readonly pump = (): void => {
+    // Every release on the fast path lands here: leave at once when nobody waits.
+    if (this.queue.size === 0 && this.expiryTimer === undefined && this.tokenTimer === undefined) return;
     if (this.pumping) {
       this.again = true;
       return;
