@@ -1,0 +1,159 @@
+import { RingBuffer } from '@valve/core';
+
+/**
+ * The pool's waiting line: higher priority first, FIFO within a priority.
+ *
+ * Layout: one core `RingBuffer` per distinct priority value (a "level"), the levels in an array
+ * sorted by priority (highest first), and a `Map` from priority to level. `top` indexes the
+ * highest level that may hold items.
+ *
+ * Cost, with L the number of distinct priorities in use (a handful in practice):
+ * - `push` to a known priority: one Map lookup and one ring push, O(1) amortized;
+ * - `push` of a priority never seen before: a sorted insert, O(L), once per level;
+ * - `shift`: O(1) amortized (when `top` empties, the scan to the next level is paid for by the
+ *   pushes that filled the levels it skips).
+ *
+ * Why not a binary heap: it is O(log n) per operation and needs a sequence number per item to
+ * stay FIFO within a priority. Why not a fixed number of levels: p-queue's users pass arbitrary
+ * numbers as priorities. Empty levels are kept (with their ring's capacity) because a level that
+ * was used is likely to be used again; past {@link MAX_IDLE_LEVELS} levels, empty ones are pruned.
+ *
+ * Tags: every item carries a tag (the pool uses the drain cohort it was accepted in) without a
+ * field per item. A level stores a marker only when the tag changes between consecutive pushes,
+ * so a run of items with the same tag costs one marker in total, and `lastTag` tells the tag of
+ * the item `shift` just returned. Items are stored as they are (a pool's plain task is the
+ * user's function itself), so a queued plain task costs one ring slot.
+ */
+
+const MAX_IDLE_LEVELS = 64;
+
+/** Marks that the items after it (in its level) carry `tag`. Never handed out. */
+class TagMarker {
+  constructor(readonly tag: unknown) {}
+}
+
+class Level<T> {
+  readonly ring = new RingBuffer<T | TagMarker>();
+  /** Real items in `ring` (markers excluded). */
+  count = 0;
+  /** Tag of the last item pushed (written by push). */
+  tailTag: unknown = undefined;
+  /** Tag of the items now at the head (written by shift when it passes a marker). */
+  headTag: unknown = undefined;
+  constructor(readonly priority: number) {}
+}
+
+export class PriorityQueue<T, Tag = unknown> {
+  /** Levels by priority, highest first. */
+  private levels: Level<T>[] = [];
+  private readonly byPriority = new Map<number, Level<T>>();
+  /** Index into `levels` of the highest level that may be non-empty. */
+  private top = 0;
+  private length = 0;
+  /** The priority-0 level, looked up without the Map (the common case). */
+  private readonly zero: Level<T>;
+  /** The tag of the item the last `shift` returned. */
+  lastTag: Tag | undefined = undefined;
+
+  constructor() {
+    this.zero = this.level(0);
+  }
+
+  get size(): number {
+    return this.length;
+  }
+
+  /** Number of priority levels currently allocated (for tests and stats). */
+  get levelCount(): number {
+    return this.levels.length;
+  }
+
+  push(item: T, priority: number, tag: Tag): void {
+    const level = priority === 0 ? this.zero : (this.byPriority.get(priority) ?? this.level(priority));
+    if (level.tailTag !== tag) {
+      level.ring.push(new TagMarker(tag));
+      level.tailTag = tag;
+    }
+    level.ring.push(item);
+    level.count++;
+    this.length++;
+    this.raiseTop(level);
+  }
+
+  /**
+   * Puts back the item `shift` just returned, at the head of its level (its tag is still the
+   * level's head tag, because nothing was shifted since).
+   */
+  unshift(item: T, priority: number): void {
+    const level = priority === 0 ? this.zero : this.byPriority.get(priority)!;
+    level.ring.unshift(item);
+    level.count++;
+    this.length++;
+    this.raiseTop(level);
+  }
+
+  /** Removes and returns the oldest item of the highest priority, or `undefined`. */
+  shift(): T | undefined {
+    if (this.length === 0) return undefined;
+    const levels = this.levels;
+    let level = levels[this.top]!;
+    while (level.count === 0) level = levels[++this.top]!;
+    for (;;) {
+      const x = level.ring.shift()!;
+      if (x instanceof TagMarker) {
+        level.headTag = x.tag;
+        continue;
+      }
+      level.count--;
+      this.length--;
+      this.lastTag = level.headTag as Tag;
+      return x;
+    }
+  }
+
+  /** Keeps only the items for which `keep` is true (markers stay where they are). */
+  filter(keep: (item: T) => boolean): void {
+    for (const level of this.levels) {
+      if (level.count === 0) continue;
+      const all = level.ring.toArray();
+      level.ring.clear();
+      level.count = 0;
+      for (const x of all) {
+        if (x instanceof TagMarker) level.ring.push(x);
+        else if (keep(x)) {
+          level.ring.push(x);
+          level.count++;
+        }
+      }
+    }
+    this.length = 0;
+    for (const level of this.levels) this.length += level.count;
+  }
+
+  private raiseTop(level: Level<T>): void {
+    // Invariant: every level before `top` is empty. A push below `top` keeps it; a push above
+    // moves it up. An empty `top` is left for `shift` to advance past.
+    if (level.priority > this.levels[this.top]!.priority) this.top = this.levels.indexOf(level);
+  }
+
+  private level(priority: number): Level<T> {
+    if (this.levels.length >= MAX_IDLE_LEVELS) this.prune();
+    const level = new Level<T>(priority);
+    let i = 0;
+    while (i < this.levels.length && this.levels[i]!.priority > priority) i++;
+    this.levels.splice(i, 0, level);
+    this.byPriority.set(priority, level);
+    if (i <= this.top && this.length > 0) this.top++;
+    if (this.length === 0) this.top = 0;
+    return level;
+  }
+
+  /** Drops empty levels other than priority 0. */
+  private prune(): void {
+    const keep = this.levels.filter((l) => l.count > 0 || l.priority === 0);
+    for (const l of this.levels) if (!keep.includes(l)) this.byPriority.delete(l.priority);
+    this.levels = keep;
+    this.top = 0;
+    while (this.top < keep.length - 1 && keep[this.top]!.count === 0) this.top++;
+  }
+}

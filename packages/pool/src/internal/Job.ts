@@ -1,0 +1,92 @@
+import type { Permit, Timer } from '@valve/core';
+import type { Task, TaskContext } from '../options.js';
+import type { Cohort } from './Cohort.js';
+
+export const QUEUED = 0;
+export const ACQUIRING = 1;
+export const RUNNING = 2;
+export const DONE = 3;
+
+let never: AbortSignal | undefined;
+/** One signal that never aborts, shared by every task that has nothing to abort it. */
+export function neverSignal(): AbortSignal {
+  never ??= new AbortController().signal;
+  return never;
+}
+
+/** The context of tasks that cannot be aborted or retried: shared, so it costs nothing. */
+export const PLAIN_CONTEXT: TaskContext = Object.freeze({
+  get signal() {
+    return neverSignal();
+  },
+  attempt: 1,
+});
+
+/**
+ * The pool's record of a task that needs per-task handling: a timeout, a signal, retries,
+ * timing or a permit. Plain `add()`ed tasks have none (the queue holds the function itself) and
+ * plain queued `run()`s a {@link QueuedRun}. Written by the pool only.
+ */
+export class Job {
+  state: 0 | 1 | 2 | 3 = QUEUED;
+  /** Set for `run()`: the caller's promise. */
+  resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((error: unknown) => void) | undefined = undefined;
+  /** Created only when the task reads `signal` and something can abort it. */
+  controller: AbortController | undefined = undefined;
+  /** The reason the job was aborted or timed out before `controller` existed. */
+  abortedWith: unknown = undefined;
+  timer: Timer | undefined = undefined;
+  permit: Permit | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  enqueuedAt = 0;
+  startedAt = 0;
+  attempt = 1;
+
+  constructor(
+    readonly fn: Task,
+    readonly priority: number,
+    readonly cohort: Cohort,
+    readonly userSignal: AbortSignal | undefined,
+    readonly timeoutMs: number | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller !== undefined) return this.controller.signal;
+    if (this.timeoutMs === undefined) return this.userSignal ?? neverSignal();
+    this.controller = new AbortController();
+    if (this.abortedWith !== undefined) this.controller.abort(this.abortedWith);
+    return this.controller.signal;
+  }
+
+  /** Aborts the task's signal (if anybody made one) with `reason`. */
+  abort(reason: unknown): void {
+    this.abortedWith = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/** The `{ signal, attempt }` a job's task receives; keeps the job's other fields out of reach. */
+export class JobContext implements TaskContext {
+  constructor(private readonly job: Job) {}
+  get signal(): AbortSignal {
+    return this.job.signal;
+  }
+  get attempt(): number {
+    return this.job.attempt;
+  }
+}
+
+/**
+ * A queued plain `run()` (no signal, timeout, retry, timing or permit): just what it needs to
+ * start and settle its caller's promise, four fields instead of a `Job`'s seventeen, because a
+ * million of them may wait at once.
+ */
+export class QueuedRun {
+  constructor(
+    readonly fn: Task,
+    readonly priority: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}

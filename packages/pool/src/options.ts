@@ -1,0 +1,165 @@
+import type {
+  Clock,
+  ConcurrencySource,
+  HistogramSnapshot,
+  Limit,
+  MetricsRegistry,
+  RateSource,
+  RetryOptions,
+} from '@valve/core';
+
+/** What a task is called with. The seed's zero-argument tasks simply ignore it. */
+export interface TaskContext {
+  /**
+   * Aborts when the task times out (`taskTimeoutMs`/`timeoutMs`, with a `TimeoutError`) or the
+   * caller's `signal` aborts (with its reason). Reading it is what creates an `AbortController`,
+   * so tasks that never read it cost none.
+   */
+  readonly signal: AbortSignal;
+  /** 1 for the first attempt, 2 for the first retry, … */
+  readonly attempt: number;
+}
+
+/** A function returning a promise (or a plain value, or throwing). */
+export type Task<T = unknown> = (context: TaskContext) => T | PromiseLike<T>;
+
+/** What `onError` learns about a failed `add()`ed task besides the error. */
+export interface TaskErrorInfo {
+  /** The task's priority (`add()`ed tasks have 0). */
+  priority: number;
+  /** Attempts made (more than 1 only with `retry`). */
+  attempts: number;
+}
+
+export interface PromisePoolOptions {
+  /**
+   * Tasks running at once: an integer >= 1 (or Infinity), or an adaptive `Limit` from
+   * @valve/core (`AimdLimit`, `Gradient2Limit`, `VegasLimit`) that raises it while task
+   * latency stays flat and lowers it when latency grows or tasks fail.
+   * Not together with `concurrencySource`.
+   * @default 4
+   */
+  maxWorkers?: number | Limit;
+  /**
+   * Where permission to run comes from instead of the built-in counter made from `maxWorkers`
+   * (for example a Redis semaphore shared by many processes). Not together with `maxWorkers`.
+   * @default a local counter of `maxWorkers`
+   */
+  concurrencySource?: ConcurrencySource;
+  /**
+   * Token-bucket rate limit, as in @valve/safety: tokens added every `hz` milliseconds. Each
+   * task start takes one token. Setting any of `rate`, `hz`, `tokenLimit` turns it on.
+   * @default no rate limit
+   */
+  rate?: number;
+  /** Refill period of the token bucket, ms (> 0). Required with `rate`. */
+  hz?: number;
+  /** Bucket size, tokens (an integer >= 1); the bucket starts full. @default rate */
+  tokenLimit?: number;
+  /**
+   * Where start tokens come from instead of the built-in `TokenBucket` (for example a Redis
+   * bucket). Not together with `rate`/`hz`/`tokenLimit`.
+   * @default none
+   */
+  rateSource?: RateSource;
+  /**
+   * A running task's time limit, ms (> 0). When it passes, the task's `signal` aborts with a
+   * `TimeoutError`, its slot is freed and it counts as failed with that error.
+   * @default no limit
+   */
+  taskTimeoutMs?: number;
+  /**
+   * A drain cycle's time limit, ms (> 0), counted from the first task accepted in the cycle:
+   * a `drain()` or `done()` still waiting then rejects with a `PoolTimeoutError` (reason
+   * `deadline`) whose `summary` reports what did not finish. The seed's "total runtime limit,
+   * aligned to the Lambda limit". Tasks are not cancelled; the pool stays usable.
+   * @default no limit
+   */
+  runtimeLimitMs?: number;
+  /**
+   * Zombie detection, ms (> 0): while a `drain()`/`done()` waits and tasks are running, if no
+   * task settles for this long it rejects with a `PoolTimeoutError` (reason `timeout`) counting
+   * the stuck tasks.
+   * @default no limit
+   */
+  idleTimeoutMs?: number;
+  /** Retries of a failed task, waiting on the clock between attempts. @default no retries */
+  retry?: RetryOptions | number;
+  /**
+   * Called with each failed `add()`ed task's error (`run()` callers get theirs as a
+   * rejection). Errors are also counted in `stats()` and reported in summaries, so without it
+   * nothing is unhandled; with it nothing is missed. A throw from it surfaces as an uncaught
+   * exception on a microtask and leaves the pool's state intact.
+   * @default none
+   */
+  onError?: (error: unknown, info: TaskErrorInfo) => void;
+  /** Errors kept per drain summary (the first ones of the cycle). @default 10 */
+  maxErrors?: number;
+  /**
+   * Registry for Prometheus metrics. Also turns on the wait/run-time histograms, which cost
+   * two clock reads per task.
+   * @default none
+   */
+  metrics?: MetricsRegistry;
+  /** Exported as the `valve` label. @default "pool" */
+  name?: string;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+/** Options of one `run()`. */
+export interface RunOptions {
+  /** Higher runs first; FIFO within a priority. Any finite number. @default 0 */
+  priority?: number;
+  /**
+   * Aborting rejects the call with `signal.reason` at once, whether the task is queued (it is
+   * removed) or running (its context signal aborts and its slot is freed).
+   */
+  signal?: AbortSignal;
+  /** This task's time limit, ms (> 0). @default the pool's `taskTimeoutMs` */
+  timeoutMs?: number;
+}
+
+/** What `drain()` and `done()` resolve to: a summary of one drain cycle, never every result. */
+export interface PoolSummary {
+  /** Tasks that succeeded in this cycle. */
+  completed: number;
+  /** Tasks that failed in this cycle (errors, timeouts, aborts, refused permissions). */
+  failed: number;
+  /** The first `maxErrors` errors of the cycle. */
+  errors: unknown[];
+  /** Tasks not finished when the summary was made: still waiting, and running. */
+  unfinished: { queued: number; active: number };
+  /** From the cycle's first accepted task to the summary, ms. */
+  durationMs: number;
+}
+
+/** `stats()`: plain JSON. */
+export interface PoolStats {
+  name: string;
+  /** Waiting to start. */
+  queued: number;
+  /** Running. */
+  active: number;
+  /** The concurrency allowed now (moves with an adaptive limit). */
+  limit: number;
+  completed: number;
+  failed: number;
+  /** Retry attempts made (not counting first attempts). */
+  retried: number;
+  /** Failures that were task timeouts (also counted in `failed`). */
+  timedOut: number;
+  paused: boolean;
+  closed: boolean;
+  /** Time waiting in the queue, ms (only with `metrics`). */
+  waitMs?: HistogramSnapshot;
+  /** Task run time, ms (only with `metrics`). */
+  runMs?: HistogramSnapshot;
+}
+
+/** What `onSettled` listeners receive for each task. */
+export interface SettledEvent {
+  status: 'fulfilled' | 'rejected';
+  /** The error, for a rejected task. */
+  error?: unknown;
+}
