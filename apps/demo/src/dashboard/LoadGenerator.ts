@@ -1,0 +1,179 @@
+/**
+ * An in-process, open-loop load generator for the dashboard: it sends `rate` requests a second
+ * on a fixed schedule whatever the answers take (so a slow server meets the same offered load
+ * instead of a politely slowing client, as autocannon's `overallRate` does in bench/load), over
+ * Node's fetch (undici), to the demo's own loopback address only.
+ *
+ * Bounded on every axis:
+ * - `rate` and `durationS` are validated against `LOAD_LIMITS`; it stops by itself at the end;
+ * - at most `maxInFlight` requests are outstanding: a send that would exceed it is counted as
+ *   `skipped` (the generator, not the server, was the limit) instead of queueing in memory;
+ * - every request has a timeout; `stop()` aborts what is in flight;
+ * - its one timer is unref'd, and it stops once `isAlive()` turns false (the server closed).
+ *
+ * One run at a time: `start()` while running is refused (the caller answers 409).
+ */
+import { SCENARIOS, type ScenarioName } from './scenarios.js';
+
+export const LOAD_LIMITS = Object.freeze({
+  /** Requests per second. */
+  minRate: 1,
+  maxRate: 5000,
+  /** Seconds. */
+  minDurationS: 1,
+  maxDurationS: 300,
+  maxInFlight: 512,
+  requestTimeoutMs: 10_000,
+  /** Scheduler tick: sends what came due since the last one. */
+  tickMs: 20,
+});
+
+export interface LoadPlan {
+  scenario: ScenarioName;
+  /** Offered requests per second. */
+  rate: number;
+  durationS: number;
+}
+
+export type LoadEnd = 'duration' | 'stopped' | 'server_closed';
+
+export interface LoadStatus {
+  running: boolean;
+  plan: LoadPlan | null;
+  /** Seconds since the start (frozen at the end). */
+  elapsedS: number;
+  sent: number;
+  /** 2xx answers. */
+  ok: number;
+  /** 503 answers (shed by a valve). */
+  shed: number;
+  /** Other statuses, network errors and timeouts. */
+  errors: number;
+  /** Requests cut by `stop()` or a closing server (not errors of the server). */
+  aborted: number;
+  /** Sends not made because `maxInFlight` requests were outstanding. */
+  skipped: number;
+  inFlight: number;
+  statuses: Record<string, number>;
+  /** Why the last run ended; null while running or before the first run. */
+  ended: LoadEnd | null;
+}
+
+export class LoadGenerator {
+  private plan: LoadPlan | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private abort: AbortController | undefined;
+  private startedAt = 0;
+  private endedAt = 0;
+  /** Sends due so far (made or skipped); the schedule is `rate × elapsed`. */
+  private scheduled = 0;
+  private counts = { sent: 0, ok: 0, shed: 0, errors: 0, aborted: 0, skipped: 0, inFlight: 0 };
+  private statuses: Record<string, number> = {};
+  private ended: LoadEnd | null = null;
+
+  constructor(
+    /** Ids 1..n the customer scenarios draw from. */
+    private readonly customers: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /**
+   * Starts a validated plan against `origin` (`http://127.0.0.1:port`); `isAlive` is asked every
+   * tick and ends the run when it turns false. Throws if a run is going on.
+   */
+  start(plan: LoadPlan, origin: string, isAlive: () => boolean): void {
+    if (this.running) throw new Error('a load run is already going on');
+    const scenario = SCENARIOS[plan.scenario];
+    const nextPath = scenario.paths(this.customers);
+    const abort = new AbortController();
+    this.plan = { ...plan };
+    this.abort = abort;
+    this.startedAt = this.now();
+    this.scheduled = 0;
+    this.counts = { sent: 0, ok: 0, shed: 0, errors: 0, aborted: 0, skipped: 0, inFlight: 0 };
+    this.statuses = {};
+    this.ended = null;
+    const headers = scenario.body === undefined ? undefined : { 'content-type': 'application/json' };
+
+    const send = (): void => {
+      this.counts.sent++;
+      this.counts.inFlight++;
+      const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(LOAD_LIMITS.requestTimeoutMs)]);
+      fetch(`${origin}${nextPath()}`, { method: scenario.method, body: scenario.body, headers, signal })
+        .then(async (res) => {
+          // Read the body so the connection goes back to the pool.
+          await res.arrayBuffer();
+          const key = String(res.status);
+          this.statuses[key] = (this.statuses[key] ?? 0) + 1;
+          if (res.status >= 200 && res.status < 300) this.counts.ok++;
+          else if (res.status === 503) this.counts.shed++;
+          else this.counts.errors++;
+        })
+        .catch(() => {
+          if (abort.signal.aborted) {
+            this.counts.aborted++;
+            return;
+          }
+          // Timed out, refused or reset: an error of this run.
+          this.statuses.network = (this.statuses.network ?? 0) + 1;
+          this.counts.errors++;
+        })
+        .finally(() => {
+          this.counts.inFlight--;
+        });
+    };
+
+    const tick = (): void => {
+      const elapsedS = (this.now() - this.startedAt) / 1000;
+      if (!isAlive()) {
+        this.finish('server_closed');
+        return;
+      }
+      const until = Math.min(elapsedS, plan.durationS);
+      const due = Math.floor(plan.rate * until) - this.scheduled;
+      for (let i = 0; i < due; i++) {
+        this.scheduled++;
+        if (this.counts.inFlight >= LOAD_LIMITS.maxInFlight) this.counts.skipped++;
+        else send();
+      }
+      if (elapsedS >= plan.durationS) this.finish('duration');
+    };
+    this.timer = setInterval(tick, LOAD_LIMITS.tickMs);
+    // The generator never keeps the process alive by itself (a demo that is closing exits).
+    this.timer.unref();
+  }
+
+  /** Stops sending and aborts what is in flight. False when nothing was running. */
+  stop(): boolean {
+    if (!this.running) return false;
+    this.finish('stopped');
+    return true;
+  }
+
+  status(): LoadStatus {
+    const end = this.running ? this.now() : this.endedAt;
+    return {
+      running: this.running,
+      plan: this.plan,
+      elapsedS: this.plan === null ? 0 : Math.round((end - this.startedAt) / 100) / 10,
+      ...this.counts,
+      statuses: { ...this.statuses },
+      ended: this.ended,
+    };
+  }
+
+  private finish(why: LoadEnd): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.endedAt = this.now();
+    this.ended = why;
+    // A run that reached its duration lets its last requests finish (each has a timeout);
+    // an explicit stop or a closing server cuts them now.
+    if (why !== 'duration') this.abort?.abort(new Error(`load run ${why}`));
+    this.abort = undefined;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The dashboard's server-sent events: one shared ticker builds a frame every `intervalMs` and
+ * writes it to every connected page, so N pages cost one registry walk a tick, not N.
+ *
+ * Lifetimes:
+ * - the ticker runs only while at least one page is connected, and is unref'd;
+ * - a page whose socket is still busy with earlier frames (`writableNeedDrain`) skips frames
+ *   instead of growing a buffer in the server;
+ * - an SSE response never finishes by itself, so the demo's graceful close (which waits for
+ *   in-flight requests) would wait for it until its timeout. Each tick therefore checks that
+ *   the server the page came through is still listening (`server.listening` turns false as soon
+ *   as `close()` is called) and ends the stream when it is not; `closeAll()` ends them at once.
+ */
+import type { Server } from 'node:http';
+import type { Request, Response } from 'express';
+
+interface Client {
+  res: Response;
+  server: Server | undefined;
+}
+
+export class SnapshotStream {
+  private readonly clients = new Set<Client>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    /** Builds one frame (JSON-serialisable); called once a tick while pages are connected. */
+    private readonly build: () => unknown,
+    readonly intervalMs: number,
+  ) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Takes over `res` as an event stream until the page goes away or the server closes. */
+  add(req: Request, res: Response): void {
+    const client: Client = { res, server: serverOf(req) };
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    // The browser reconnects by itself after `retry` ms if the stream drops (e.g. a restart).
+    res.write(`retry: 2000\n\n`);
+    this.clients.add(client);
+    res.once('close', () => {
+      this.clients.delete(client);
+      if (this.clients.size === 0) this.stopTimer();
+    });
+    this.send(client, JSON.stringify(this.build()));
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.tick(), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Ends every stream (the server is shutting down). */
+  closeAll(): void {
+    for (const c of this.clients) c.res.end();
+    this.clients.clear();
+    this.stopTimer();
+  }
+
+  private tick(): void {
+    let data: string | undefined;
+    for (const c of this.clients) {
+      if (c.server !== undefined && !c.server.listening) {
+        this.clients.delete(c);
+        c.res.end();
+        continue;
+      }
+      data ??= JSON.stringify(this.build());
+      this.send(c, data);
+    }
+    if (this.clients.size === 0) this.stopTimer();
+  }
+
+  private send(c: Client, data: string): void {
+    if (c.res.writableNeedDrain) return; // a slow page misses frames rather than piling them up
+    c.res.write(`event: frame\ndata: ${data}\n\n`);
+  }
+
+  private stopTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
+ * The http.Server a request arrived through: Node's net.Server sets `socket.server` on every
+ * socket it accepts (undocumented in the types, stable since Node 0.x).
+ */
+export function serverOf(req: Request): Server | undefined {
+  const server = (req.socket as { server?: unknown }).server;
+  return server !== null && typeof server === 'object' && 'listening' in server ? (server as Server) : undefined;
+}
