@@ -12,7 +12,7 @@ import { type CaseResult, environment, formatCase, runCase, type Suite, type Sui
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
-const filterArg = args.find((a, i) => args[i - 1] === '--filter');
+const filterArg = args.find((_a, i) => args[i - 1] === '--filter');
 const filter = filterArg ? new Set(filterArg.split(',')) : undefined;
 const smoke = flag('smoke');
 const quick = flag('quick') || smoke;
