@@ -128,7 +128,11 @@ export function buildApp(parts: AppParts): Express {
     });
   });
 
-  mountDashboard(app, { registry, customers: config.seedCustomers, valves: { db: valves.safety, events: valves.events } });
+  mountDashboard(app, {
+    registry,
+    customers: config.seedCustomers,
+    valves: { db: valves.safety, events: valves.events },
+  });
   app.use(notFound);
   app.use(errorHandler(log));
   return app;
