@@ -620,6 +620,7 @@ function setupControls() {
     ['load-shed', '503'],
     ['load-errors', 'errors'],
     ['load-inflight', 'in flight'],
+    ['load-skipped', 'not sent (generator bound)'],
   ])
     tile('load', ...t);
 }
@@ -692,7 +693,9 @@ function updateLoad(load) {
   setTile('load-sent', fmt(load.sent));
   setTile('load-ok', fmt(load.ok));
   setTile('load-shed', fmt(load.shed), load.shed > 0 ? 'warn' : undefined);
-  setTile('load-errors', fmt(load.errors + load.skipped), load.errors + load.skipped > 0 ? 'bad' : undefined);
+  setTile('load-errors', fmt(load.errors), load.errors > 0 ? 'bad' : undefined);
+  // Sends the generator itself skipped (too many in flight): its limit, not the server's errors.
+  setTile('load-skipped', fmt(load.skipped), load.skipped > 0 ? 'warn' : undefined);
   setTile('load-inflight', fmt(load.inFlight));
 }
 
