@@ -6,12 +6,16 @@
  *
  * Cases: (a) rate limit, sequential (latency per call); (b) rate limit, 64 callers at once
  * (throughput, pipelined on one connection); (c) concurrency cap, acquire + release,
- * sequential; (d) concurrency cap, 16 callers at once. rate-limiter-flexible has no semaphore,
- * so it appears in (a) and (b) only.
+ * sequential; (d) concurrency cap, 16 callers at once; (e) rate limit throughput from 1 and 4
+ * processes (16 callers each) on one key: this file forks itself as the worker
+ * (VALVE_REDIS_BENCH_WORKER=1), workers connect untimed in `before`, and only the work from
+ * "go" to the last "done" is timed. rate-limiter-flexible has no semaphore, so it appears in
+ * the rate cases only.
  *
  * The suite is skipped, with a message, when REDIS_URL is unset. @valve/redis is loaded from the
  * workspace by path (bench/package.json does not list it), so build it first.
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -63,6 +67,135 @@ function concurrent(n: number, lanes: number, call: () => Promise<unknown>): () 
       while (left-- > 0) await call();
     };
     await Promise.all(Array.from({ length: lanes }, lane));
+  };
+}
+
+// ---- (e) multi-process: workers are this very file, forked ----
+
+type RateContender = 'valve' | 'flexible' | 'bottleneck';
+
+interface WorkerConfig {
+  url: string;
+  prefix: string;
+  contender: RateContender;
+  ops: number;
+  lanes: number;
+}
+
+/** Builds one contender's rate limiter: `take()` admits one call; `close()` frees everything. */
+async function rateLimiter(
+  cfg: Pick<WorkerConfig, 'url' | 'prefix' | 'contender'>,
+): Promise<{ take: () => Promise<unknown>; close: () => Promise<unknown> }> {
+  const redis = new Redis(cfg.url);
+  if (cfg.contender === 'valve') {
+    const { RedisTokenBucket } = await loadRedisPackage();
+    const bucket = new RedisTokenBucket({
+      redis,
+      prefix: cfg.prefix,
+      name: 'mp',
+      rate: 1e9,
+      hz: 1000,
+      tokenLimit: 1e9,
+      redisErrorPolicy: 'fail-closed',
+    });
+    return {
+      take: () => bucket.acquire(),
+      close: async () => {
+        await bucket.close();
+        await redis.quit();
+      },
+    };
+  }
+  if (cfg.contender === 'flexible') {
+    const limiter = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${cfg.prefix}mp`,
+      points: 1e9,
+      duration: 60,
+    });
+    return { take: () => limiter.consume('k'), close: () => redis.quit() };
+  }
+  const connection = new Bottleneck.IORedisConnection({ client: redis });
+  // Same id in every worker: one shared limiter (clearDatastore off, so workers don't reset it).
+  const limiter = new Bottleneck({
+    id: `${cfg.prefix}mp-bottleneck`,
+    datastore: 'ioredis',
+    reservoir: 1e9,
+    connection,
+  });
+  await limiter.ready();
+  return {
+    take: () => limiter.schedule(noop),
+    close: async () => {
+      await limiter.disconnect(false);
+      await connection.disconnect(false);
+    },
+  };
+}
+
+async function worker(): Promise<void> {
+  const cfg = JSON.parse(process.argv[2]!) as WorkerConfig;
+  const limiter = await rateLimiter(cfg);
+  process.on('message', async (m: string) => {
+    if (m === 'go') {
+      await concurrent(cfg.ops, cfg.lanes, limiter.take)();
+      process.send!('done');
+    } else if (m === 'exit') {
+      await limiter.close();
+      process.disconnect();
+    }
+  });
+  process.send!('ready');
+}
+
+if (process.env.VALVE_REDIS_BENCH_WORKER === '1') await worker();
+
+/** A contender whose `before` forks and readies `processes` workers and whose `run` times only the work. */
+function multiProcess(
+  name: string,
+  base: Omit<WorkerConfig, 'ops'>,
+  processes: number,
+  ops: number,
+): { name: string; before: () => Promise<void>; run: () => Promise<void> } {
+  let workers: ChildProcess[] = [];
+  const once = (child: ChildProcess, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const onMessage = (m: unknown) => {
+        if (m !== what) return;
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`bench worker exited (${code}) before "${what}"`)));
+    });
+  const stop = async () => {
+    await Promise.all(
+      workers.map((w) => {
+        const exited = new Promise((resolve) => w.once('exit', resolve));
+        w.send('exit');
+        return exited;
+      }),
+    );
+    workers = [];
+  };
+  cleanups.push(stop);
+  return {
+    name,
+    before: async () => {
+      await stop();
+      workers = Array.from({ length: processes }, () =>
+        fork(fileURLToPath(import.meta.url), [JSON.stringify({ ...base, ops: Math.ceil(ops / processes) })], {
+          env: { ...process.env, VALVE_REDIS_BENCH_WORKER: '1' },
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        }),
+      );
+      await Promise.all(workers.map((w) => once(w, 'ready')));
+    },
+    run: async () => {
+      const done = workers.map((w) => once(w, 'done'));
+      for (const w of workers) w.send('go');
+      await Promise.all(done);
+    },
   };
 }
 
@@ -187,6 +320,25 @@ export default defineSuite({
         ],
       },
     ];
+    const mpOps = ctx.scale(5000);
+    for (const processes of [1, 4]) {
+      const base = (contender: RateContender) => ({ url, prefix: `${prefix}p${processes}:`, contender, lanes: 16 });
+      cases.push({
+        title: `rate limit, ${processes} process${processes > 1 ? 'es' : ''} x 16 callers on one key: ${mpOps} admitted calls (throughput)`,
+        ops: mpOps,
+        unit: 'us/op',
+        contenders: [
+          multiProcess('@valve/redis RedisTokenBucket', base('valve'), processes, mpOps),
+          multiProcess(
+            'bottleneck (ioredis, reservoir)',
+            base('bottleneck'),
+            processes,
+            Math.min(mpOps, ctx.scale(2000)),
+          ),
+          multiProcess('rate-limiter-flexible Redis', base('flexible'), processes, mpOps),
+        ],
+      });
+    }
     // Scale units: the harness divides ns by ops; report microseconds.
     for (const c of cases) c.ops = (c.ops ?? 1) * 1000;
     return cases;
