@@ -19,27 +19,27 @@ import { RingBuffer } from '@valve/core';
  * was used is likely to be used again; past {@link MAX_IDLE_LEVELS} levels, empty ones are pruned.
  *
  * Tags: every item carries a tag (the pool uses the drain cohort it was accepted in) without a
- * field per item. A level stores a marker only when the tag changes between consecutive pushes,
- * so a run of items with the same tag costs one marker in total, and `lastTag` tells the tag of
- * the item `shift` just returned. Items are stored as they are (a pool's plain task is the
- * user's function itself), so a queued plain task costs one ring slot.
+ * field per item: each level keeps a second, tiny ring of runs `{ tag, count }` (run-length
+ * encoding), so consecutive items with the same tag cost one counter increment, and `lastTag`
+ * tells the tag of the item `shift` just returned. Items are stored as they are (a pool's plain
+ * task is the user's function itself), so a queued plain task costs one ring slot.
  */
 
 const MAX_IDLE_LEVELS = 64;
 
-/** Marks that the items after it (in its level) carry `tag`. Never handed out. */
-class TagMarker {
-  constructor(readonly tag: unknown) {}
+/** `count` consecutive items of one level carry `tag`. */
+class Run {
+  constructor(
+    readonly tag: unknown,
+    public count: number,
+  ) {}
 }
 
 class Level<T> {
-  readonly ring = new RingBuffer<T | TagMarker>();
-  /** Real items in `ring` (markers excluded). */
-  count = 0;
-  /** Tag of the last item pushed (written by push). */
-  tailTag: unknown = undefined;
-  /** Tag of the items now at the head (written by shift when it passes a marker). */
-  headTag: unknown = undefined;
+  readonly items = new RingBuffer<T>();
+  readonly runs = new RingBuffer<Run>(4);
+  /** The run the next push extends if its tag matches (undefined when the level is empty). */
+  tail: Run | undefined = undefined;
   constructor(readonly priority: number) {}
 }
 
@@ -70,24 +70,29 @@ export class PriorityQueue<T, Tag = unknown> {
 
   push(item: T, priority: number, tag: Tag): void {
     const level = priority === 0 ? this.zero : (this.byPriority.get(priority) ?? this.level(priority));
-    if (level.tailTag !== tag) {
-      level.ring.push(new TagMarker(tag));
-      level.tailTag = tag;
+    const tail = level.tail;
+    if (tail !== undefined && tail.tag === tag) tail.count++;
+    else {
+      level.tail = new Run(tag, 1);
+      level.runs.push(level.tail);
     }
-    level.ring.push(item);
-    level.count++;
+    level.items.push(item);
     this.length++;
     this.raiseTop(level);
   }
 
-  /**
-   * Puts back the item `shift` just returned, at the head of its level (its tag is still the
-   * level's head tag, because nothing was shifted since).
-   */
+  /** Puts back the item `shift` just returned (with its tag, `lastTag`) at the head of its level. */
   unshift(item: T, priority: number): void {
     const level = priority === 0 ? this.zero : this.byPriority.get(priority)!;
-    level.ring.unshift(item);
-    level.count++;
+    const tag = this.lastTag;
+    const head = level.runs.peek();
+    if (head !== undefined && head.tag === tag) head.count++;
+    else {
+      const run = new Run(tag, 1);
+      level.runs.unshift(run);
+      if (level.tail === undefined) level.tail = run;
+    }
+    level.items.unshift(item);
     this.length++;
     this.raiseTop(level);
   }
@@ -97,37 +102,45 @@ export class PriorityQueue<T, Tag = unknown> {
     if (this.length === 0) return undefined;
     const levels = this.levels;
     let level = levels[this.top]!;
-    while (level.count === 0) level = levels[++this.top]!;
-    for (;;) {
-      const x = level.ring.shift()!;
-      if (x instanceof TagMarker) {
-        level.headTag = x.tag;
-        continue;
-      }
-      level.count--;
-      this.length--;
-      this.lastTag = level.headTag as Tag;
-      return x;
+    while (level.items.size === 0) level = levels[++this.top]!;
+    const run = level.runs.peek()!;
+    this.lastTag = run.tag as Tag;
+    if (--run.count === 0) {
+      level.runs.shift();
+      if (level.tail === run) level.tail = undefined;
     }
+    this.length--;
+    return level.items.shift();
   }
 
-  /** Keeps only the items for which `keep` is true (markers stay where they are). */
+  /** Keeps only the items for which `keep` is true, in order, with their tags. */
   filter(keep: (item: T) => boolean): void {
+    this.length = 0;
     for (const level of this.levels) {
-      if (level.count === 0) continue;
-      const all = level.ring.toArray();
-      level.ring.clear();
-      level.count = 0;
-      for (const x of all) {
-        if (x instanceof TagMarker) level.ring.push(x);
-        else if (keep(x)) {
-          level.ring.push(x);
-          level.count++;
+      if (level.items.size === 0) continue;
+      const items = level.items.toArray();
+      const runs = level.runs.toArray();
+      level.items.clear();
+      level.runs.clear();
+      level.tail = undefined;
+      let i = 0;
+      for (const run of runs) {
+        let kept = 0;
+        for (let k = 0; k < run.count; k++, i++) {
+          if (keep(items[i]!)) {
+            level.items.push(items[i]!);
+            kept++;
+          }
+        }
+        if (kept === 0) continue;
+        if (level.tail !== undefined && level.tail.tag === run.tag) level.tail.count += kept;
+        else {
+          level.tail = new Run(run.tag, kept);
+          level.runs.push(level.tail);
         }
       }
+      this.length += level.items.size;
     }
-    this.length = 0;
-    for (const level of this.levels) this.length += level.count;
   }
 
   private raiseTop(level: Level<T>): void {
@@ -150,10 +163,10 @@ export class PriorityQueue<T, Tag = unknown> {
 
   /** Drops empty levels other than priority 0. */
   private prune(): void {
-    const keep = this.levels.filter((l) => l.count > 0 || l.priority === 0);
+    const keep = this.levels.filter((l) => l.items.size > 0 || l.priority === 0);
     for (const l of this.levels) if (!keep.includes(l)) this.byPriority.delete(l.priority);
     this.levels = keep;
     this.top = 0;
-    while (this.top < keep.length - 1 && keep[this.top]!.count === 0) this.top++;
+    while (this.top < keep.length - 1 && keep[this.top]!.items.size === 0) this.top++;
   }
 }
