@@ -81,6 +81,20 @@ export class PriorityQueue<T, Tag = unknown> {
     this.raiseTop(level);
   }
 
+  /** `push(item, 0, tag)`, the common case, without the level lookup. */
+  pushZero(item: T, tag: Tag): void {
+    const level = this.zero;
+    const tail = level.tail;
+    if (tail !== undefined && tail.tag === tag) tail.count++;
+    else {
+      level.tail = new Run(tag, 1);
+      level.runs.push(level.tail);
+    }
+    level.items.push(item);
+    this.length++;
+    if (this.top !== 0) this.raiseTop(level);
+  }
+
   /** Puts back the item `shift` just returned (with its tag, `lastTag`) at the head of its level. */
   unshift(item: T, priority: number): void {
     const level = priority === 0 ? this.zero : this.byPriority.get(priority)!;

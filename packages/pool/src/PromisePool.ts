@@ -299,27 +299,22 @@ export class PromisePool implements CohortOwner {
    * `TypeError` (adding nothing) if any task is not a function, and `ClosedError` after `done()`.
    */
   add(...tasks: Task[]): number {
-    for (let i = 0; i < tasks.length; i++) {
-      if (typeof tasks[i] !== 'function') {
-        throw new TypeError(`add(): task ${i} must be a function returning a promise, got ${describe(tasks[i])}`);
-      }
-    }
-    if (this.closed) throw new ClosedError(`the pool "${this.name}" is closed: done() was called`);
+    const n = tasks.length;
+    for (let i = 0; i < n; i++) if (typeof tasks[i] !== 'function') throwNotATask(i, tasks[i]);
+    if (this.closed) throw this.closedError();
+    if (this.cycleStart === undefined) this.cycleStart = this.clock.now();
     let started = 0;
-    for (let i = 0; i < tasks.length; i++) {
+    for (let i = 0; i < n; i++) {
       const task = tasks[i]!;
-      if (this.cycleStart === undefined) this.cycleStart = this.clock.now();
       this.openOutstanding++;
-      if (this.plain) {
-        if (this.queued === 0 && this.admitCounter()) {
-          this.startPlain(task, this.cohort);
-          started++;
-        } else {
-          this.queue.push(task, 0, this.cohort);
-          if (++this.queued === 1) this.onQueued();
-        }
-      } else if (this.submit(new Job(task, 0, this.cohort, undefined, this.taskTimeoutMs))) {
+      if (!this.plain) {
+        if (this.submit(new Job(task, 0, this.cohort, undefined, this.taskTimeoutMs))) started++;
+      } else if (this.queued === 0 && this.admitCounter()) {
+        this.startPlain(task, this.cohort);
         started++;
+      } else {
+        this.queue.pushZero(task, this.cohort);
+        if (++this.queued === 1) this.onQueued();
       }
     }
     return started;
@@ -342,7 +337,7 @@ export class PromisePool implements CohortOwner {
       signal = validateSignal(options.signal, 'signal');
       if (options.timeoutMs !== undefined) timeoutMs = validateNumber(options.timeoutMs, 'timeoutMs', { above: 0 });
     }
-    if (this.closed) return Promise.reject(new ClosedError(`the pool "${this.name}" is closed: done() was called`));
+    if (this.closed) return Promise.reject(this.closedError());
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.cycleStart === undefined) this.cycleStart = this.clock.now();
     this.openOutstanding++;
@@ -478,6 +473,10 @@ export class PromisePool implements CohortOwner {
   }
 
   // ---------------------------------------------------------------- internals
+
+  private closedError(): ClosedError {
+    return new ClosedError(`the pool "${this.name}" is closed: done() was called`);
+  }
 
   /** A free slot and a rate token for a plain task (counter mode, sync sources). */
   private admitCounter(): boolean {
@@ -1047,6 +1046,10 @@ export class PromisePool implements CohortOwner {
       run: registry.histogram({ name: 'valve_pool_run_seconds', help: 'Task run time.', labels }),
     };
   }
+}
+
+function throwNotATask(index: number, value: unknown): never {
+  throw new TypeError(`add(): task ${index} must be a function returning a promise, got ${describe(value)}`);
 }
 
 function optionalMs(value: unknown, name: string): number | undefined {
