@@ -3,7 +3,7 @@ import { track } from '@valve/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisTokenBucket, type RedisTokenBucketOptions } from '../src/index.js';
-import { client, closeClients, deleteUnder, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
+import { client, closeClients, deleteUnder, eventually, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
 
 describe('RedisTokenBucket options', () => {
   // A client that never connects: construction must not touch Redis.
@@ -175,6 +175,26 @@ describe.skipIf(!url)('RedisTokenBucket on Redis', () => {
     await sleep(ttl + 50);
     expect(await keysUnder(redis, prefix)).toEqual([]);
   }, 3000);
+
+  it('an abort during the direct round trip rejects with signal.reason and gives the token back', async () => {
+    const a = make(client(), { hz: 60_000, tokenLimit: 1 });
+    const controller = new AbortController();
+    const taking = a.acquire(controller.signal);
+    controller.abort('changed my mind');
+    await expect(taking).rejects.toBe('changed my mind');
+    expect((await a.peek()).tokens).toBe(1);
+  });
+
+  it('close() during the direct round trip rejects with ClosedError and gives the token back', async () => {
+    const a = make(client(), { hz: 60_000, tokenLimit: 1 });
+    const b = make(client(), { hz: 60_000, tokenLimit: 1 });
+    const taking = track(a.acquire());
+    await a.close();
+    await sleep(0);
+    expect(taking.state).toBe('rejected');
+    expect(isValveError(taking.error, 'ERR_VALVE_CLOSED')).toBe(true);
+    await eventually(async () => (await b.peek()).tokens === 1, 1000, 5);
+  });
 
   it('falls back to EVAL when the server lost the script (NOSCRIPT)', async () => {
     const redis = client();
