@@ -93,7 +93,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function describeSource(value: unknown, name: string, methods: readonly string[]): void {
+function validateShape(value: unknown, name: string, methods: readonly string[]): void {
   validateObject(value, name);
   for (const m of methods) {
     if (typeof (value as Record<string, unknown>)[m] !== 'function') {
@@ -199,14 +199,14 @@ export class PromisePool implements CohortOwner {
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', KNOWN_OPTIONS);
     this.clock = options.clock ?? systemClock;
-    if (options.clock !== undefined) describeSource(options.clock, 'clock', ['now', 'setTimeout']);
+    if (options.clock !== undefined) validateShape(options.clock, 'clock', ['now', 'setTimeout']);
     this.name = validateString(options.name ?? 'pool', 'name', { nonEmpty: true });
 
     if (options.concurrencySource !== undefined) {
       if (options.maxWorkers !== undefined) {
         throw new TypeError('maxWorkers and concurrencySource cannot both be set: the source replaces maxWorkers');
       }
-      describeSource(options.concurrencySource, 'concurrencySource', ['tryAcquire', 'acquire', 'onAvailable']);
+      validateShape(options.concurrencySource, 'concurrencySource', ['tryAcquire', 'acquire', 'onAvailable']);
       this.conc = options.concurrencySource;
       this.counter = false;
       this.maxWorkers = 0;
@@ -229,7 +229,7 @@ export class PromisePool implements CohortOwner {
       if (bucketSet) {
         throw new TypeError('rate/hz/tokenLimit and rateSource cannot both be set: the source replaces the bucket');
       }
-      describeSource(options.rateSource, 'rateSource', ['tryAcquire', 'acquire', 'onAvailable', 'nextTokenInMs']);
+      validateShape(options.rateSource, 'rateSource', ['tryAcquire', 'acquire', 'onAvailable', 'nextTokenInMs']);
       this.rate = options.rateSource;
     } else if (bucketSet) {
       if (options.rate === undefined || options.hz === undefined) {
@@ -258,6 +258,7 @@ export class PromisePool implements CohortOwner {
     this.retryOptions = r !== undefined && r.retries > 0 ? r : undefined;
     this.onErrorOption = options.onError === undefined ? undefined : validateFunction(options.onError, 'onError');
     this.maxErrors = validateInteger(options.maxErrors ?? 10, 'maxErrors', { min: 0 });
+    if (options.metrics !== undefined) validateShape(options.metrics, 'metrics', ['counter', 'gauge', 'histogram']);
     this.m = options.metrics === undefined ? undefined : this.register(options.metrics);
 
     this.plain =
