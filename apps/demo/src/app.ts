@@ -3,24 +3,34 @@
  * server. `startDemo` is what server.ts runs and what the tests run on port 0.
  *
  * Shutdown order (nothing accepted is lost): stop accepting connections and let in-flight
- * requests finish (bounded by `shutdownTimeoutMs`), then drain the valves (every accepted event
- * is inserted, every background task settles), then close the cache and the database.
+ * requests finish (bounded by `shutdownTimeoutMs`), then drain the valves (every background task
+ * the pool took runs, every accepted event and audit record is inserted), then close the cache
+ * and the database.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MetricsRegistry } from '@valve/core';
+import { respondOverloaded, safetyMiddleware } from '@valve/safety/http';
 import express, { type Express } from 'express';
+import { backgroundWork } from './backgroundWork.js';
 import { type Cache, createCache } from './cache/index.js';
 import type { DemoConfig } from './config.js';
 import { mountDashboard } from './dashboard/index.js';
+import { CountingDatabase } from './db/CountingDatabase.js';
 import { createDatabase, type Database } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
-import { errorHandler, notFound, sendError } from './httpErrors.js';
+import { errorHandler, HttpError, notFound, sendError } from './httpErrors.js';
 import { registerProcessMetrics } from './processMetrics.js';
-import { type CustomerLoader, cachedLoader, customerRoute, directLoader } from './routes/customers.js';
-import { parseEvent } from './routes/events.js';
-import { safetyAdmission } from './safetyAdmission.js';
+import {
+  type CustomerLoader,
+  cachedLoader,
+  customerRoute,
+  directLoader,
+  type RefusalResponder,
+  reportRoute,
+} from './routes/customers.js';
+import { parseEvents } from './routes/events.js';
 import { createValves, type Valves } from './valves.js';
 
 export interface DemoOptions {
@@ -47,7 +57,7 @@ interface AppParts {
   cache: Cache;
   registry: MetricsRegistry;
   valves: Valves;
-  loaders: { direct: CustomerLoader; cached: CustomerLoader };
+  loaders: { direct: CustomerLoader; cached: CustomerLoader; guardedCached: CustomerLoader };
   log: (line: string) => void;
   /** True once shutdown began: /healthz answers 503 and responses ask clients to reconnect elsewhere. */
   isShuttingDown: () => boolean;
@@ -59,15 +69,24 @@ export function buildApp(parts: AppParts): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  const httpMetrics = new HttpMetrics(registry);
-  app.use((req, res, next) => {
-    const start = process.hrtime.bigint();
+  app.use((_req, res, next) => {
     if (parts.isShuttingDown()) res.setHeader('Connection', 'close');
-    res.once('finish', () => httpMetrics.record(HttpMetrics.sample(req, res, start)));
     next();
   });
+  const refusedBackground = registry.counter({
+    name: 'valve_demo_background_refused_total',
+    help: 'Answered requests whose background work could not be added because the pool had closed.',
+  });
+  app.use(
+    backgroundWork({
+      pool: valves.pool,
+      audit: valves.audit,
+      httpMetrics: new HttpMetrics(registry),
+      onRefused: () => refusedBackground.inc(),
+    }),
+  );
 
-  const { direct, cached } = parts.loaders;
+  const { direct, cached, guardedCached } = parts.loaders;
 
   app.get('/healthz', (_req, res) => {
     if (parts.isShuttingDown()) {
@@ -81,38 +100,77 @@ export function buildApp(parts: AppParts): Express {
     res.type('text/plain; version=0.0.4; charset=utf-8').send(registry.toPrometheus());
   });
 
-  // The database routes, each twice: behind the SafetyValve's admission, and under
-  // /unprotected without it, so the load tests can compare the two at the same offered load.
-  const admit = safetyAdmission(valves.safety);
-  const routes: [string, ReturnType<typeof customerRoute>][] = [
-    ['/direct/customers/:id', customerRoute(direct)],
-    ['/cached/direct/customers/:id', customerRoute(cached)],
-    ['/customers/:id', customerRoute((id) => valves.customers.fetch(id))],
-    ['/cached/customers/:id', customerRoute((id) => valves.cachedCustomers.fetch(id))],
-  ];
-  for (const [path, handler] of routes) {
-    app.get(path, admit, handler);
-    app.get(`/unprotected${path}`, handler);
-  }
+  // The database routes, each twice: with the SafetyValve guarding their database work, and
+  // under /unprotected without it, so the load tests can compare the two at the same offered load.
+  // Admission guards only work that reaches the database: a whole request when every request
+  // queries (@valve/safety/http's middleware), else the query inside the loader (BurstValve
+  // fetchers, cache misses), whose refusal @valve/safety/http's respondOverloaded answers.
+  const admit = safetyMiddleware(valves.safety);
+  const refused: RefusalResponder = (error, res) => respondOverloaded(valves.safety, error, res);
+  app.get('/direct/customers/:id', admit, customerRoute(direct));
+  app.get('/unprotected/direct/customers/:id', customerRoute(direct));
+  app.get('/cached/direct/customers/:id', customerRoute(guardedCached, refused));
+  app.get('/unprotected/cached/direct/customers/:id', customerRoute(cached));
+  app.get(
+    '/customers/:id',
+    customerRoute((id) => valves.customers.fetch(id), refused),
+  );
+  app.get(
+    '/unprotected/customers/:id',
+    customerRoute((id) => valves.unprotectedCustomers.fetch(id)),
+  );
+  app.get(
+    '/cached/customers/:id',
+    customerRoute((id) => valves.cachedCustomers.fetch(id), refused),
+  );
+  app.get(
+    '/unprotected/cached/customers/:id',
+    customerRoute((id) => valves.unprotectedCachedCustomers.fetch(id)),
+  );
+  // The overload scenario's route: a costly query (a scan), so the database, not Express or the
+  // load generator, is the bottleneck at the load tests' offered rate.
+  app.get('/reports/customers/:id', admit, reportRoute(db));
+  app.get('/unprotected/reports/customers/:id', reportRoute(db));
 
   const json = express.json({ limit: config.bodyLimitBytes, strict: true });
 
-  // The baseline of the ingestion comparison: one INSERT per request, acknowledged when stored.
+  // The baselines of the ingestion comparison, acknowledged when stored (201):
+  //   default          one INSERT per event, in order (the per-event write that batching replaces);
+  //   ?insert=multi    one multi-row INSERT per request (the client's own batch, one round trip).
   app.post('/direct/events', json, async (req, res) => {
-    const event = parseEvent(req);
-    await db.insertEvents([event]);
-    res.status(201).json({ stored: true });
+    const mode = req.query.insert ?? 'row';
+    if (mode !== 'row' && mode !== 'multi') {
+      throw new HttpError(400, 'invalid_query', `insert must be "row" or "multi", got ${JSON.stringify(mode)}`);
+    }
+    const events = parseEvents(req, config.eventsMaxPerRequest);
+    if (mode === 'multi') await db.insertEvents(events);
+    else for (const event of events) await db.insertEvents([event]);
+    res.status(201).json({ stored: events.length });
   });
 
-  // Accepted into the BackpressureController (202), inserted in batches. A full buffer makes the
-  // push wait up to EVENTS_MAX_BLOCK_MS, then the answer is 503: an acknowledged event is never evicted.
+  // Accepted into the BackpressureController (202), inserted in batches. A full buffer makes a
+  // push wait up to EVENTS_MAX_BLOCK_MS, then the answer is 503: an acknowledged event is never
+  // evicted. An array is pushed in order and stops at the first refusal, so what was accepted is
+  // a prefix, reported as `accepted` in the 503 (those will be inserted; retry the rest).
   app.post('/events', json, async (req, res) => {
-    const event = parseEvent(req);
-    if (await valves.events.push(event)) {
-      res.status(202).json({ accepted: true });
+    const events = parseEvents(req, config.eventsMaxPerRequest);
+    let accepted = 0;
+    for (const event of events) {
+      if (!(await valves.events.push(event))) break;
+      accepted++;
+    }
+    if (accepted === events.length) {
+      res.status(202).json({ accepted });
       return;
     }
-    sendError(res, 503, 'overload', 'the event buffer is full; retry later', 1);
+    res.setHeader('Retry-After', '1');
+    res.status(503).json({
+      error: {
+        code: 'overload',
+        message: `the event buffer is full; the first ${accepted} of ${events.length} events were accepted, retry the rest later`,
+      },
+      accepted,
+    });
   });
 
   app.get('/events/stats', async (_req, res) => {
@@ -142,11 +200,14 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   const log = options.log ?? ((line: string) => console.log(line));
   const registry = new MetricsRegistry();
   const processMetrics = registerProcessMetrics(registry);
-  const db = createDatabase(config.databaseUrl, {
-    tablePrefix: config.tablePrefix,
-    poolSize: config.dbPoolSize,
-    pgliteDataDir: config.pgliteDataDir,
-  });
+  const db = new CountingDatabase(
+    createDatabase(config.databaseUrl, {
+      tablePrefix: config.tablePrefix,
+      poolSize: config.dbPoolSize,
+      pgliteDataDir: config.pgliteDataDir,
+    }),
+    registry,
+  );
   let cache: Cache;
   try {
     await db.init(config.seedCustomers);
@@ -166,8 +227,19 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     labels: cacheLabel,
   });
   const counters = { hit: () => hits.inc(), miss: () => misses.inc(), error: () => cacheErrors.inc() };
-  const loaders = { direct: directLoader(db), cached: cachedLoader(db, cache, config.cacheTtlMs, counters) };
-  const valves = createValves({ config, metrics: registry, db, ...loaders, log });
+  const direct = directLoader(db);
+  const withCache = (load: CustomerLoader) => cachedLoader(load, cache, config.cacheTtlMs, counters);
+  const guardedCachedOf = (safety: Valves['safety']) => withCache((id) => safety.run(() => direct(id)));
+  const valves = createValves({
+    config,
+    metrics: registry,
+    db,
+    direct,
+    cached: withCache(direct),
+    guardedCached: guardedCachedOf,
+    log,
+  });
+  const loaders = { direct, cached: withCache(direct), guardedCached: guardedCachedOf(valves.safety) };
   let shuttingDown = false;
   const app = buildApp({ config, db, cache, registry, valves, loaders, log, isShuttingDown: () => shuttingDown });
   const server = createServer(app);

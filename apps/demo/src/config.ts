@@ -23,7 +23,7 @@ export interface DemoConfig {
   cacheTtlMs: number;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
-  /** Background tasks (per-request metrics writes) running at once in the shared PromisePool. */
+  /** Background tasks (per-request metrics write and audit record) running at once in the shared PromisePool. */
   poolMaxWorkers: number;
   /** SafetyValve in front of the database routes: queries in flight. */
   safetyConcurrency: number;
@@ -37,6 +37,14 @@ export interface DemoConfig {
   eventsBatchSize: number;
   /** How long POST /events waits for buffer space (`'block'` strategy) before answering 503. */
   eventsMaxBlockMs: number;
+  /** BackpressureController of the audit records: buffered records. */
+  auditBufferSize: number;
+  /** Audit records per INSERT. */
+  auditBatchSize: number;
+  /** How long a background task waits for audit buffer space before it fails (counted). */
+  auditMaxBlockMs: number;
+  /** Events accepted in one `POST /events` JSON array. */
+  eventsMaxPerRequest: number;
   /** Grace period for in-flight requests at shutdown before connections are cut. */
   shutdownTimeoutMs: number;
 }
@@ -91,6 +99,13 @@ export function loadConfig(env: Env = process.env): DemoConfig {
       `EVENTS_BATCH_SIZE (${eventsBatchSize}) must not exceed EVENTS_BUFFER_SIZE (${eventsBufferSize})`,
     );
   }
+  const auditBufferSize = int(env, 'AUDIT_BUFFER_SIZE', 10_000, 1, 10_000_000);
+  const auditBatchSize = int(env, 'AUDIT_BATCH_SIZE', 500, 1, 10_000);
+  if (auditBatchSize > auditBufferSize) {
+    throw new ConfigError(
+      `AUDIT_BATCH_SIZE (${auditBatchSize}) must not exceed AUDIT_BUFFER_SIZE (${auditBufferSize})`,
+    );
+  }
   return {
     host,
     port: int(env, 'PORT', 3000, 0, 65_535),
@@ -110,6 +125,10 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     eventsBufferSize,
     eventsBatchSize,
     eventsMaxBlockMs: int(env, 'EVENTS_MAX_BLOCK_MS', 50, 0, 60_000),
+    auditBufferSize,
+    auditBatchSize,
+    auditMaxBlockMs: int(env, 'AUDIT_MAX_BLOCK_MS', 1000, 0, 60_000),
+    eventsMaxPerRequest: int(env, 'EVENTS_MAX_PER_REQUEST', 100, 1, 10_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
 }

@@ -1,25 +1,47 @@
 /**
  * Constructs the demo's valves, all registering their metrics in one shared MetricsRegistry
  * (so /metrics has one HELP/TYPE per family and a `valve="…"` label per valve).
+ *
+ * Order of the customer valves (the seed's point: coalesce first, then admit):
+ *
+ *   GET /customers/:id  ->  BurstValve "customers".fetch(id)  ->  fetcher  ->  SafetyValve "db".run(query)
+ *
+ * Concurrent requests for one id share one fetcher call, and only that call asks the SafetyValve
+ * for a database slot, so a hot key costs one slot however many requests wait on it. A refusal
+ * inside the shared fetch (queue full, deadline) rejects every coalesced caller with the same
+ * ValveError, which the route answers with 503. The `/unprotected` routes use their own
+ * BurstValves whose fetchers skip the SafetyValve, so the load tests compare like with like.
  */
 import { BackpressureController } from '@valve/backpressure';
 import { BurstValve } from '@valve/burst';
 import type { MetricsRegistry } from '@valve/core';
+import { PromisePool } from '@valve/pool';
 import { SafetyValve } from '@valve/safety';
 import type { DemoConfig } from './config.js';
-import type { Database, NewEvent } from './db/index.js';
+import type { AuditRecord, Database, NewEvent } from './db/index.js';
 import type { CustomerLoader } from './routes/customers.js';
 
 export interface Valves {
-  /** Admission in front of the database routes (not the /unprotected ones). */
+  /** Admission to the database: every query of a protected route runs inside it. */
   safety: SafetyValve;
-  /** One database query per customer id in flight; concurrent requests for it share the answer. */
+  /** One database query per customer id in flight, admitted by `safety`. */
   customers: BurstValve<string | undefined, number>;
-  /** The same around the cache read-through (the seed's cached variant). */
+  /** The same around the cache read-through; only cache misses ask `safety`. */
   cachedCustomers: BurstValve<string | undefined, number>;
+  /** `customers` for `/unprotected/customers/:id`: the fetcher goes straight to the database. */
+  unprotectedCustomers: BurstValve<string | undefined, number>;
+  /** `cachedCustomers` for `/unprotected/cached/customers/:id`. */
+  unprotectedCachedCustomers: BurstValve<string | undefined, number>;
   /** `POST /events`: buffered, then batch-inserted. */
   events: BackpressureController<NewEvent>;
-  /** Settles everything accepted (every buffered event is inserted), then releases the valves. */
+  /** Audit records from the background work: buffered, then batch-inserted into `audit_log`. */
+  audit: BackpressureController<AuditRecord>;
+  /** Request-scoped background work (a metrics write and an audit record per request). */
+  pool: PromisePool;
+  /**
+   * Settles everything accepted: the pool runs every task it took (each audit record reaches
+   * the audit buffer), then both controllers insert everything buffered; then the valves close.
+   */
   close(): Promise<void>;
 }
 
@@ -27,12 +49,16 @@ export interface ValveDeps {
   config: DemoConfig;
   metrics: MetricsRegistry;
   db: Database;
+  /** Straight to the database. */
   direct: CustomerLoader;
+  /** Cache first, then `direct` on a miss. */
   cached: CustomerLoader;
+  /** Cache first, then `direct` inside the SafetyValve on a miss (built from the valve). */
+  guardedCached: (safety: SafetyValve) => CustomerLoader;
   log: (line: string) => void;
 }
 
-export function createValves({ config, metrics, db, direct, cached, log }: ValveDeps): Valves {
+export function createValves({ config, metrics, db, direct, cached, guardedCached, log }: ValveDeps): Valves {
   const safety = new SafetyValve({
     name: 'db',
     concurrency: config.safetyConcurrency,
@@ -43,33 +69,31 @@ export function createValves({ config, metrics, db, direct, cached, log }: Valve
     metrics,
   });
 
-  const customers = new BurstValve<string | undefined, number>({
-    name: 'customers',
-    fetch: (id) => direct(id!),
-    metrics,
-  });
-  const cachedCustomers = new BurstValve<string | undefined, number>({
-    name: 'cached_customers',
-    fetch: (id) => cached(id!),
-    metrics,
-  });
+  const customer = (name: string, fetch: CustomerLoader) =>
+    new BurstValve<string | undefined, number>({ name, fetch: (id) => fetch(id!), metrics });
+  const customers = customer('customers', (id) => safety.run(() => direct(id)));
+  const cachedCustomers = customer('cached_customers', guardedCached(safety));
+  const unprotectedCustomers = customer('customers_unprotected', direct);
+  const unprotectedCachedCustomers = customer('cached_customers_unprotected', cached);
 
-  const deadLettered = metrics.counter({
-    name: 'valve_demo_events_dead_lettered_total',
-    help: 'Accepted events that could not be inserted after every retry (reported in the log).',
-  });
-  const events = new BackpressureController<NewEvent>(
-    async (batch) => {
-      await db.insertEvents(batch);
-    },
-    {
-      name: 'events',
-      maxBufferSize: config.eventsBufferSize,
-      batchSize: config.eventsBatchSize,
-      // 'block' with a short wait: a full buffer answers 503 after `eventsMaxBlockMs` instead of
-      // evicting events that were already acknowledged with 202.
+  interface Sizes {
+    bufferSize: number;
+    batchSize: number;
+    maxBlockMs: number;
+  }
+  const controller = <T>(name: string, what: string, sizes: Sizes, flush: (batch: T[]) => Promise<void>) => {
+    const deadLettered = metrics.counter({
+      name: `valve_demo_${name}_dead_lettered_total`,
+      help: `Accepted ${what} that could not be inserted after every retry (reported in the log).`,
+    });
+    const bp = new BackpressureController<T>(flush, {
+      name,
+      maxBufferSize: sizes.bufferSize,
+      batchSize: sizes.batchSize,
+      // 'block' with a short wait: a full buffer refuses (503 for POST /events, a failed pool
+      // task for audit) after the wait, instead of evicting items that were already accepted.
       strategy: 'block',
-      maxBlockTimeMs: config.eventsMaxBlockMs,
+      maxBlockTimeMs: sizes.maxBlockMs,
       // A partial batch waits at most 50 ms; a backlog flushes back to back regardless.
       minFlushIntervalMs: 50,
       maxFlushIntervalMs: 1000,
@@ -78,22 +102,53 @@ export function createValves({ config, metrics, db, direct, cached, log }: Valve
       onDeadLetter: (items, error) => {
         deadLettered.inc(items.length);
         log(
-          `events: ${items.length} accepted events could not be inserted after retries: ${String((error.cause as Error)?.message ?? error.message)}; ` +
+          `${name}: ${items.length} accepted ${what} could not be inserted after retries: ${String((error.cause as Error)?.message ?? error.message)}; ` +
             `first: ${JSON.stringify(items[0])}`,
         );
       },
-    },
+    });
+    bp.start();
+    return bp;
+  };
+  const events = controller<NewEvent>(
+    'events',
+    'events',
+    { bufferSize: config.eventsBufferSize, batchSize: config.eventsBatchSize, maxBlockMs: config.eventsMaxBlockMs },
+    (batch) => db.insertEvents(batch),
   );
-  events.start();
+  const audit = controller<AuditRecord>(
+    'audit',
+    'audit records',
+    { bufferSize: config.auditBufferSize, batchSize: config.auditBatchSize, maxBlockMs: config.auditMaxBlockMs },
+    (batch) => db.insertAudit(batch),
+  );
+
+  let poolErrorsLogged = 0;
+  const pool = new PromisePool({
+    name: 'background',
+    maxWorkers: config.poolMaxWorkers,
+    metrics,
+    // Failures are counted (valve_pool_failed_total{valve="background"}); the first few are
+    // logged so a broken background path is visible without flooding the log under load.
+    onError: (error) => {
+      if (poolErrorsLogged++ < 5) log(`background task failed: ${(error as Error)?.message ?? String(error)}`);
+    },
+  });
 
   return {
     safety,
     customers,
     cachedCustomers,
+    unprotectedCustomers,
+    unprotectedCachedCustomers,
     events,
+    audit,
+    pool,
     async close() {
-      // drain: true flushes every accepted event before stopping; no item is dropped.
-      await events.stop({ drain: true });
+      // done(): every task the pool took runs (so every audit record is pushed), then no more.
+      await pool.done();
+      // drain: true flushes every accepted item before stopping; nothing is dropped.
+      await Promise.all([events.stop({ drain: true }), audit.stop({ drain: true })]);
       safety.close();
     },
   };

@@ -13,6 +13,11 @@ describe('loadConfig', () => {
       dbPoolSize: 10,
       safetyConcurrency: 4,
       eventsMaxBlockMs: 50,
+      poolMaxWorkers: 4,
+      auditBufferSize: 10_000,
+      auditBatchSize: 500,
+      auditMaxBlockMs: 1000,
+      eventsMaxPerRequest: 100,
     });
   });
 
@@ -30,6 +35,9 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://x', /REDIS_URL must use one of redis:\/\//],
     ['DEMO_TABLE_PREFIX', 'x; drop', /DEMO_TABLE_PREFIX must match/],
     ['EVENTS_BATCH_SIZE', '20000', /EVENTS_BATCH_SIZE must be an integer from 1 to 10000/],
+    ['POOL_MAX_WORKERS', '0', /POOL_MAX_WORKERS must be an integer from 1 to 1024, got "0"/],
+    ['AUDIT_MAX_BLOCK_MS', '-1', /AUDIT_MAX_BLOCK_MS must be an integer from 0/],
+    ['EVENTS_MAX_PER_REQUEST', '0', /EVENTS_MAX_PER_REQUEST must be an integer from 1 to 10000/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
@@ -38,6 +46,9 @@ describe('loadConfig', () => {
   it('rejects a batch larger than the buffer', () => {
     expect(() => loadConfig({ EVENTS_BUFFER_SIZE: '10', EVENTS_BATCH_SIZE: '20' })).toThrow(
       /EVENTS_BATCH_SIZE \(20\) must not exceed EVENTS_BUFFER_SIZE \(10\)/,
+    );
+    expect(() => loadConfig({ AUDIT_BUFFER_SIZE: '10', AUDIT_BATCH_SIZE: '20' })).toThrow(
+      /AUDIT_BATCH_SIZE \(20\) must not exceed AUDIT_BUFFER_SIZE \(10\)/,
     );
   });
 });

@@ -51,6 +51,39 @@ for (const [name, url, always] of targets) {
       expect(await db.getCustomer(51)).toBeUndefined();
     });
 
+    it('reports a customer segment (a scan): peers in the same city and tier', async () => {
+      await db.init(50); // what the re-seeding test left (a no-op then)
+      const id = 42;
+      const me = seededCustomer(id);
+      const peers = Array.from({ length: 50 }, (_, i) => seededCustomer(i + 1)).filter(
+        (c) => c.id !== id && c.city === me.city && c.tier === me.tier,
+      );
+      const names = peers.map((c) => c.name).sort();
+      expect(await db.customerReport(id)).toEqual({
+        id,
+        city: me.city,
+        tier: me.tier,
+        peers: peers.length,
+        firstPeer: names[0],
+      });
+      expect(await db.customerReport(51)).toBeUndefined();
+    });
+
+    it('inserts audit records in one multi-row statement and counts them', async () => {
+      const before = await db.countAudit();
+      await db.insertAudit([]);
+      await db.insertAudit(
+        Array.from({ length: 30 }, (_, i) => ({
+          method: 'GET',
+          route: "/customers/:id'; --",
+          status: 200 + i,
+          durationMs: i / 7,
+          at: Date.now(),
+        })),
+      );
+      expect((await db.countAudit()) - before).toBe(30);
+    });
+
     it('inserts events in one multi-row statement and counts them', async () => {
       const before = await db.countEvents();
       await db.insertEvents([]);

@@ -1,6 +1,7 @@
 /**
  * Graceful shutdown loses nothing accepted: events acknowledged with 202 are all in the table
- * after close(), checked by reopening the embedded database's data directory.
+ * after close(), and so is the audit record each answered request added to the PromisePool,
+ * checked by reopening the embedded database's data directory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,12 +14,20 @@ import { getJson, postJson, testConfig } from './helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'valve-demo-shutdown-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-it('inserts every acknowledged event before close() resolves', async () => {
-  // A batch size larger than what is posted: the events wait in the buffer for the flush
-  // interval, so close() is what has to flush them.
-  const demo = await startDemo(testConfig({ PGLITE_DATA_DIR: dir, SEED_CUSTOMERS: '10', EVENTS_BATCH_SIZE: '5000' }), {
-    log: () => {},
-  });
+it('inserts every acknowledged event and every audit record before close() resolves', async () => {
+  // Batch sizes larger than what is posted: events and audit records wait in their buffers for
+  // the flush interval, and one background worker keeps tasks queued in the pool, so close() is
+  // what has to run and flush them.
+  const demo = await startDemo(
+    testConfig({
+      PGLITE_DATA_DIR: dir,
+      SEED_CUSTOMERS: '10',
+      EVENTS_BATCH_SIZE: '5000',
+      AUDIT_BATCH_SIZE: '5000',
+      POOL_MAX_WORKERS: '1',
+    }),
+    { log: () => {} },
+  );
   const answers = await Promise.all(
     Array.from({ length: 120 }, (_, i) =>
       postJson(`${demo.url}/events`, JSON.stringify({ type: 'shutdown', payload: { i } })),
@@ -32,5 +41,8 @@ it('inserts every acknowledged event before close() resolves', async () => {
   const reopened = new PgliteDatabase({ dataDir: dir });
   await reopened.init(10);
   expect(await reopened.countEvents()).toBe(accepted);
+  // One audit record per answered request: the 120 POSTs.
+  expect(await reopened.countAudit()).toBe(120);
+  expect(demo.valves.pool.stats()).toMatchObject({ queued: 0, active: 0, failed: 0, closed: true });
   await reopened.close();
 });

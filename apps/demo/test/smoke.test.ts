@@ -68,18 +68,43 @@ describe('demo smoke test (embedded PGlite)', () => {
     }
   });
 
-  describe('POST /direct/events (one INSERT per request)', () => {
+  describe('POST /direct/events (one INSERT per event, or one multi-row INSERT per request)', () => {
     it('stores a valid event (201) and counts it', async () => {
       const before = (await getJson(`${demo.url}/events/stats`)).body.stored;
       const { status, body } = await postJson(`${demo.url}/direct/events`, '{"type":"page.view","payload":{"a":1}}');
       expect(status).toBe(201);
-      expect(body).toEqual({ stored: true });
+      expect(body).toEqual({ stored: 1 });
       expect((await getJson(`${demo.url}/events/stats`)).body.stored).toBe(before + 1);
+    });
+
+    it.each(['', '?insert=row', '?insert=multi'])('stores an array of events (201) with %s', async (query) => {
+      const before = (await getJson(`${demo.url}/events/stats`)).body.stored;
+      const batch = JSON.stringify(Array.from({ length: 7 }, (_, i) => ({ type: 'batch', payload: { i } })));
+      const { status, body } = await postJson(`${demo.url}/direct/events${query}`, batch);
+      expect(status).toBe(201);
+      expect(body).toEqual({ stored: 7 });
+      expect((await getJson(`${demo.url}/events/stats`)).body.stored).toBe(before + 7);
+    });
+
+    it('rejects an unknown insert mode with 400', async () => {
+      const res = await postJson(`${demo.url}/direct/events?insert=bulk`, '{"type":"x"}');
+      expect(res.status).toBe(400);
+      expect(res.body.error).toEqual({ code: 'invalid_query', message: 'insert must be "row" or "multi", got "bulk"' });
     });
 
     it.each([
       ['malformed JSON', '{"type":', 'application/json', 400, 'malformed_json'],
-      ['a non-object body', '[1,2]', 'application/json', 400, 'invalid_event'],
+      ['a non-object body', '1', 'application/json', 400, 'malformed_json'],
+      ['an array holding a non-object', '[{"type":"ok"},2]', 'application/json', 400, 'invalid_event'],
+      ['an empty array', '[]', 'application/json', 400, 'invalid_event'],
+      [
+        'an array over EVENTS_MAX_PER_REQUEST',
+        JSON.stringify(Array.from({ length: 101 }, () => ({ type: 'x' }))),
+        'application/json',
+        400,
+        'invalid_event',
+      ],
+      ['an array with one bad type', '[{"type":"ok"},{"type":"has spaces"}]', 'application/json', 400, 'invalid_event'],
       ['a JSON string body', '"x"', 'application/json', 400, 'malformed_json'],
       ['a missing type', '{"payload":1}', 'application/json', 400, 'invalid_event'],
       ['a bad type', '{"type":"has spaces"}', 'application/json', 400, 'invalid_event'],
@@ -100,6 +125,34 @@ describe('demo smoke test (embedded PGlite)', () => {
     });
   });
 
+  it.each(['/reports/customers', '/unprotected/reports/customers'])(
+    '%s/:id answers the segment report, 404 and 400 JSON',
+    async (route) => {
+      const me = seededCustomer(42);
+      const peers = Array.from({ length: 200 }, (_, i) => seededCustomer(i + 1)).filter(
+        (c) => c.id !== 42 && c.city === me.city && c.tier === me.tier,
+      );
+      const ok = await getJson(`${demo.url}${route}/42`);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ id: 42, city: me.city, tier: me.tier, peers: peers.length });
+      expect((await getJson(`${demo.url}${route}/201`)).body.error.code).toBe('customer_not_found');
+      expect((await getJson(`${demo.url}${route}/x`)).body.error.code).toBe('invalid_id');
+    },
+  );
+
+  it('writes one audit record per answered request through the PromisePool and the audit controller', async () => {
+    await getJson(`${demo.url}/healthz`);
+    const pool = demo.valves.pool;
+    await pool.onIdle();
+    await demo.valves.audit.drain();
+    const audited = await demo.db.countAudit();
+    const stats = pool.stats();
+    // Two tasks per answered request (a metrics write, an audit record), none failed.
+    expect(stats.failed).toBe(0);
+    expect(stats.completed).toBe(2 * audited);
+    expect(audited).toBeGreaterThan(0);
+  });
+
   describe('POST /events (BackpressureController, batched)', () => {
     it('accepts events with 202 and inserts every one of them', async () => {
       const before = (await getJson(`${demo.url}/events/stats`)).body.stored;
@@ -117,6 +170,23 @@ describe('demo smoke test (embedded PGlite)', () => {
         stored = (await getJson(`${demo.url}/events/stats`)).body.stored;
       }
       expect(stored).toBe(before + 50);
+    });
+
+    it('accepts an array of events with 202 and the count', async () => {
+      const before = (await getJson(`${demo.url}/events/stats`)).body.accepted;
+      const batch = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ type: 'smoke.batch', payload: { i } })));
+      const res = await postJson(`${demo.url}/events`, batch);
+      expect(res.status).toBe(202);
+      expect(res.body).toEqual({ accepted: 100 });
+      expect((await getJson(`${demo.url}/events/stats`)).body.accepted).toBe(before + 100);
+    });
+
+    it('names the bad event of an array and accepts none of it', async () => {
+      const before = (await getJson(`${demo.url}/events/stats`)).body.accepted;
+      const res = await postJson(`${demo.url}/events`, '[{"type":"ok"},{"type":""}]');
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(/^event 1: "type" must be a string of 1 to 64 characters/);
+      expect((await getJson(`${demo.url}/events/stats`)).body.accepted).toBe(before);
     });
 
     it.each([
@@ -148,6 +218,11 @@ describe('demo smoke test (embedded PGlite)', () => {
     expect(text).toMatch(/^valve_burst_in_flight\{valve="customers"\} 0$/m);
     expect(text).toMatch(/^valve_burst_in_flight\{valve="cached_customers"\} 0$/m);
     expect(text).toMatch(/^valve_backpressure_buffer_items\{valve="events"\} \d+$/m);
+    expect(text).toMatch(/^valve_backpressure_buffer_items\{valve="audit"\} \d+$/m);
+    expect(text).toMatch(/^valve_demo_db_queries_total\{database="pglite",query="get_customer"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^valve_demo_db_queries_total\{database="pglite",query="customer_report"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^valve_pool_completed_total\{valve="background"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^valve_pool_limit\{valve="background"\} 4$/m);
     expect(text).toMatch(/^nodejs_eventloop_delay_p99_seconds [\d.e+-]+$/m);
     // One HELP and one TYPE per family, however many series it has.
     const helps = text.match(/^# HELP (\S+)/gm) ?? [];

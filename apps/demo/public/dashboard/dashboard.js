@@ -19,6 +19,8 @@ const recent = [];
 const familyOf = (frame, name) => frame.families.find((f) => f.name === name);
 const isDashboardRoute = (route) => route === '/dashboard' || route.startsWith('/dashboard/');
 const numeric = (v) => (typeof v === 'number' ? v : v === 'inf' ? Number.POSITIVE_INFINITY : null);
+/** The backpressure panel is POST /events': the audit log's controller (valve="audit") shares its metric families. */
+const eventsOnly = (labels) => labels.valve === 'events';
 
 /** Sum of a counter/gauge over the series that pass `keep`, by `groupBy` label; null if unregistered. */
 function grouped(frame, name, groupBy, keep = () => true) {
@@ -465,14 +467,14 @@ const panels = [
       { id: 'bp-drops', title: 'Dropped, refused and dead-lettered per second', unit: 'items/s' },
     ],
     update(frame, push) {
-      const util = grouped(frame, 'valve_backpressure_buffer_utilization_ratio', 'valve');
+      const util = grouped(frame, 'valve_backpressure_buffer_utilization_ratio', 'valve', eventsOnly);
       const { high, low } = config.watermarks;
       push('bp-util', util === null ? null : new Map([...util].map(([k, v]) => [k, v === null ? null : v * 100])), [
         { value: high * 100, label: `high watermark ${Math.round(high * 100)} %`, color: '#b01f1f' },
         { value: low * 100, label: `low watermark ${Math.round(low * 100)} %`, color: '#17692e' },
       ]);
-      const accepted = rates(frame, 'valve_backpressure_accepted_total', null);
-      const flushed = rates(frame, 'valve_backpressure_flushed_total', null);
+      const accepted = rates(frame, 'valve_backpressure_accepted_total', null, eventsOnly);
+      const flushed = rates(frame, 'valve_backpressure_flushed_total', null, eventsOnly);
       push(
         'bp-flow',
         accepted === null
@@ -482,12 +484,12 @@ const panels = [
               ['flushed', total(flushed)],
             ]),
       );
-      const interval = grouped(frame, 'valve_backpressure_flush_interval_seconds', 'valve');
+      const interval = grouped(frame, 'valve_backpressure_flush_interval_seconds', 'valve', eventsOnly);
       push('bp-interval', interval === null ? null : new Map([...interval].map(([k, v]) => [k, v * 1000])));
-      const dropped = rates(frame, 'valve_backpressure_dropped_total', 'reason');
-      const droppedTotals = grouped(frame, 'valve_backpressure_dropped_total', 'reason');
-      const dead = rates(frame, 'valve_backpressure_dead_lettered_total', null);
-      const refused = rates(frame, 'valve_backpressure_rejected_total', null);
+      const dropped = rates(frame, 'valve_backpressure_dropped_total', 'reason', eventsOnly);
+      const droppedTotals = grouped(frame, 'valve_backpressure_dropped_total', 'reason', eventsOnly);
+      const dead = rates(frame, 'valve_backpressure_dead_lettered_total', null, eventsOnly);
+      const refused = rates(frame, 'valve_backpressure_rejected_total', null, eventsOnly);
       if (dropped === null && dead === null) push('bp-drops', null);
       else {
         const m = new Map([
@@ -504,9 +506,9 @@ const panels = [
       setTile('bp-util', util === null ? null : `${fmt(u * 100)} %`, u >= high ? 'bad' : u >= low ? 'warn' : undefined);
       setTile('bp-interval', interval === null ? null : `${fmt(first(interval) * 1000)} ms`);
       setTile('bp-dropped', droppedTotals === null ? null : fmt(total(droppedTotals)));
-      const deadTotal = grouped(frame, 'valve_backpressure_dead_lettered_total', null);
+      const deadTotal = grouped(frame, 'valve_backpressure_dead_lettered_total', null, eventsOnly);
       setTile('bp-dead', deadTotal === null ? null : fmt(total(deadTotal)), total(deadTotal) > 0 ? 'bad' : undefined);
-      const refusedTotal = grouped(frame, 'valve_backpressure_rejected_total', null);
+      const refusedTotal = grouped(frame, 'valve_backpressure_rejected_total', null, eventsOnly);
       setTile('bp-rejected', refusedTotal === null ? null : fmt(total(refusedTotal)));
     },
   },

@@ -117,18 +117,19 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   overload: {
     name: 'overload',
     label: 'Overload, behind the SafetyValve',
-    description: 'More requests than the database serves; the SafetyValve sheds the excess with 503s.',
+    description:
+      'More segment reports (a costly scan each) than the database serves; the SafetyValve sheds the excess with 503s.',
     method: 'GET',
     defaultRate: 1500,
-    paths: zipf('/direct/customers', 11),
+    paths: zipf('/reports/customers', 11),
   },
   'overload-unprotected': {
     name: 'overload-unprotected',
     label: 'Overload, unprotected (baseline)',
-    description: 'More requests than the database serves, with no admission control: queues grow.',
+    description: 'More segment reports than the database serves, with no admission control: queues grow.',
     method: 'GET',
     defaultRate: 1500,
-    paths: zipf('/unprotected/direct/customers', 11),
+    paths: zipf('/unprotected/reports/customers', 11),
   },
   events: {
     name: 'events',

@@ -23,6 +23,32 @@ export interface NewEvent {
   receivedAt: number;
 }
 
+/** One audit record: what the request-scoped background work writes for every answered request. */
+export interface AuditRecord {
+  method: string;
+  /** The matched route pattern (`/customers/:id`), never the raw path. */
+  route: string;
+  status: number;
+  durationMs: number;
+  /** Milliseconds since the epoch when the response finished. */
+  at: number;
+}
+
+/**
+ * `GET /reports/customers/:id`: the customer's segment (same city and tier) summarized. There is
+ * no index on (city, tier), so every call scans the customers table: the deliberately costly
+ * query of the overload scenario (a real query, no `pg_sleep`).
+ */
+export interface CustomerReport {
+  id: number;
+  city: string;
+  tier: string;
+  /** Other customers in the same city and tier. */
+  peers: number;
+  /** The smallest peer name (text order), or null without peers. */
+  firstPeer: string | null;
+}
+
 export type DatabaseKind = 'pglite' | 'mysql' | 'postgres';
 
 export interface Database {
@@ -35,9 +61,14 @@ export interface Database {
    */
   init(customers: number): Promise<void>;
   getCustomer(id: number): Promise<Customer | undefined>;
+  /** The costly segment report (a full scan of the customers table); undefined for an unknown id. */
+  customerReport(id: number): Promise<CustomerReport | undefined>;
   /** Inserts every event in one multi-row statement (one round trip). */
   insertEvents(events: readonly NewEvent[]): Promise<void>;
   countEvents(): Promise<number>;
+  /** Inserts audit records in one multi-row statement. */
+  insertAudit(records: readonly AuditRecord[]): Promise<void>;
+  countAudit(): Promise<number>;
   /** Drops this instance's tables (tests, with their own prefix). */
   dropTables(): Promise<void>;
   close(): Promise<void>;
@@ -53,6 +84,7 @@ export interface DatabaseOptions {
 export interface TableNames {
   customers: string;
   events: string;
+  audit: string;
 }
 
 const IDENT_RE = /^[a-z_][a-z0-9_]*$/;
@@ -63,7 +95,7 @@ export function tableNames(prefix = 'demo_'): TableNames {
       `tablePrefix must match ${IDENT_RE} and be at most 40 characters, got ${JSON.stringify(prefix)}`,
     );
   }
-  return { customers: `${prefix}customers`, events: `${prefix}events` };
+  return { customers: `${prefix}customers`, events: `${prefix}events`, audit: `${prefix}audit_log` };
 }
 
 const CITIES = ['Lisbon', 'Osaka', 'Nairobi', 'Lima', 'Oslo', 'Perth', 'Quebec', 'Tunis'];
@@ -93,6 +125,28 @@ export function toCustomer(row: Record<string, unknown> | undefined): Customer |
     city: String(row.city),
     tier: String(row.tier),
   };
+}
+
+/** Drivers return counts as strings or bigints at times. */
+export function toReport(row: Record<string, unknown> | undefined): CustomerReport | undefined {
+  if (row === undefined) return undefined;
+  return {
+    id: Number(row.id),
+    city: String(row.city),
+    tier: String(row.tier),
+    peers: Number(row.peers),
+    firstPeer: row.first_peer === null || row.first_peer === undefined ? null : String(row.first_peer),
+  };
+}
+
+/**
+ * The report query, the same text for every dialect except the placeholder. The LEFT JOIN keeps a
+ * customer without peers; the join condition has no index to use, so it scans.
+ */
+export function reportSql(t: TableNames, placeholder: string): string {
+  return `SELECT c.id, c.city, c.tier, count(p.id) AS peers, min(p.name) AS first_peer
+    FROM ${t.customers} c LEFT JOIN ${t.customers} p ON p.city = c.city AND p.tier = c.tier AND p.id <> c.id
+    WHERE c.id = ${placeholder} GROUP BY c.id, c.city, c.tier`;
 }
 
 export function redactUrl(url: string): string {

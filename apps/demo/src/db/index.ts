@@ -4,7 +4,15 @@ import { MysqlDatabase } from './mysql.js';
 import { PgliteDatabase } from './pglite.js';
 import { PostgresDatabase } from './postgres.js';
 
-export type { Customer, Database, DatabaseKind, DatabaseOptions, NewEvent } from './Database.js';
+export type {
+  AuditRecord,
+  Customer,
+  CustomerReport,
+  Database,
+  DatabaseKind,
+  DatabaseOptions,
+  NewEvent,
+} from './Database.js';
 export { seededCustomer } from './Database.js';
 
 export interface CreateDatabaseOptions extends DatabaseOptions {

@@ -1,16 +1,20 @@
 /** MySQL or MariaDB through mysql2 with a pool of 10 connections (the seed's set-up), for `mysql://` URLs. */
 import mysql from 'mysql2/promise';
 import {
+  type AuditRecord,
   type Customer,
+  type CustomerReport,
   type Database,
   type DatabaseOptions,
   type NewEvent,
   redactUrl,
+  reportSql,
   SEED_BATCH,
   seededCustomer,
   type TableNames,
   tableNames,
   toCustomer,
+  toReport,
 } from './Database.js';
 
 type Row = Record<string, unknown>;
@@ -45,6 +49,11 @@ export class MysqlDatabase implements Database {
         id BIGINT AUTO_INCREMENT PRIMARY KEY, type VARCHAR(64) NOT NULL, payload TEXT NOT NULL,
         received_at DATETIME(3) NOT NULL)`,
     );
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${t.audit} (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME(3) NOT NULL, method VARCHAR(16) NOT NULL,
+        route VARCHAR(200) NOT NULL, status SMALLINT NOT NULL, duration_ms DOUBLE NOT NULL)`,
+    );
     const [{ n, max }] = await this.rows(`SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS max FROM ${t.customers}`);
     if (Number(n) === customers && Number(max) === customers) return;
     await this.pool.query(`TRUNCATE TABLE ${t.customers}`);
@@ -68,6 +77,22 @@ export class MysqlDatabase implements Database {
     return toCustomer((rows as Row[])[0]);
   }
 
+  async customerReport(id: number): Promise<CustomerReport | undefined> {
+    const [rows] = await this.pool.execute(reportSql(this.tables, '?'), [id]);
+    return toReport((rows as Row[])[0]);
+  }
+
+  async insertAudit(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const rows = records.map((r) => [new Date(r.at), r.method, r.route.slice(0, 200), r.status, r.durationMs]);
+    await this.pool.query(`INSERT INTO ${this.tables.audit} (at, method, route, status, duration_ms) VALUES ?`, [rows]);
+  }
+
+  async countAudit(): Promise<number> {
+    const [{ n }] = await this.rows(`SELECT COUNT(*) AS n FROM ${this.tables.audit}`);
+    return Number(n);
+  }
+
   async insertEvents(events: readonly NewEvent[]): Promise<void> {
     if (events.length === 0) return;
     const rows = events.map((e) => [e.type, JSON.stringify(e.payload ?? null), new Date(e.receivedAt)]);
@@ -80,7 +105,7 @@ export class MysqlDatabase implements Database {
   }
 
   async dropTables(): Promise<void> {
-    await this.pool.query(`DROP TABLE IF EXISTS ${this.tables.customers}, ${this.tables.events}`);
+    await this.pool.query(`DROP TABLE IF EXISTS ${this.tables.customers}, ${this.tables.events}, ${this.tables.audit}`);
   }
 
   close(): Promise<void> {

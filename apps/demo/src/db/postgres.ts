@@ -1,16 +1,20 @@
 /** PostgreSQL through pg with a pool (10 connections by default), for `postgres://` URLs. */
 import pg from 'pg';
 import {
+  type AuditRecord,
   type Customer,
+  type CustomerReport,
   type Database,
   type DatabaseOptions,
   type NewEvent,
   redactUrl,
   type TableNames,
+  reportSql,
   tableNames,
   toCustomer,
+  toReport,
 } from './Database.js';
-import { type PgQuery, pgInit, pgInsertEvents, pgSelectCustomer } from './postgresSql.js';
+import { type PgQuery, pgInit, pgInsertAudit, pgInsertEvents, pgSelectCustomer } from './postgresSql.js';
 
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
@@ -49,6 +53,22 @@ export class PostgresDatabase implements Database {
     return toCustomer(result.rows[0]);
   }
 
+  async customerReport(id: number): Promise<CustomerReport | undefined> {
+    const rows = await this.query(reportSql(this.tables, '$1'), [id]);
+    return toReport(rows[0]);
+  }
+
+  async insertAudit(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const { sql, params } = pgInsertAudit(this.tables, records);
+    await this.query(sql, params);
+  }
+
+  async countAudit(): Promise<number> {
+    const rows = await this.query(`SELECT count(*)::int AS n FROM ${this.tables.audit}`);
+    return Number(rows[0].n);
+  }
+
   async insertEvents(events: readonly NewEvent[]): Promise<void> {
     if (events.length === 0) return;
     const { sql, params } = pgInsertEvents(this.tables, events);
@@ -61,7 +81,7 @@ export class PostgresDatabase implements Database {
   }
 
   async dropTables(): Promise<void> {
-    await this.query(`DROP TABLE IF EXISTS ${this.tables.customers}, ${this.tables.events}`);
+    await this.query(`DROP TABLE IF EXISTS ${this.tables.customers}, ${this.tables.events}, ${this.tables.audit}`);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The SQL that PGlite and pg share (both speak PostgreSQL, with `$n` parameters).
  */
-import { type NewEvent, SEED_BATCH, seededCustomer, type TableNames } from './Database.js';
+import { type AuditRecord, type NewEvent, SEED_BATCH, seededCustomer, type TableNames } from './Database.js';
 
 /** What both PostgreSQL drivers can do: run one parameterized statement, get rows back. */
 export type PgQuery = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
@@ -14,6 +14,11 @@ export async function pgInit(query: PgQuery, t: TableNames, customers: number): 
   await query(
     `CREATE TABLE IF NOT EXISTS ${t.events} (
       id bigserial PRIMARY KEY, type text NOT NULL, payload text NOT NULL, received_at timestamptz NOT NULL)`,
+  );
+  await query(
+    `CREATE TABLE IF NOT EXISTS ${t.audit} (
+      id bigserial PRIMARY KEY, at timestamptz NOT NULL, method text NOT NULL, route text NOT NULL,
+      status integer NOT NULL, duration_ms double precision NOT NULL)`,
   );
   const [{ n, max }] = await query(`SELECT count(*)::int AS n, coalesce(max(id), 0)::int AS max FROM ${t.customers}`);
   if (Number(n) === customers && Number(max) === customers) return;
@@ -41,6 +46,17 @@ export function pgInsertEvents(t: TableNames, events: readonly NewEvent[]): { sq
     params.push(e.type, JSON.stringify(e.payload ?? null), e.receivedAt);
   }
   return { sql: `INSERT INTO ${t.events} (type, payload, received_at) VALUES ${values.join(', ')}`, params };
+}
+
+export function pgInsertAudit(t: TableNames, records: readonly AuditRecord[]): { sql: string; params: unknown[] } {
+  const values: string[] = [];
+  const params: unknown[] = [];
+  for (const r of records) {
+    const p = params.length;
+    values.push(`(to_timestamp($${p + 1}::double precision / 1000), $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5})`);
+    params.push(r.at, r.method, r.route, r.status, r.durationMs);
+  }
+  return { sql: `INSERT INTO ${t.audit} (at, method, route, status, duration_ms) VALUES ${values.join(', ')}`, params };
 }
 
 export function pgSelectCustomer(t: TableNames): string {
