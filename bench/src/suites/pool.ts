@@ -211,50 +211,56 @@ function seedCase(ops: number): Case {
   };
 }
 
-/** Heap per queued task: one blocking task holds the only slot while `n` more wait. */
+/**
+ * Heap per queued task: one blocking task holds the only slot while `n` more wait. The blocker
+ * is a fresh never-settling promise per fill, so nothing keeps a filled queue alive afterwards
+ * (a shared one would hold every contender's queue through its reactions).
+ */
 function heapCase(n: number): Case {
-  const never = new Promise<void>(() => {});
-  const blocker: AsyncTask = () => never;
   const gc = (globalThis as { gc?: () => void }).gc;
-  const measure = (fill: () => unknown): number => {
+  const measure = (fill: (blocker: AsyncTask) => unknown): number => {
     gc?.();
     const before = process.memoryUsage().heapUsed;
-    const held = fill();
+    const never = new Promise<void>(() => {});
+    const held = fill(() => never);
     gc?.();
     const after = process.memoryUsage().heapUsed;
     // Reading `held` after the second gc keeps the queue alive while it is measured.
     if (held === undefined) throw new Error('fill() must return what holds the queued tasks');
     return (after - before) / n;
   };
-  const fillPromises = (run: (t: AsyncTask) => Promise<unknown>) => {
+  const fillPromises = (blocker: AsyncTask, run: (t: AsyncTask) => Promise<unknown>) => {
     run(blocker);
     const ps = new Array<Promise<unknown>>(n);
     for (let i = 0; i < n; i++) ps[i] = run(immediate);
     return ps;
   };
-  const contender = (name: string, fill: () => unknown): Contender => ({ name, run: () => measure(fill) });
+  const contender = (name: string, fill: (blocker: AsyncTask) => unknown): Contender => ({
+    name,
+    run: () => measure(fill),
+  });
   return {
     title: `heap per queued task: ${n} queued behind one blocked slot (includes the caller's array of promises for promise APIs)`,
     kind: 'value',
     unit: 'bytes/task',
     contenders: [
-      contender('@valve/pool add()', () => {
+      contender('@valve/pool add()', (blocker) => {
         const pool = new PromisePool({ maxWorkers: 1 });
         pool.add(blocker);
         for (let i = 0; i < n; i++) pool.add(immediate);
         return pool;
       }),
-      contender('@valve/pool run()', () => {
+      contender('@valve/pool run()', (blocker) => {
         const pool = new PromisePool({ maxWorkers: 1 });
-        return fillPromises((t) => pool.run(t));
+        return fillPromises(blocker, (t) => pool.run(t));
       }),
-      contender('floor: counter + array', () => {
+      contender('floor: counter + array', (blocker) => {
         const add = fireAndForgetFloor(1, n + 1);
         add(blocker);
         for (let i = 0; i < n; i++) add(immediate);
         return add;
       }),
-      contender('fastq (callback)', () => {
+      contender('fastq (callback)', (blocker) => {
         const q = fastq((t: AsyncTask, cb: (err: Error | null) => void) => {
           t().then(() => cb(null), cb);
         }, 1);
@@ -263,18 +269,18 @@ function heapCase(n: number): Case {
         for (let i = 0; i < n; i++) q.push(immediate, cb);
         return q;
       }),
-      contender('floor: promise per task', () => fillPromises(promiseFloor(1))),
-      contender('fastq.promise', () => {
+      contender('floor: promise per task', (blocker) => fillPromises(blocker, promiseFloor(1))),
+      contender('fastq.promise', (blocker) => {
         const q = fastq.promise((t: AsyncTask) => t(), 1);
-        return fillPromises((t) => q.push(t));
+        return fillPromises(blocker, (t) => q.push(t));
       }),
-      contender('p-limit', () => {
+      contender('p-limit', (blocker) => {
         const limit = pLimit(1);
-        return fillPromises((t) => limit(t));
+        return fillPromises(blocker, (t) => limit(t));
       }),
-      contender('p-queue', () => {
+      contender('p-queue', (blocker) => {
         const q = new PQueue({ concurrency: 1 });
-        return fillPromises((t) => q.add(t));
+        return fillPromises(blocker, (t) => q.add(t));
       }),
     ],
     rounds: 3,
