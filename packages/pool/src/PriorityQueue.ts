@@ -19,8 +19,8 @@ import { RingBuffer } from '@valve/core';
  * was used is likely to be used again; past {@link MAX_IDLE_LEVELS} levels, empty ones are pruned.
  *
  * Tags: every item carries a tag (the pool uses the drain cohort it was accepted in) without a
- * field per item: each level keeps a second, tiny ring of runs `{ tag, count }` (run-length
- * encoding), so consecutive items with the same tag cost one counter increment, and `lastTag`
+ * field per item: each level keeps its head run `{ tag, count }` and a second, tiny ring of the
+ * runs after it (run-length encoding), so consecutive items with the same tag cost one counter increment, and `lastTag`
  * tells the tag of the item `shift` just returned. Items are stored as they are (a pool's plain
  * task is the user's function itself), so a queued plain task costs one ring slot.
  */
@@ -37,7 +37,10 @@ class Run {
 
 class Level<T> {
   readonly items = new RingBuffer<T>();
+  /** Runs after `head`, oldest first. */
   readonly runs = new RingBuffer<Run>(4);
+  /** The run of the item at the head (undefined when the level is empty). */
+  head: Run | undefined = undefined;
   /** The run the next push extends if its tag matches (undefined when the level is empty). */
   tail: Run | undefined = undefined;
   constructor(readonly priority: number) {}
@@ -72,10 +75,7 @@ export class PriorityQueue<T, Tag = unknown> {
     const level = priority === 0 ? this.zero : (this.byPriority.get(priority) ?? this.level(priority));
     const tail = level.tail;
     if (tail !== undefined && tail.tag === tag) tail.count++;
-    else {
-      level.tail = new Run(tag, 1);
-      level.runs.push(level.tail);
-    }
+    else this.newRun(level, tag);
     level.items.push(item);
     this.length++;
     this.raiseTop(level);
@@ -86,10 +86,7 @@ export class PriorityQueue<T, Tag = unknown> {
     const level = this.zero;
     const tail = level.tail;
     if (tail !== undefined && tail.tag === tag) tail.count++;
-    else {
-      level.tail = new Run(tag, 1);
-      level.runs.push(level.tail);
-    }
+    else this.newRun(level, tag);
     level.items.push(item);
     this.length++;
     if (this.top !== 0) this.raiseTop(level);
@@ -99,11 +96,12 @@ export class PriorityQueue<T, Tag = unknown> {
   unshift(item: T, priority: number): void {
     const level = priority === 0 ? this.zero : this.byPriority.get(priority)!;
     const tag = this.lastTag;
-    const head = level.runs.peek();
+    const head = level.head;
     if (head !== undefined && head.tag === tag) head.count++;
     else {
       const run = new Run(tag, 1);
-      level.runs.unshift(run);
+      if (head !== undefined) level.runs.unshift(head);
+      level.head = run;
       if (level.tail === undefined) level.tail = run;
     }
     level.items.unshift(item);
@@ -117,11 +115,11 @@ export class PriorityQueue<T, Tag = unknown> {
     const levels = this.levels;
     let level = levels[this.top]!;
     while (level.items.size === 0) level = levels[++this.top]!;
-    const run = level.runs.peek()!;
+    const run = level.head!;
     this.lastTag = run.tag as Tag;
     if (--run.count === 0) {
-      level.runs.shift();
-      if (level.tail === run) level.tail = undefined;
+      level.head = level.runs.shift();
+      if (level.head === undefined) level.tail = undefined;
     }
     this.length--;
     return level.items.shift();
@@ -133,9 +131,10 @@ export class PriorityQueue<T, Tag = unknown> {
     for (const level of this.levels) {
       if (level.items.size === 0) continue;
       const items = level.items.toArray();
-      const runs = level.runs.toArray();
+      const runs = [level.head!, ...level.runs.toArray()];
       level.items.clear();
       level.runs.clear();
+      level.head = undefined;
       level.tail = undefined;
       let i = 0;
       for (const run of runs) {
@@ -147,14 +146,21 @@ export class PriorityQueue<T, Tag = unknown> {
           }
         }
         if (kept === 0) continue;
-        if (level.tail !== undefined && level.tail.tag === run.tag) level.tail.count += kept;
-        else {
-          level.tail = new Run(run.tag, kept);
-          level.runs.push(level.tail);
-        }
+        // (Read through a local: TypeScript does not see newRun() writing level.tail.)
+        const tail = level.tail as Run | undefined;
+        if (tail !== undefined && tail.tag === run.tag) tail.count += kept;
+        else this.newRun(level, run.tag, kept);
       }
       this.length += level.items.size;
     }
+  }
+
+  /** Appends a run of `count` items tagged `tag` (the caller pushes the items). */
+  private newRun(level: Level<T>, tag: unknown, count = 1): void {
+    const run = new Run(tag, count);
+    if (level.head === undefined) level.head = run;
+    else level.runs.push(run);
+    level.tail = run;
   }
 
   private raiseTop(level: Level<T>): void {

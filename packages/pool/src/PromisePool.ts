@@ -683,19 +683,29 @@ export class PromisePool implements CohortOwner {
     else this.settlePlain(cohort, true, undefined, false);
   }
 
-  /** @internal Called by a cohort's handlers when a plain task settles. */
-  settlePlain(cohort: Cohort, ok: boolean, error: unknown, fromRun: boolean): void {
+  /** @internal A plain task succeeded (the hot path: small enough to inline). */
+  settleOk(cohort: Cohort): void {
     this.activeCount--;
-    if (ok && this.m === undefined && !this.trackProgress && !this.settled$.hasListeners) {
-      // The common case, kept small enough to inline: a success with nothing watching.
-      this.completed++;
-      this.cycleCompleted++;
-      if (!cohort.closed) this.openOutstanding--;
-      else if (--this.waitingFor === 0 && this.drainWaiter !== undefined) this.finishDrain();
-      if (this.queued > 0) this.pump();
-      else this.afterSettle();
+    if (this.m !== undefined || this.trackProgress || this.settled$.hasListeners) {
+      this.account(cohort, true, undefined);
+      this.afterSettle();
       return;
     }
+    this.completed++;
+    this.cycleCompleted++;
+    if (!cohort.closed) this.openOutstanding--;
+    else if (--this.waitingFor === 0 && this.drainWaiter !== undefined) this.finishDrain();
+    if (this.queued > 0) this.pump();
+    else this.afterSettle();
+  }
+
+  /** @internal Called by a cohort's handlers when a plain task settles. */
+  settlePlain(cohort: Cohort, ok: boolean, error: unknown, fromRun: boolean): void {
+    if (ok) {
+      this.settleOk(cohort);
+      return;
+    }
+    this.activeCount--;
     this.account(cohort, ok, error);
     if (!ok && !fromRun) this.reportError(error, 0, 1);
     this.afterSettle();

@@ -6,6 +6,7 @@
  * not once per task.
  */
 export interface CohortOwner {
+  settleOk(cohort: Cohort): void;
   settlePlain(cohort: Cohort, ok: boolean, error: unknown, fromRun: boolean): void;
 }
 
@@ -20,10 +21,10 @@ export class Cohort {
   readonly errPass: (error: unknown) => never;
 
   constructor(owner: CohortOwner) {
-    this.onOk = () => owner.settlePlain(this, true, undefined, false);
+    this.onOk = () => owner.settleOk(this);
     this.onErr = (error) => owner.settlePlain(this, false, error, false);
     this.okPass = (value) => {
-      owner.settlePlain(this, true, undefined, true);
+      owner.settleOk(this);
       return value;
     };
     this.errPass = (error) => {
