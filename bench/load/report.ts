@@ -16,8 +16,11 @@ export interface Comparison {
   title: string;
   /** What the numbers are (e.g. "req/s", "accepted events/s"). */
   unit: string;
-  /** Baseline first, then the valve. */
-  variants: [VariantRuns, VariantRuns];
+  /**
+   * Baseline first, then the valve: the ratio is of these two. Further variants are measured in
+   * the same rounds and shown in the table for context (no ratio of their own).
+   */
+  variants: [VariantRuns, VariantRuns, ...VariantRuns[]];
   /** `throughput`: ratio of medians of ok/s (valve / baseline). `p99`: baseline p99 / valve p99. */
   ratioKind: 'throughput' | 'p99';
   target: string;

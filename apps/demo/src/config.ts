@@ -43,6 +43,8 @@ export interface DemoConfig {
   auditBatchSize: number;
   /** How long a background task waits for audit buffer space before it fails (counted). */
   auditMaxBlockMs: number;
+  /** BackpressureController of POST /events and of the audit log: batch INSERTs in flight at once. */
+  flushConcurrency: number;
   /** Events accepted in one `POST /events` JSON array. */
   eventsMaxPerRequest: number;
   /** Grace period for in-flight requests at shutdown before connections are cut. */
@@ -128,6 +130,8 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     auditBufferSize,
     auditBatchSize,
     auditMaxBlockMs: int(env, 'AUDIT_MAX_BLOCK_MS', 1000, 0, 60_000),
+    // PGlite has one connection: concurrent flushes would only queue inside it.
+    flushConcurrency: int(env, 'FLUSH_CONCURRENCY', databaseUrl === undefined ? 1 : Math.min(4, dbPoolSize), 1, 64),
     eventsMaxPerRequest: int(env, 'EVENTS_MAX_PER_REQUEST', 100, 1, 10_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };

@@ -97,6 +97,7 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
       // A partial batch waits at most 50 ms; a backlog flushes back to back regardless.
       minFlushIntervalMs: 50,
       maxFlushIntervalMs: 1000,
+      flushConcurrency: config.flushConcurrency,
       retry: { retries: 5, minTimeout: 100, maxTimeout: 2000 },
       metrics,
       onDeadLetter: (items, error) => {

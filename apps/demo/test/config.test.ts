@@ -18,11 +18,14 @@ describe('loadConfig', () => {
       auditBatchSize: 500,
       auditMaxBlockMs: 1000,
       eventsMaxPerRequest: 100,
+      flushConcurrency: 1,
     });
   });
 
   it('sizes the SafetyValve to the pool for a server database', () => {
     expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test', DB_POOL_SIZE: '7' }).safetyConcurrency).toBe(7);
+    expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).flushConcurrency).toBe(4);
+    expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test', DB_POOL_SIZE: '2' }).flushConcurrency).toBe(2);
   });
 
   it.each([
