@@ -202,6 +202,16 @@ export class PromisePool implements CohortOwner {
     if (options.clock !== undefined) validateShape(options.clock, 'clock', ['now', 'setTimeout']);
     this.name = validateString(options.name ?? 'pool', 'name', { nonEmpty: true });
 
+    // Plain options first, so a bad one throws before any source is subscribed to.
+    this.taskTimeoutMs = optionalMs(options.taskTimeoutMs, 'taskTimeoutMs');
+    this.runtimeLimitMs = optionalMs(options.runtimeLimitMs, 'runtimeLimitMs');
+    this.idleTimeoutMs = optionalMs(options.idleTimeoutMs, 'idleTimeoutMs');
+    const r = options.retry === undefined ? undefined : normalizeRetry(options.retry, 'retry');
+    this.retryOptions = r !== undefined && r.retries > 0 ? r : undefined;
+    this.onErrorOption = options.onError === undefined ? undefined : validateFunction(options.onError, 'onError');
+    this.maxErrors = validateInteger(options.maxErrors ?? 10, 'maxErrors', { min: 0 });
+    if (options.metrics !== undefined) validateShape(options.metrics, 'metrics', ['counter', 'gauge', 'histogram']);
+
     if (options.concurrencySource !== undefined) {
       if (options.maxWorkers !== undefined) {
         throw new TypeError('maxWorkers and concurrencySource cannot both be set: the source replaces maxWorkers');
@@ -211,9 +221,8 @@ export class PromisePool implements CohortOwner {
       this.counter = false;
       this.maxWorkers = 0;
     } else if (isLimit(options.maxWorkers)) {
-      const local = new LocalConcurrency({ limit: options.maxWorkers, clock: this.clock });
-      this.owned.push(local);
-      this.conc = local;
+      // Made below, once every option is valid (it subscribes to the limit).
+      this.conc = undefined;
       this.counter = false;
       this.maxWorkers = 0;
     } else {
@@ -246,20 +255,17 @@ export class PromisePool implements CohortOwner {
       this.rate = bucket;
     }
 
+    if (isLimit(options.maxWorkers)) {
+      const local = new LocalConcurrency({ limit: options.maxWorkers, clock: this.clock });
+      this.owned.push(local);
+      this.conc = local;
+    }
     this.asyncMode = this.conc?.async === true || this.rate?.async === true;
+
+    this.m = options.metrics === undefined ? undefined : this.register(options.metrics);
     const wake = () => this.pump();
     if (this.conc !== undefined && this.conc.async !== true) this.subscriptions.push(this.conc.onAvailable(wake));
     if (this.rate !== undefined && this.rate.async !== true) this.subscriptions.push(this.rate.onAvailable(wake));
-
-    this.taskTimeoutMs = optionalMs(options.taskTimeoutMs, 'taskTimeoutMs');
-    this.runtimeLimitMs = optionalMs(options.runtimeLimitMs, 'runtimeLimitMs');
-    this.idleTimeoutMs = optionalMs(options.idleTimeoutMs, 'idleTimeoutMs');
-    const r = options.retry === undefined ? undefined : normalizeRetry(options.retry, 'retry');
-    this.retryOptions = r !== undefined && r.retries > 0 ? r : undefined;
-    this.onErrorOption = options.onError === undefined ? undefined : validateFunction(options.onError, 'onError');
-    this.maxErrors = validateInteger(options.maxErrors ?? 10, 'maxErrors', { min: 0 });
-    if (options.metrics !== undefined) validateShape(options.metrics, 'metrics', ['counter', 'gauge', 'histogram']);
-    this.m = options.metrics === undefined ? undefined : this.register(options.metrics);
 
     this.plain =
       this.counter &&

@@ -56,3 +56,28 @@ describe('PromisePool options are validated at construction', () => {
     expect(() => new PromisePool(undefined)).not.toThrow();
   });
 });
+
+describe('a rejected construction leaves nothing behind', () => {
+  it('subscribes to no source or limit when a later option is invalid', () => {
+    let subscribed = 0;
+    const onAvailable = () => {
+      subscribed++;
+      return { dispose() {} };
+    };
+    const source = { limit: 1, inUse: 0, tryAcquire() {}, acquire() {}, onAvailable };
+    expect(() => new PromisePool({ concurrencySource: source as never, rate: 0, hz: 10 })).toThrow('rate must be');
+    const limit = new FakeLimit(2);
+    const onChange = limit.onChange;
+    let limitSubs = 0;
+    Object.defineProperty(limit, 'onChange', {
+      value: (l: (n: number) => void) => {
+        limitSubs++;
+        return onChange(l);
+      },
+    });
+    expect(() => new PromisePool({ maxWorkers: limit, rate: 1 })).toThrow('rate and hz must be set together');
+    expect(subscribed + limitSubs).toBe(0);
+    new PromisePool({ concurrencySource: source as never });
+    expect(subscribed).toBe(1);
+  });
+});
