@@ -172,8 +172,15 @@ export class RedisCoalescer<T = unknown, K = string> {
     }
     if (claim[0] === 'hit') {
       outcome.cancel();
-      this.counts.hits++;
-      return this.codec.decode(claim[1]!);
+      try {
+        const value = this.codec.decode(claim[1]!);
+        this.counts.hits++;
+        return value;
+      } catch {
+        // A stored payload we cannot read (another version's codec?): fetch rather than fail.
+        this.counts.fetchedAlone++;
+        return fetcher(key, { signal });
+      }
     }
     if (claim[0] === 'lead') {
       outcome.cancel();

@@ -135,6 +135,19 @@ describe.skipIf(!url)('RedisTokenBucket on Redis', () => {
     expect(evals).toBeLessThanOrEqual(12);
   }, 5000);
 
+  it('onAvailable fires after a refill a waiter waited for; nextTokenInMs counts down to it', async () => {
+    const a = make(client(), { hz: 150, tokenLimit: 1 });
+    await a.acquire();
+    let fired = 0;
+    const subscription = a.onAvailable(() => fired++);
+    const waiting = a.acquire();
+    await eventually(() => a.nextTokenInMs() > 0, 1000, 2);
+    expect(a.nextTokenInMs()).toBeLessThanOrEqual(150);
+    await waiting;
+    expect(fired).toBeGreaterThanOrEqual(1);
+    subscription.dispose();
+  }, 3000);
+
   it('rejects an aborted waiter with signal.reason and gives no token away', async () => {
     const a = make(client(), { hz: 300, tokenLimit: 1 });
     await a.acquire();

@@ -184,7 +184,7 @@ describe.skipIf(!url)('Redis that goes away and comes back', () => {
     await eventually(() => waiting.state === 'rejected', 1000, 5);
     expect(isValveError(waiting.error, ERR_VALVE_REDIS_UNAVAILABLE)).toBe(true);
     await proxy.restore();
-    await eventually(() => redis.status === 'ready', 2000, 10);
+    await eventually(() => redis.status === 'ready', 4000, 10);
     await sleep(60);
     const again = track(sem.acquire());
     await sleep(50);
@@ -196,7 +196,7 @@ describe.skipIf(!url)('Redis that goes away and comes back', () => {
     await sem.close();
     redis.disconnect();
     await proxy.close();
-  }, 5000);
+  }, 10_000);
 
   it("'fail-open' serves from the local fallback during an outage and returns to Redis after it", async () => {
     const proxy = await redisProxy();
@@ -231,7 +231,7 @@ describe.skipIf(!url)('Redis that goes away and comes back', () => {
     await bucket.acquire(); // the local bucket starts full
     local.release();
     await proxy.restore();
-    await eventually(() => redis.status === 'ready', 2000, 10);
+    await eventually(() => redis.status === 'ready', 4000, 10);
     await sleep(60);
     const shared = await sem.acquire();
     expect(sem.failingOpen).toBe(false);
@@ -247,5 +247,5 @@ describe.skipIf(!url)('Redis that goes away and comes back', () => {
     await bucket.close();
     redis.disconnect();
     await proxy.close();
-  }, 5000);
+  }, 10_000);
 });
