@@ -101,6 +101,20 @@ describe.skipIf(!url)('several processes on one key space', () => {
     await deleteUnder(redis, prefix);
   }, 8000);
 
+  it('an idle process exits on its own: no timer or connection of ours keeps it alive', async () => {
+    const prefix = uniquePrefix();
+    const run = start({ mode: 'idle', prefix });
+    children.push(run.child);
+    const exited = new Promise<number | null>((resolve) => run.child.once('exit', (code) => resolve(code)));
+    expect(await run.message).toEqual({ done: 1, held: true });
+    // The permit it still holds renews on an unref'd timer; its lease (300 ms) then expires.
+    const code = await Promise.race([exited, sleep(3000).then(() => 'still running')]);
+    expect(code).toBe(0);
+    const redis = client();
+    await sleep(400);
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+  }, 8000);
+
   it('4 processes x 3 lanes hammering a cap of 3: the cap is never exceeded (measured in Redis)', async () => {
     const prefix = uniquePrefix();
     const redis = client();
