@@ -1,12 +1,21 @@
+import type { Disposable } from '../events/Emitter.js';
+
 /**
- * A value that goes up and down (Prometheus `gauge`). Either set it, or give it a `collect`
- * function that is read only when the metric is exported: a queue length then costs nothing
+ * A value that goes up and down (Prometheus `gauge`). Either set it, or give it `collect`
+ * functions that are read only when the metric is exported: a queue length then costs nothing
  * on the hot path.
+ *
+ * Several collectors on one series are summed: two valves registered under the same `name`
+ * share their series (as their counters do), so the exported queue length is theirs together,
+ * never just the first valve's.
  */
 export class Gauge {
   private current = 0;
+  private collectors: (() => number)[] = [];
 
-  constructor(private readonly collect?: () => number) {}
+  constructor(collect?: () => number) {
+    if (collect) this.collectors.push(collect);
+  }
 
   set(value: number): void {
     this.current = value;
@@ -20,7 +29,21 @@ export class Gauge {
     this.current -= n;
   }
 
+  /** Adds a collector; dispose it when its owner goes away, so the registry does not keep it alive. */
+  addCollector(collect: () => number): Disposable {
+    this.collectors.push(collect);
+    return {
+      dispose: () => {
+        this.collectors = this.collectors.filter((c) => c !== collect);
+      },
+    };
+  }
+
   get value(): number {
-    return this.collect ? this.collect() : this.current;
+    const cs = this.collectors;
+    if (cs.length === 0) return this.current;
+    let sum = 0;
+    for (let i = 0; i < cs.length; i++) sum += cs[i]!();
+    return sum;
   }
 }

@@ -66,8 +66,19 @@ export class MetricsRegistry {
     return this.getOrCreate(options, 'counter', () => new Counter()) as Counter;
   }
 
+  /**
+   * A gauge; with `collect`, the function is read at export time. Registering a second
+   * `collect` for the same name and labels (a second valve with the same `name`) adds it: the
+   * series reports the sum, as the two valves' counters are one series too.
+   */
   gauge(options: GaugeOptions): Gauge {
-    return this.getOrCreate(options, 'gauge', () => new Gauge(options.collect)) as Gauge;
+    let created = false;
+    const gauge = this.getOrCreate(options, 'gauge', () => {
+      created = true;
+      return new Gauge(options.collect);
+    }) as Gauge;
+    if (!created && options.collect) gauge.addCollector(options.collect);
+    return gauge;
   }
 
   /**
@@ -75,7 +86,7 @@ export class MetricsRegistry {
    * value times 0.001) unless `exportScale` says otherwise.
    */
   histogram(options: RegistryHistogramOptions): Histogram {
-    return this.getOrCreate(
+    const h = this.getOrCreate(
       options,
       'histogram',
       () =>
@@ -84,6 +95,19 @@ export class MetricsRegistry {
           exportScale: options.exportScale ?? (options.name.endsWith('_seconds') ? 0.001 : 1),
         }),
     ) as Histogram;
+    // Get-or-create must not silently ignore a different layout: the caller would export
+    // buckets it never asked for.
+    if (options.buckets !== undefined && options.buckets.join(',') !== h.buckets.join(',')) {
+      throw new TypeError(
+        `histogram ${options.name} is already registered with buckets [${h.buckets.join(', ')}], got [${options.buckets.join(', ')}]`,
+      );
+    }
+    if (options.exportScale !== undefined && options.exportScale !== h.exportScale) {
+      throw new TypeError(
+        `histogram ${options.name} is already registered with exportScale ${h.exportScale}, got ${options.exportScale}`,
+      );
+    }
+    return h;
   }
 
   /** Removes one series (a valve that is closed for good). */

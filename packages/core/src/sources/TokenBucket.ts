@@ -37,7 +37,9 @@ export class TokenBucket implements RateSource {
   private nextTick = 1;
   private timer: Timer | undefined;
   private closed = false;
-  private readonly waiters = new WaiterQueue<void>();
+  // When the last waiter aborts, nothing accepted waits for the refill any more: let the
+  // process exit again (issue 10, rule 5).
+  private readonly waiters = new WaiterQueue<void>(() => this.timer?.unref());
   private readonly available$ = new Emitter<void>();
   readonly onAvailable = this.available$.event;
 

@@ -19,6 +19,13 @@ export class WaiterQueue<T> {
   private readonly queue = new RingBuffer<Waiter<T>>();
   private live = 0;
 
+  /**
+   * @param onAbandoned called when the last live waiter leaves by aborting (not when one is
+   *   resolved or rejected by the owner): the owner can then unref a timer that only existed
+   *   to keep that waiter's process alive.
+   */
+  constructor(private readonly onAbandoned?: () => void) {}
+
   /** Live waiters. */
   get size(): number {
     return this.live;
@@ -36,6 +43,7 @@ export class WaiterQueue<T> {
           this.live--;
           reject(abortReason(signal));
           this.maybeCompact();
+          if (this.live === 0) this.onAbandoned?.();
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
