@@ -17,8 +17,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -42,13 +41,7 @@ interface RedisPackage {
 }
 
 async function loadRedisPackage(): Promise<RedisPackage> {
-  try {
-    return (await import('@valve/redis' as string)) as RedisPackage;
-  } catch {
-    // bench/dist/src/suites -> the workspace root is four levels up.
-    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-    return (await import(pathToFileURL(join(root, 'packages', 'redis', 'dist', 'index.js')).href)) as RedisPackage;
-  }
+  return (await import('@valve/redis')) as unknown as RedisPackage;
 }
 
 const noop = () => Promise.resolve();
