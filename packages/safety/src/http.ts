@@ -43,12 +43,81 @@ function clientGone(req: IncomingMessage, res: ServerResponse): AbortController 
 
 export type Next = (error?: unknown) => void;
 
+export interface HttpErrorOptions {
+  /**
+   * Told about an error the valve could not hand on: for `withSafetyValve`, whatever the handler
+   * threw or rejected with (the client got a 500, or the response was destroyed if headers were
+   * already sent); for `safetyMiddleware`, an error that `next` itself threw. Never rethrown, so
+   * without this option such errors are answered but not reported. An exception thrown by
+   * `onError` is ignored: the glue runs where nobody could catch it.
+   * @default none
+   */
+  onError?: (error: unknown, req: IncomingMessage) => void;
+}
+
+export interface InternalErrorBody {
+  error: 'internal';
+}
+
+/**
+ * Reports `error` and ends the response: 500 JSON while headers are unsent, else the response is
+ * destroyed (a partly written body must not look complete). Never throws: it runs inside a
+ * promise callback that nobody awaits, where a throw would be an unhandled rejection.
+ */
+function failRequest(
+  error: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  onError: HttpErrorOptions['onError'],
+): void {
+  if (onError !== undefined) {
+    try {
+      onError(error, req);
+    } catch {
+      // Ignored on purpose, see HttpErrorOptions.onError.
+    }
+  }
+  try {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body: InternalErrorBody = { error: 'internal' };
+    res.statusCode = 500;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.end(JSON.stringify(body));
+  } catch {
+    res.destroy();
+  }
+}
+
+function checkErrorOptions(options: HttpErrorOptions | undefined): HttpErrorOptions['onError'] {
+  if (options === undefined) return undefined;
+  validateObject(options, 'options');
+  return options.onError === undefined ? undefined : validateFunction(options.onError, 'options.onError');
+}
+
 /**
  * Admits each request through `valve` and holds its slot until the response finishes or the
- * connection closes. A client that leaves while queued leaves the queue.
+ * connection closes. A client that leaves while queued leaves the queue. Errors go to
+ * `next(error)`, as Express expects, including one thrown synchronously by `next()` (Express's own
+ * router does the same for a throwing handler); only if `next(error)` throws too does the request
+ * get a 500 and `onError` the error.
  */
-export function safetyMiddleware(valve: SafetyValve): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+export function safetyMiddleware(
+  valve: SafetyValve,
+  options?: HttpErrorOptions,
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   validateObject(valve, 'valve');
+  const onError = checkErrorOptions(options);
+  const forward = (error: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => {
+    try {
+      next(error);
+    } catch (nextError) {
+      failRequest(nextError, req, res, onError);
+    }
+  };
   return (req, res, next) => {
     const ac = clientGone(req, res);
     valve.ask({ signal: ac.signal }).then(
@@ -60,11 +129,22 @@ export function safetyMiddleware(valve: SafetyValve): (req: IncomingMessage, res
         const release = () => permit.done();
         res.once('finish', release);
         res.once('close', release);
-        next();
+        try {
+          next();
+        } catch (error) {
+          forward(error, req, res, next);
+        }
       },
       (error) => {
         if (ac.signal.aborted) return; // nobody is listening any more
-        if (!respondOverloaded(valve, error, res)) next(error);
+        let answered: boolean;
+        try {
+          answered = respondOverloaded(valve, error, res);
+        } catch (writeError) {
+          answered = false;
+          error = writeError;
+        }
+        if (!answered) forward(error, req, res, next);
       },
     );
   };
@@ -72,22 +152,34 @@ export function safetyMiddleware(valve: SafetyValve): (req: IncomingMessage, res
 
 /**
  * Wraps a `node:http` handler: it runs inside `valve.run` (its rejection marks the work failed
- * for an adaptive limit), and a refusal is answered with 503.
+ * for an adaptive limit), and a refusal is answered with 503. The returned function never
+ * rejects: node:http ignores its promise, so a rethrow would be an unhandled rejection (which
+ * ends the process under Node's defaults) and the client would wait for an answer forever. A
+ * handler error is answered with 500 `{"error":"internal"}` (or the response is destroyed when
+ * headers were already sent) and passed to `onError`.
  */
 export function withSafetyValve<Req extends IncomingMessage, Res extends ServerResponse>(
   valve: SafetyValve,
   handler: (req: Req, res: Res) => unknown,
+  options?: HttpErrorOptions,
 ): (req: Req, res: Res) => Promise<void> {
   validateObject(valve, 'valve');
   validateFunction(handler, 'handler');
+  const onError = checkErrorOptions(options);
   return async (req, res) => {
     const ac = clientGone(req, res);
     try {
       await valve.run(() => handler(req, res), { signal: ac.signal });
     } catch (error) {
-      if (ac.signal.aborted) return;
-      if (respondOverloaded(valve, error, res)) return;
-      throw error;
+      // The client left while queued: the valve rejected with our own abort reason.
+      if (ac.signal.aborted && error === ac.signal.reason) return;
+      try {
+        if (respondOverloaded(valve, error, res)) return;
+      } catch (writeError) {
+        failRequest(writeError, req, res, onError);
+        return;
+      }
+      failRequest(error, req, res, onError);
     }
   };
 }

@@ -62,21 +62,24 @@ describe('http', () => {
     valve.close();
   });
 
-  it('the handler wrapper passes a handler error through', async () => {
+  it('the handler wrapper answers a handler error with 500 and reports it to onError', async () => {
     const valve = new SafetyValve({ size: 0, concurrency: 1, clock: new ManualClock() });
     const boom = new Error('boom');
-    const handler = withSafetyValve(valve, () => {
-      throw boom;
-    });
+    const seen: unknown[] = [];
+    const handler = withSafetyValve(
+      valve,
+      () => {
+        throw boom;
+      },
+      { onError: (e) => seen.push(e) },
+    );
     const url = await listen((req, res) => {
-      handler(req, res).catch((e) => {
-        res.statusCode = 500;
-        res.end(e === boom ? 'boom' : 'other');
-      });
+      void handler(req, res);
     });
     const r = await fetch(url);
     expect(r.status).toBe(500);
-    expect(await r.text()).toBe('boom');
+    expect(await r.json()).toEqual({ error: 'internal' });
+    expect(seen).toEqual([boom]);
     valve.close();
   });
 });
