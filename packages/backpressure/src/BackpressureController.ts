@@ -26,6 +26,7 @@ import {
   RingBuffer,
   type Timer,
   validateBoolean,
+  validateObject,
   validateSignal,
 } from '@valve/core';
 import { AdaptiveInterval } from './AdaptiveInterval.js';
@@ -85,6 +86,8 @@ export class BackpressureController<T> {
   private bytes = 0;
   private readonly watermarks: Watermarks;
   private readonly strategy: DropStrategy;
+  /** drop_oldest without `sizeOf`: a full buffer swaps its oldest item for the new one in place. */
+  private readonly evictsInPlace: boolean;
   private readonly interval: AdaptiveInterval;
   private readonly flusher: BatchFlusher<T>;
   private readonly blocked = new BlockedQueue<T>();
@@ -142,6 +145,7 @@ export class BackpressureController<T> {
     this.watermarks.update(0);
     this.interval = new AdaptiveInterval(o);
     this.strategy = createStrategy(o.strategy, o);
+    this.evictsInPlace = this.strategy.name === 'drop_oldest' && o.sizeOf === undefined;
     this.buffer = new BoundedRingBuffer<T>(o.maxBufferSize);
     this.sizes = o.sizeOf ? new RingBuffer<number>() : undefined;
     this.metrics = o.metrics
@@ -156,6 +160,7 @@ export class BackpressureController<T> {
       flush,
       retry: o.retry,
       clock: o.clock,
+      flushTimeoutMs: o.flushTimeoutMs,
       hooks: {
         flushed: (count) => {
           this.flushed += count;
@@ -225,6 +230,7 @@ export class BackpressureController<T> {
    */
   push(item: T, options?: PushOptions): Promise<boolean> {
     try {
+      if (options !== undefined) validateObject(options, 'options');
       const r = this.pushOrPark(item, options?.signal);
       return r === true ? TRUE : r === false ? FALSE : r;
     } catch (error) {
@@ -286,9 +292,16 @@ export class BackpressureController<T> {
    * flushes in flight (their retries included), then drops what is still buffered as `shutdown`
    * (reported to `onDrop`), unless `{ drain: true }` flushed it first. Idempotent.
    */
-  stop(options: StopOptions = {}): Promise<void> {
+  stop(options?: StopOptions): Promise<void> {
+    let drain: boolean;
+    try {
+      // Bad options reject (never throw synchronously), as every other async method does.
+      const o = options === undefined ? {} : validateObject(options, 'options');
+      drain = validateBoolean(o.drain ?? false, 'options.drain');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.stopping) return this.stopping;
-    const drain = validateBoolean(options.drain ?? false, 'options.drain');
     this.stopping = this.shutdown(drain);
     return this.stopping;
   }
@@ -378,6 +391,12 @@ export class BackpressureController<T> {
       this.refuseOne(item, 'queue_full');
       return false;
     }
+    // drop_oldest's answer to a full buffer is always `evict`; asking it per item costs a
+    // polymorphic call and the budget checks on the hottest path, so it is decided once.
+    if (this.evictsInPlace && this.buffer.size >= this.buffer.limit) {
+      this.replaceOldest(item);
+      return true;
+    }
     // Parked producers go first: a newcomer may not take space they are waiting for.
     const full = this.blocked.size > 0 || !this.fits(size);
     switch (this.strategy.admit(full, this.watermarks.level)) {
@@ -415,32 +434,45 @@ export class BackpressureController<T> {
     this.metrics?.accepted.inc();
   }
 
-  /** Evicts oldest items until `size` fits; each is reported as `evicted`. */
-  private evictFor(size: number): void {
-    if (this.sizes === undefined) {
-      // One item out for one in; the common drop_oldest path.
-      const old = this.buffer.shift() as T;
-      this.dropAccepted(old, undefined, 'evicted');
-      return;
+  /**
+   * The drop_oldest fast path, without `sizeOf` and with the buffer full: one item out, one in,
+   * in place (`pushEvict`). Neither the fill nor anything the scheduling reads (buffer size,
+   * flushes in flight, phase, drains) changes, so the level, the flush triggers and the timers
+   * are as the previous update left them: `afterEnqueue()` would find nothing to do.
+   */
+  private replaceOldest(item: T): void {
+    const old = this.buffer.pushEvict(item) as T;
+    this.accepted++;
+    this.dropped++;
+    this.byReason.evicted++;
+    const m = this.metrics;
+    if (m !== undefined) {
+      m.accepted.inc();
+      m.dropped.evicted.inc();
     }
+    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report([old], 'evicted', true);
+  }
+
+  /** Evicts oldest items until `size` fits (several with `sizeOf`); each is reported as `evicted`. */
+  private evictFor(size: number): void {
     let evicted: T[] | undefined;
     while (this.buffer.size > 0 && !this.fits(size)) {
       const old = this.buffer.shift() as T;
-      this.bytes -= this.sizes.shift()!;
+      if (this.sizes !== undefined) this.bytes -= this.sizes.shift()!;
       (evicted ??= []).push(old);
     }
-    if (evicted) this.dropAccepted(undefined, evicted, 'evicted');
+    if (evicted) this.dropAccepted(evicted, 'evicted');
   }
 
+  /** After the buffer grew: level, then a flush or the linger timer. O(1) when nothing changes. */
   private afterEnqueue(): void {
     const u = this.utilization();
     if (u !== this.lastUtil) this.updateLevel(u);
-    if (this.phase === 'running' || this.drains > 0) {
-      if (this.inFlightBatches < this.o.flushConcurrency && (this.drains > 0 || this.buffer.size >= this.o.batchSize)) {
-        this.pump();
-      } else if (this.linger === undefined && this.phase === 'running') {
-        this.syncTimers();
-      }
+    // With every flush slot busy there is nothing to start and no linger timer to arm:
+    // afterFlush() pumps, and the pump re-arms timers, when a slot frees.
+    if ((this.phase === 'running' || this.drains > 0) && this.inFlightBatches < this.o.flushConcurrency) {
+      if (this.drains > 0 || this.buffer.size >= this.o.batchSize) this.pump();
+      else if (this.linger === undefined && this.phase === 'running') this.syncTimers();
     }
   }
 
@@ -646,7 +678,7 @@ export class BackpressureController<T> {
     const rest = this.buffer.take(this.buffer.size);
     this.sizes?.clear();
     this.bytes = 0;
-    if (rest.length > 0) this.dropAccepted(undefined, rest, 'shutdown');
+    if (rest.length > 0) this.dropAccepted(rest, 'shutdown');
     this.phase = 'stopped';
     this.updateLevel(this.utilization());
     this.syncTimers();
@@ -686,13 +718,13 @@ export class BackpressureController<T> {
     this.report(items, reason, false);
   }
 
-  /** Accepted items dropped: one (`one`) or several (`many`). */
-  private dropAccepted(one: T | undefined, many: T[] | undefined, reason: DropReason): void {
-    const n = many === undefined ? 1 : many.length;
+  /** Accepted items dropped (one drop_oldest eviction goes through `replaceOldest` instead). */
+  private dropAccepted(items: T[], reason: DropReason): void {
+    const n = items.length;
     this.dropped += n;
     this.byReason[reason] += n;
     this.metrics?.dropped[reason].inc(n);
-    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report(many ?? [one as T], reason, true);
+    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report(items, reason, true);
   }
 
   private report(items: T[], reason: DropReason, accepted: boolean): void {

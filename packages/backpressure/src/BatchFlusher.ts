@@ -6,9 +6,14 @@ import {
   type RetryOptions,
   retry,
   systemClock,
+  TimeoutError,
+  validateNumber,
 } from '@valve/core';
 import { FlushError } from './FlushError.js';
-import type { FlushFunction, FlushResult } from './types.js';
+import type { FlushContext, FlushFunction, FlushResult } from './types.js';
+
+/** Handed to every flush when `flushTimeoutMs` is `Infinity`: it never aborts. */
+const NEVER_ABORTED: FlushContext = { signal: new AbortController().signal };
 
 /** What the flusher reports; the controller turns these into counters, metrics and callbacks. */
 export interface BatchFlusherHooks<T> {
@@ -27,6 +32,12 @@ export interface BatchFlusherOptions<T> {
   retry?: RetryOptions | NormalizedRetry | number;
   /** @default systemClock */
   clock?: Clock;
+  /**
+   * Longest one flush attempt may take, ms (> 0, or `Infinity` for no limit). On timeout the
+   * attempt's `signal` aborts with a `TimeoutError` and the attempt counts as failed (retried,
+   * then dead-lettered); whatever the timed-out flush resolves to later is ignored. @default 30000
+   */
+  flushTimeoutMs?: number;
 }
 
 /**
@@ -35,20 +46,29 @@ export interface BatchFlusherOptions<T> {
  * can leave a rejection unhandled, and nothing is swallowed: the seed took the batch out of the
  * buffer, logged a thrown flush with `console.error` and lost the items.
  *
- * A retry sends only what is still unwritten: the whole batch after a throw, `failedItems`
- * after a partial failure. Backoffs wait on the injected clock (core's `retry`).
+ * A retry sends only what is still unwritten: the whole batch after a throw or a timeout,
+ * `failedItems` after a partial failure. Backoffs wait on the injected clock (core's `retry`).
+ *
+ * A flush that never settles must not hold its items, `drain()` and `stop()` hostage (nor keep
+ * the process alive for good through the controller's ref'd keep-alive), so each attempt races
+ * a ref'd `flushTimeoutMs` timer: a hang costs at most that long per attempt.
  */
 export class BatchFlusher<T> {
   private readonly flush: FlushFunction<T>;
   private readonly hooks: BatchFlusherHooks<T>;
   private readonly retry: NormalizedRetry;
   private readonly clock: Clock;
+  private readonly timeoutMs: number;
 
   constructor(options: BatchFlusherOptions<T>) {
     this.flush = options.flush;
     this.hooks = options.hooks;
     this.retry = normalizeRetry(options.retry as RetryOptions | undefined);
     this.clock = options.clock ?? systemClock;
+    this.timeoutMs = validateNumber(options.flushTimeoutMs ?? 30_000, 'flushTimeoutMs', {
+      above: 0,
+      allowInfinity: true,
+    });
   }
 
   async run(batch: T[]): Promise<void> {
@@ -60,19 +80,22 @@ export class BatchFlusher<T> {
           const start = this.clock.now();
           let result: FlushResult<T> | undefined | void;
           try {
-            result = await this.flush(pending);
+            result = await this.attempt(pending);
           } catch (error) {
             this.hooks.attempted(this.clock.now() - start, false);
             throw error;
           }
-          const failed = failedItems(result, pending);
+          const outcome = failedItems(result, pending);
+          const failed = outcome.items;
           const written = pending.length - failed.length;
           if (written > 0) this.hooks.flushed(written);
           this.hooks.attempted(this.clock.now() - start, failed.length === 0);
           if (failed.length > 0) {
             pending = failed;
-            const errors = (result as FlushResult<T>).errors;
-            throw new FlushError(failed, Array.isArray(errors) ? errors : []);
+            const reported = (result as FlushResult<T>).errors;
+            const errors = Array.isArray(reported) ? [...reported] : [];
+            if (outcome.inconsistent !== undefined) errors.push(outcome.inconsistent);
+            throw new FlushError(failed, errors);
           }
         },
         this.retry,
@@ -85,15 +108,103 @@ export class BatchFlusher<T> {
       this.hooks.deadLettered(pending, dead);
     }
   }
+
+  /**
+   * One call of `flush`, bounded by `flushTimeoutMs`. A sync throw rejects; after a timeout
+   * the attempt has already rejected, so a late resolution or rejection settles nothing.
+   */
+  private attempt(items: T[]): Promise<FlushResult<T> | undefined | void> {
+    const ms = this.timeoutMs;
+    if (ms === Number.POSITIVE_INFINITY) {
+      try {
+        return Promise.resolve(this.flush(items, NEVER_ABORTED));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const controller = new AbortController();
+      // Ref'd: a flush in flight is accepted work, and this bounds how long it can hold the process.
+      const timer = this.clock
+        .setTimeout(() => {
+          const error = new TimeoutError(
+            `flush of ${items.length} item(s) did not settle within ${ms} ms (flushTimeoutMs)`,
+          );
+          reject(error);
+          controller.abort(error);
+        }, ms)
+        .ref();
+      let pending: ReturnType<FlushFunction<T>>;
+      try {
+        pending = this.flush(items, { signal: controller.signal });
+      } catch (error) {
+        timer.clear();
+        reject(error);
+        return;
+      }
+      Promise.resolve(pending).then(
+        (value) => {
+          timer.clear();
+          resolve(value);
+        },
+        (error: unknown) => {
+          timer.clear();
+          reject(error);
+        },
+      );
+    });
+  }
 }
 
-/** The items of `batch` that a flush result says failed. */
-function failedItems<T>(result: FlushResult<T> | undefined | void, batch: T[]): T[] {
-  if (result === undefined || result === null || typeof result !== 'object') return [];
+interface FailedOutcome<T> {
+  /** The items to retry, then dead-letter: a subset of the batch, or all of it. */
+  items: T[];
+  /** Set when the result contradicts itself or the batch, so the whole batch failed. */
+  inconsistent?: TypeError;
+}
+
+/**
+ * The items of `batch` that a flush result says failed. Whatever cannot be matched to the batch
+ * fails the whole batch, so no item is counted as written on a result that does not say so:
+ * - `failed` above the number of `failedItems` (or `failed > 0` with none named): the result
+ *   does not say which items failed;
+ * - a `failedItems` entry that is not one of the batch's items (compared by identity, so a copy
+ *   is foreign), or named more often than the batch holds it: retrying or dead-lettering it
+ *   would hand out an object the controller never accepted and leave the real item unsettled.
+ */
+function failedItems<T>(result: FlushResult<T> | undefined | void, batch: T[]): FailedOutcome<T> {
+  if (result === undefined || result === null || typeof result !== 'object') return { items: [] };
   const named = result.failedItems;
-  if (Array.isArray(named)) {
-    // More "failed" items than were sent cannot be a subset: treat the batch as failed.
-    return named.length <= batch.length ? [...named] : batch;
+  const count = typeof result.failed === 'number' && result.failed > 0 ? result.failed : 0;
+  if (named === undefined || named === null) return { items: count > 0 ? batch : [] };
+  if (!Array.isArray(named)) {
+    return { items: batch, inconsistent: new TypeError('flush result: failedItems must be an array') };
   }
-  return typeof result.failed === 'number' && result.failed > 0 ? batch : [];
+  if (count > named.length) {
+    return {
+      items: batch,
+      inconsistent: new TypeError(
+        `flush result: failed is ${count} but failedItems names ${named.length}; the whole batch failed`,
+      ),
+    };
+  }
+  if (named.length === 0) return { items: [] };
+  // How often each item of the batch may still be named (items may repeat, e.g. numbers).
+  const left = new Map<T, number>();
+  for (const item of batch) left.set(item, (left.get(item) ?? 0) + 1);
+  const failed: T[] = [];
+  for (const item of named as readonly T[]) {
+    const n = left.get(item);
+    if (n === undefined || n === 0) {
+      return {
+        items: batch,
+        inconsistent: new TypeError(
+          'flush result: failedItems holds an entry that is not an item of the batch (items are compared by identity); the whole batch failed',
+        ),
+      };
+    }
+    left.set(item, n - 1);
+    failed.push(item);
+  }
+  return { items: failed };
 }

@@ -27,6 +27,7 @@ export {
   type DrainSummary,
   type DropEvent,
   type DropReason,
+  type FlushContext,
   type FlushFunction,
   type FlushResult,
   type PressureLevel,

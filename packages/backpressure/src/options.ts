@@ -54,6 +54,13 @@ export interface BackpressureOptions<T> {
   flushConcurrency?: number;
   /** Retries of a failed flush: core's `RetryOptions` (p-retry's names) or a count. @default no retries */
   retry?: RetryOptions | number;
+  /**
+   * Longest one flush attempt may take, ms (> 0, or `Infinity` for no limit). On timeout the
+   * `signal` passed to `flush` aborts with a `TimeoutError` and the attempt counts as failed
+   * (retried, then dead-lettered); a late resolution of that flush is ignored. Bounds how long
+   * a hung sink can hold `drain()`, `stop()` and the process. @default 30000
+   */
+  flushTimeoutMs?: number;
   /** Size of an item (e.g. bytes), making the budget `maxBufferBytes` as well as `maxBufferSize`. @default none */
   sizeOf?: (item: T) => number;
   /** With `sizeOf`: most total size buffered (> 0). Required with `sizeOf`. */
@@ -83,6 +90,7 @@ export interface NormalizedOptions<T> {
   targetLatencyMs: number;
   flushConcurrency: number;
   retry: NormalizedRetry;
+  flushTimeoutMs: number;
   sizeOf: ((item: T) => number) | undefined;
   maxBufferBytes: number;
   clock: Clock;
@@ -106,6 +114,7 @@ const KNOWN = [
   'targetLatencyMs',
   'flushConcurrency',
   'retry',
+  'flushTimeoutMs',
   'sizeOf',
   'maxBufferBytes',
   'clock',
@@ -159,6 +168,7 @@ export function normalizeOptions<T>(options: BackpressureOptions<T>): Normalized
     targetLatencyMs: validateNumber(o.targetLatencyMs ?? 500, 'targetLatencyMs', { above: 0 }),
     flushConcurrency: validateInteger(o.flushConcurrency ?? 1, 'flushConcurrency', { min: 1 }),
     retry: normalizeRetry(o.retry, 'retry'),
+    flushTimeoutMs: validateNumber(o.flushTimeoutMs ?? 30_000, 'flushTimeoutMs', { above: 0, allowInfinity: true }),
     sizeOf,
     maxBufferBytes,
     clock,

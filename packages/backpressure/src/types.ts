@@ -27,9 +27,11 @@ export const DROP_REASONS: readonly DropReason[] = Object.freeze([
  * What a flush reports. Resolve nothing (`undefined`) when every item was written.
  *
  * Partial failure: name the failed items in `failedItems`, and only those are retried and, if
- * they keep failing, dead-lettered. A `failed` count above 0 without `failedItems` cannot say
- * which items failed, so the whole batch is treated as failed (at-least-once, as a Kafka
- * producer retries a whole batch).
+ * they keep failing, dead-lettered. The whole batch is treated as failed (at-least-once, as a
+ * Kafka producer retries a whole batch) whenever the result cannot say exactly which items
+ * failed: `failed` above 0 without `failedItems`, `failed` above `failedItems.length`, or a
+ * `failedItems` entry that is not one of the batch's own items (compared by identity: a copy
+ * does not match).
  */
 export interface FlushResult<T = unknown> {
   /** Items written (informational: the controller counts by exclusion of `failedItems`). */
@@ -38,13 +40,23 @@ export interface FlushResult<T = unknown> {
   failed: number;
   /** Why they failed; carried by the `FlushError` handed to `onDeadLetter`. */
   errors: unknown[];
-  /** The failed items themselves, a subset of the batch. */
+  /** The failed items themselves: the batch's own objects (a subset of the batch). */
   failedItems?: readonly T[];
+}
+
+/** The second argument of every flush call. */
+export interface FlushContext {
+  /**
+   * Aborts (with a `TimeoutError`) when the attempt exceeds `flushTimeoutMs`; the attempt then
+   * counts as failed whatever the flush does later, so pass it on to the driver to cancel it.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** Writes one batch. Throwing (or rejecting) fails the whole batch. */
 export type FlushFunction<T> = (
   items: T[],
+  context: FlushContext,
 ) => Promise<FlushResult<T> | undefined | void> | FlushResult<T> | undefined | void;
 
 /** Delivered to `onDrop` listeners, once per dropped or refused item (or group of items). */

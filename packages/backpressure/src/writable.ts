@@ -22,7 +22,11 @@ export interface WritableOptions {
  * down to the low one), and `'drain'` is emitted when the pressure ends, so `pipe()` and
  * `pipeline()` pause the source instead of filling the buffer. Each chunk is `push()`ed, so
  * `block` holds the write callback until the item is accepted. `end()` drains the controller
- * before `'finish'`, so a finished pipeline means every item was flushed or dead-lettered.
+ * before `'finish'`, so when a pipeline finishes no item is still buffered or in flight: each
+ * was flushed, dead-lettered (`onDeadLetter`), or dropped or refused by the strategy (evicted,
+ * sampled out, refused when full or after a block timeout), which `onDrop` reports. A write
+ * refused that way still completes without an error: count drops with `onDrop`, not by the
+ * pipeline's outcome.
  */
 class ControllerWritable<T> extends Writable {
   /** Set when write() returned false because of pressure; cleared when 'drain' is emitted. */

@@ -309,7 +309,7 @@ describe('BackpressureController: drain and stop', () => {
 
   it('drain() keeps the process alive with one ref d timer while it waits, and none after', async () => {
     const sink = gatedSink<number>();
-    const { clock, controller } = setup(sink.flush);
+    const { clock, controller } = setup(sink.flush, { flushTimeoutMs: Number.POSITIVE_INFINITY });
     controller.offer(1);
     const d = track(controller.drain());
     await settle();

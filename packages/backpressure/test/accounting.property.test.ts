@@ -6,12 +6,15 @@ import { BackpressureController } from '../src/BackpressureController.js';
 import { STRATEGIES } from '../src/strategies/createStrategy.js';
 import type { BackpressureStrategy, FlushResult } from '../src/types.js';
 
+/** `unnamed`: `failed` counts every item but `failedItems` names none (the whole batch failed). */
+type Settle = 'ok' | 'throw' | 'partial' | 'unnamed';
+
 type Command =
   | { kind: 'push' }
   | { kind: 'offer' }
   | { kind: 'pushAbortable' }
   | { kind: 'abort' }
-  | { kind: 'settleFlush'; how: 'ok' | 'throw' | 'partial' }
+  | { kind: 'settleFlush'; how: Settle }
   | { kind: 'advance'; ms: number }
   | { kind: 'drain' }
   | { kind: 'start' };
@@ -22,7 +25,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'pushAbortable' } as const), weight: 1 },
   { arbitrary: fc.constant({ kind: 'abort' } as const), weight: 1 },
   {
-    arbitrary: fc.record({ kind: fc.constant('settleFlush' as const), how: fc.constantFrom('ok', 'throw', 'partial') }),
+    arbitrary: fc.record({
+      kind: fc.constant('settleFlush' as const),
+      how: fc.constantFrom('ok', 'throw', 'partial', 'unnamed'),
+    }),
     weight: 3,
   },
   { arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 200 }) }), weight: 2 },
@@ -33,7 +39,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 /**
  * Model: every offered id must end in exactly one of written, dead-lettered, dropped after
  * acceptance, refused, or aborted; and `accepted = flushed + deadLettered + dropped + buffered +
- * inFlight` must hold after every command.
+ * inFlight` must hold after every command. Flushes may also time out (and answer late, which
+ * must change nothing) or report failures without naming the items (the whole batch failed).
  */
 async function runModel(
   strategy: BackpressureStrategy,
@@ -42,13 +49,13 @@ async function runModel(
   retries: number,
 ): Promise<void> {
   const clock = new ManualClock();
-  const calls: { items: number[]; gate: Deferred<FlushResult<number> | undefined> }[] = [];
+  const calls: { items: number[]; signal: AbortSignal; gate: Deferred<FlushResult<number> | undefined> }[] = [];
   const outcome = new Map<number, string[]>();
   const mark = (id: number, what: string) => outcome.set(id, [...(outcome.get(id) ?? []), what]);
   const c = new BackpressureController<number>(
-    (items) => {
+    (items, { signal }) => {
       const gate = deferred<FlushResult<number> | undefined>();
-      calls.push({ items: [...items], gate });
+      calls.push({ items: [...items], signal, gate });
       return gate.promise;
     },
     {
@@ -60,6 +67,8 @@ async function runModel(
       maxBlockTimeMs: 50,
       minFlushIntervalMs: 10,
       retry: { retries, minTimeout: 5 },
+      // Short enough that random clock advances time flushes out (then answer them late).
+      flushTimeoutMs: 150,
       onDeadLetter: (items) => {
         for (const id of items) mark(id, 'dead');
       },
@@ -87,11 +96,19 @@ async function runModel(
       ),
     );
   };
-  const resolveCall = (how: 'ok' | 'throw' | 'partial') => {
+  const resolveCall = (how: Settle) => {
     const call = calls.find((x) => !x.gate.settled);
     if (!call) return;
+    if (call.signal.aborted) {
+      // The attempt timed out and already counts as failed: a late answer must change nothing.
+      if (how === 'throw') call.gate.reject(new Error('late failure'));
+      else call.gate.resolve(undefined);
+      return;
+    }
     if (how === 'throw') call.gate.reject(new Error('sink failed'));
-    else if (how === 'ok') {
+    else if (how === 'unnamed') {
+      call.gate.resolve({ success: 0, failed: call.items.length, errors: [], failedItems: [] });
+    } else if (how === 'ok') {
       for (const id of call.items) mark(id, 'written');
       call.gate.resolve(undefined);
     } else {

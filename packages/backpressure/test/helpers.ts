@@ -2,7 +2,7 @@ import { ManualClock } from '@valve/core';
 import { deferred, type Deferred } from '@valve/testkit';
 import { BackpressureController } from '../src/BackpressureController.js';
 import type { BackpressureOptions } from '../src/options.js';
-import type { BackpressureStats, DropReason, FlushResult } from '../src/types.js';
+import type { BackpressureStats, DropReason, FlushContext, FlushResult } from '../src/types.js';
 
 /** A sink whose flushes stay pending until the test opens their gate. */
 export function gatedSink<T>() {
@@ -25,7 +25,7 @@ export function recordingSink<T>() {
 }
 
 export function setup<T>(
-  flush: (items: T[]) => Promise<FlushResult<T> | undefined | void>,
+  flush: (items: T[], context: FlushContext) => Promise<FlushResult<T> | undefined | void>,
   options: Partial<BackpressureOptions<T>> = {},
 ) {
   const clock = new ManualClock();

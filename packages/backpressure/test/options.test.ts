@@ -31,6 +31,10 @@ describe('options are validated at construction', () => {
     [{ targetLatencyMs: 0 }, 'targetLatencyMs must be a finite number > 0, got 0'],
     [{ flushConcurrency: 0 }, 'flushConcurrency must be an integer >= 1, got 0'],
     [{ retry: { retries: -1 } }, 'retry.retries must be an integer or Infinity >= 0, got -1'],
+    [{ flushTimeoutMs: 0 }, 'flushTimeoutMs must be a number > 0, got 0'],
+    [{ flushTimeoutMs: -1 }, 'flushTimeoutMs must be a number > 0, got -1'],
+    [{ flushTimeoutMs: Number.NaN }, 'flushTimeoutMs must be a number > 0, got NaN'],
+    [{ flushTimeoutMs: '100' }, 'flushTimeoutMs must be a number > 0, got "100"'],
     [{ strategy: 'fifo' }, 'strategy must be one of "block", "drop_oldest", "drop_newest", "sample", got "fifo"'],
     [{ onDeadLetter: undefined }, 'onDeadLetter must be a function, got undefined'],
     [{ onDrop: 1 }, 'onDrop must be a function, got 1'],
@@ -50,6 +54,8 @@ describe('options are validated at construction', () => {
     expect(() => make({ maxBlockTimeMs: Number.POSITIVE_INFINITY })).not.toThrow();
     expect(() => make({ minFlushIntervalMs: 0, maxFlushIntervalMs: 0 })).not.toThrow();
     expect(() => make({ retry: 3 })).not.toThrow();
+    expect(() => make({ flushTimeoutMs: 1 })).not.toThrow();
+    expect(() => make({ flushTimeoutMs: Number.POSITIVE_INFINITY })).not.toThrow();
   });
 
   it('rejects a missing flush function and a non-object options', () => {
