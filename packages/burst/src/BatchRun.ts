@@ -41,7 +41,16 @@ export class BatchRun<T, K> implements BatchContext<K> {
       this.index = new Map();
       for (const c of this.calls) this.index.set(c.mapKey, c);
     }
-    return this.index.get(this.keyOf === undefined ? key : this.keyOf(key));
+    if (this.keyOf === undefined) return this.index.get(key);
+    let mapKey: unknown;
+    try {
+      mapKey = this.keyOf(key);
+    } catch {
+      // A key keyOf cannot map is none of ours (it is never asked: asked keys were mapped
+      // before joining). Throwing here would leave the batch's other keys unsettled.
+      return undefined;
+    }
+    return this.index.get(mapKey);
   }
 
   /** One key's callers all gave up. */

@@ -176,8 +176,24 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     this.onError = o.onError === undefined ? undefined : validateFunction(o.onError, 'onError');
     this.timed = registry !== undefined;
     this.external = this.batcher !== undefined || this.timeoutMs !== Number.POSITIVE_INFINITY;
-    this.fresh = lingerMs > 0 ? new LingerQueue(this.clock, lingerMs, (c, now) => this.expireFresh(c, now)) : undefined;
-    this.stale = swrMs > 0 ? new LingerQueue(this.clock, swrMs, (c) => this.expireStale(c)) : undefined;
+    this.fresh =
+      lingerMs > 0
+        ? new LingerQueue<Call<T, K>>(
+            this.clock,
+            lingerMs,
+            (c, now) => this.expireFresh(c, now),
+            (c) => c.state === FRESH,
+          )
+        : undefined;
+    this.stale =
+      swrMs > 0
+        ? new LingerQueue<Call<T, K>>(
+            this.clock,
+            swrMs,
+            (c) => this.expireStale(c),
+            (c) => c.state === STALE,
+          )
+        : undefined;
     this.metrics = new BurstMetrics(
       this.name,
       registry,
@@ -194,7 +210,16 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   fetch(key?: K, options?: FetchOptions): Promise<T> {
     if (options !== undefined) return this.fetchWith(key, options);
     if (key === undefined && this.batcher !== undefined) return this.keylessBatch();
-    const call = this.join(key);
+    let mapKey: unknown = key;
+    if (key !== undefined && this.keyOf !== undefined) {
+      // A throwing keyOf rejects this call (never a synchronous throw from a promise method).
+      try {
+        mapKey = this.keyOf(key);
+      } catch (error) {
+        return this.refuse(error);
+      }
+    }
+    const call = this.join(key, mapKey);
     call.sharedUsers++;
     return call.promise ?? this.reentrant(call);
   }
@@ -234,11 +259,11 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
    * asked in the same tick (by any method) go to one batch fetcher call.
    */
   batch(keys: K[]): Promise<Array<T | Error>> {
-    const bad = this.checkKeys(keys);
-    if (bad !== undefined) return bad;
+    const mapKeys = this.mapKeysOf(keys);
+    if (!Array.isArray(mapKeys)) return mapKeys;
     const out = new Array<Promise<T | Error>>(keys.length);
     for (let i = 0; i < keys.length; i++) {
-      const call = this.join(keys[i]);
+      const call = this.join(keys[i], mapKeys[i]);
       call.sharedUsers++;
       out[i] = (call.promise ?? this.reentrant(call)).then(identity, identity as (e: unknown) => Error);
     }
@@ -247,11 +272,11 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
 
   /** Like `batch`, but rejects with the first error instead of returning it. */
   unsafeBatch(keys: K[]): Promise<T[]> {
-    const bad = this.checkKeys(keys);
-    if (bad !== undefined) return bad as Promise<never>;
+    const mapKeys = this.mapKeysOf(keys);
+    if (!Array.isArray(mapKeys)) return mapKeys;
     const out = new Array<Promise<T>>(keys.length);
     for (let i = 0; i < keys.length; i++) {
-      const call = this.join(keys[i]);
+      const call = this.join(keys[i], mapKeys[i]);
       call.sharedUsers++;
       out[i] = call.promise ?? this.reentrant(call);
     }
@@ -263,12 +288,20 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
    * when every callback (awaited if it returns a promise) is done, rejects if one throws.
    */
   stream(keys: K[], callback: (key: K, result: T | Error) => Promise<void> | void): Promise<void> {
-    const bad = this.checkKeys(keys);
-    if (bad !== undefined) return bad as Promise<never>;
-    validateFunction(callback, 'callback');
+    try {
+      validateFunction(callback, 'callback');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const mapKeys = this.mapKeysOf(keys);
+    if (!Array.isArray(mapKeys)) return mapKeys;
     const out: Promise<void>[] = [];
-    for (const key of new Set(keys)) {
-      const call = this.join(key);
+    const seen = new Set<K>();
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as K;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const call = this.join(key, mapKeys[i]);
       call.sharedUsers++;
       out.push(
         (call.promise ?? this.reentrant(call)).then(
@@ -330,10 +363,9 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     return key === undefined || this.keyOf === undefined ? key : this.keyOf(key);
   }
 
-  /** Counts one caller into the call for `key`, starting one if needed. */
-  private join(key: K | undefined): Call<T, K> {
+  /** Counts one caller into the call for `key` (whose `keyOf` is `mapKey`), starting one if needed. */
+  private join(key: K | undefined, mapKey: unknown): Call<T, K> {
     // No `calls` counter here: stats() derives it, which keeps one increment off the hot path.
-    const mapKey = key === undefined || this.keyOf === undefined ? key : this.keyOf(key);
     let call = this.map.get(mapKey);
     if (call === undefined) {
       call = new Call<T, K>(key, mapKey);
@@ -360,19 +392,28 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   }
 
   private fetchWith(key: K | undefined, options: FetchOptions): Promise<T> {
-    validateObject(options, 'options');
-    const signal = validateSignal(options.signal, 'options.signal');
-    const timeoutMs =
-      options.timeoutMs === undefined
-        ? undefined
-        : validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0, allowInfinity: true });
+    let signal: AbortSignal | undefined;
+    let timeoutMs: number | undefined;
+    let mapKey: unknown;
+    try {
+      validateObject(options, 'options');
+      signal = validateSignal(options.signal, 'options.signal');
+      timeoutMs =
+        options.timeoutMs === undefined
+          ? undefined
+          : validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0, allowInfinity: true });
+      mapKey = this.mapKeyOf(key);
+    } catch (error) {
+      // Bad options and a throwing keyOf reject, like every other failure of a promise method.
+      return this.refuse(error);
+    }
     if (signal?.aborted) {
       this.unjoined++;
       this.metrics.aborts.inc();
       return Promise.reject(abortReason(signal));
     }
     if (key === undefined && this.batcher !== undefined) return this.keylessBatch();
-    const call = this.join(key);
+    const call = this.join(key, mapKey);
     const timed = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY;
     if (call.state !== PENDING || (signal === undefined && !timed)) {
       call.sharedUsers++;
@@ -386,15 +427,16 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     else call.waiters.push(w);
     if (signal !== undefined) this.groupOf(signal).add(w);
     if (timed) {
+      const ms = timeoutMs as number;
       // Ref'd: a caller is waiting on it, so the process must not exit under it (CONTRIBUTING 5).
       w.timer = this.clock
         .setTimeout(
           () =>
             this.giveUp(
               w,
-              new TimeoutError(`${this.displayName}: gave up waiting for key ${describe(key)} after ${timeoutMs} ms`),
+              new TimeoutError(`${this.displayName}: gave up waiting for key ${describe(key)} after ${ms} ms`),
             ),
-          timeoutMs,
+          ms,
         )
         .ref();
     }
@@ -537,6 +579,28 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     w.reject(reason);
     const call = w.call as Call<T, K>;
     if (++call.gone === call.callers && call.state === PENDING) this.abandon(call, reason);
+    else this.dropGivenUp(call);
+  }
+
+  /**
+   * Removes waiters that gave up from a call still in flight, so a hung call with a steady
+   * stream of aborting callers holds only the live ones (plus a few dead). Compacting once the
+   * dead outnumber the live is amortised O(1) per give-up and keeps the waiters in arrival
+   * order, so callers still settle in the order they came.
+   */
+  private dropGivenUp(call: Call<T, K>): void {
+    const waiters = call.waiters;
+    if (waiters === undefined) return;
+    const dead = ++call.deadWaiters;
+    if (dead < 16 || dead * 2 < waiters.length) return;
+    let live = 0;
+    for (let i = 0; i < waiters.length; i++) {
+      const w = waiters[i]!;
+      if (!w.done) waiters[live++] = w;
+    }
+    call.deadWaiters = 0;
+    if (live === 0) call.waiters = undefined;
+    else waiters.length = live;
   }
 
   private detach(w: Waiter): void {
@@ -556,6 +620,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       call.timer = undefined;
     }
     if (this.map.get(call.mapKey) === call) this.map.delete(call.mapKey);
+    // Every waiter is done; the fetcher's promise chain still holds the call until it settles.
+    call.waiters = undefined;
     // Nobody holds the shared promise (only waiters give up), so it is left unsettled.
     call.resolve = call.reject = undefined;
     call.abort(reason);
@@ -580,10 +646,10 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     this.lingeringCount++;
     if (this.fresh !== undefined) {
       call.state = FRESH;
-      this.fresh.push(call, now);
+      this.fresh.push(call, now, this.lingeringCount);
     } else {
       call.state = STALE;
-      (this.stale as LingerQueue<Call<T, K>>).push(call, now);
+      (this.stale as LingerQueue<Call<T, K>>).push(call, now, this.lingeringCount);
     }
     if (this.lingeringCount > this.maxKeys) this.evictOldest();
   }
@@ -613,7 +679,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     if (call.state !== FRESH || this.map.get(call.mapKey) !== call) return;
     if (this.stale !== undefined) {
       call.state = STALE;
-      this.stale.push(call, now);
+      this.stale.push(call, now, this.lingeringCount);
     } else {
       this.map.delete(call.mapKey);
       this.dropLingering(call);
@@ -773,6 +839,12 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     run.abort(error);
   }
 
+  /** A call rejected before joining anything, with exactly `error`. */
+  private refuse(error: unknown): Promise<never> {
+    this.unjoined++;
+    return Promise.reject(error);
+  }
+
   private keylessBatch(): Promise<never> {
     this.unjoined++;
     return Promise.reject(
@@ -780,14 +852,30 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     );
   }
 
-  private checkKeys(keys: K[]): Promise<never> | undefined {
+  /**
+   * The map keys of a `batch`/`unsafeBatch`/`stream` call (`keys` itself without `keyOf`), or
+   * the rejection of the whole call. All are computed before any key joins, so a bad key or a
+   * throwing `keyOf` leaves no call started on behalf of a caller who never gets its promise.
+   */
+  private mapKeysOf(keys: K[]): unknown[] | Promise<never> {
     if (!Array.isArray(keys)) {
       return Promise.reject(new TypeError(`keys must be an array, got ${describe(keys)}`));
     }
     if (this.batcher !== undefined && keys.includes(undefined as K)) {
       return Promise.reject(new TypeError(`${this.displayName}: batch mode keys must not be undefined`));
     }
-    return undefined;
+    const keyOf = this.keyOf;
+    if (keyOf === undefined) return keys;
+    const mapKeys = new Array<unknown>(keys.length);
+    try {
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        mapKeys[i] = key === undefined ? key : keyOf(key);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return mapKeys;
   }
 
   // ---- reporting ----

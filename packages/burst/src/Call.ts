@@ -19,6 +19,7 @@ export const DONE = 3;
  */
 class CallExtra<T, K> {
   gone = 0;
+  deadWaiters = 0;
   waiters: Waiter[] | undefined = undefined;
   resolve: ((value: T) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;
@@ -76,6 +77,14 @@ export class Call<T, K> implements FetchContext<K> {
   }
   set gone(n: number) {
     this.ext().gone = n;
+  }
+
+  /** Waiters in `waiters` that gave up and were not compacted away yet (see `dropGivenUp`). */
+  get deadWaiters(): number {
+    return this.x === undefined ? 0 : this.x.deadWaiters;
+  }
+  set deadWaiters(n: number) {
+    this.ext().deadWaiters = n;
   }
 
   /** Callers with their own promise (signal or per-call timeout); settled in `finish`. */

@@ -262,12 +262,12 @@ describe('BurstValve: signals', () => {
     expect(one.size + two.size).toBe(0);
   });
 
-  it('validates per-call options', () => {
+  it('validates per-call options (rejecting: a promise method never throws)', async () => {
     const valve = new BurstValve<number, number>(async () => 1);
-    expect(() => valve.fetch(1, { signal: {} as AbortSignal })).toThrow(
+    await expect(valve.fetch(1, { signal: {} as AbortSignal })).rejects.toThrow(
       'options.signal must be an AbortSignal, got an object',
     );
-    expect(() => valve.fetch(1, { timeoutMs: 0 })).toThrow('options.timeoutMs must be a number > 0, got 0');
+    await expect(valve.fetch(1, { timeoutMs: 0 })).rejects.toThrow('options.timeoutMs must be a number > 0, got 0');
   });
 });
 

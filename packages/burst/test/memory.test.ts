@@ -37,13 +37,37 @@ describe('BurstValve memory', () => {
   it('signal callers leave nothing behind either (waiters, listeners on a long-lived signal)', async () => {
     const gate = deferred<number>();
     const valve = new BurstValve<number, number>((k) => gate.promise.then(() => k!));
+    const n = 50_000;
+    // Callers of one hung call that give up must not stay in its waiter list while it hangs
+    // (review of issue 9: 10^5 aborted callers kept 10^5 waiters). A retained waiter holds a
+    // Waiter, a promise and its resolvers (over 150 bytes), so n of them would be over 7 MB.
+    const plain = valve.fetch(-1);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < n; i++) {
+      const ac = new AbortController();
+      valve.fetch(-1, { signal: ac.signal }).catch(noop);
+      // A string reason: a default DOMException would grow Node's own WeakMap of them.
+      ac.abort('gave up');
+    }
+    await flush();
+    gc();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(1_500_000);
+    expect(valve.stats().aborts).toBe(n);
+    // And many keys sharing one long-lived signal, all settled.
     const ac = new AbortController();
-    const n = 10_000;
     const calls = Array.from({ length: n }, (_, i) => valve.fetch(i, { signal: ac.signal }));
     gate.resolve(0);
     await Promise.all(calls);
+    await expect(plain).resolves.toBe(-1);
     expect(valve.size).toBe(0);
+    expect(valve.inFlight).toBe(0);
     ac.abort('after the fact');
     await flush();
+    calls.length = 0;
+    gc();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(1_500_000);
   });
 });
+
+function noop(): void {}
