@@ -26,6 +26,7 @@ import {
   validateNumber,
   validateObject,
   validateSignal,
+  validateBoolean,
   validateString,
 } from '@valve/core';
 import { Cohort, type CohortOwner } from './internal/Cohort.js';
@@ -51,6 +52,7 @@ const KNOWN_OPTIONS = [
   'tokenLimit',
   'rateSource',
   'taskTimeoutMs',
+  'releaseOnTimeout',
   'runtimeLimitMs',
   'idleTimeoutMs',
   'retry',
@@ -60,6 +62,9 @@ const KNOWN_OPTIONS = [
   'name',
   'clock',
 ] as const;
+
+/** A keep-alive timer's delay: the longest a timer can wait; it is cleared long before. */
+const KEEPALIVE_MS = 2 ** 31 - 1;
 
 /** Dead (aborted) jobs tolerated in the queue before it is compacted. */
 const COMPACT_AFTER = 64;
@@ -145,6 +150,8 @@ export class PromisePool implements CohortOwner {
   /** Every `add()`ed task is plain (see the class comment). */
   private readonly plain: boolean;
   private readonly taskTimeoutMs: number | undefined;
+  /** Free a timed-out or aborted task's slot at once (true) or when its promise settles (false). */
+  private readonly releaseOnTimeout: boolean;
   private readonly runtimeLimitMs: number | undefined;
   private readonly idleTimeoutMs: number | undefined;
   private readonly retryOptions: NormalizedRetry | undefined;
@@ -166,6 +173,8 @@ export class PromisePool implements CohortOwner {
   private failed = 0;
   private retried = 0;
   private timedOut = 0;
+  /** Jobs settled by timeout or abort whose task has not settled yet (see `Job.abandoned`). */
+  private abandonedCount = 0;
 
   private cohort: Cohort;
   private openOutstanding = 0;
@@ -185,6 +194,11 @@ export class PromisePool implements CohortOwner {
   private pauseTimer: Timer | undefined = undefined;
   private pausedUntil = 0;
   private rateTimer: Timer | undefined = undefined;
+  /**
+   * Ref'd while a drain waits on queued work that nothing else will start (a paused pool): no
+   * task runs and no timer is due, so without it the process could exit with work accepted.
+   */
+  private keepAlive: Timer | undefined = undefined;
 
   private closed = false;
   private donePromise: Promise<PoolSummary> | undefined = undefined;
@@ -204,6 +218,8 @@ export class PromisePool implements CohortOwner {
 
     // Plain options first, so a bad one throws before any source is subscribed to.
     this.taskTimeoutMs = optionalMs(options.taskTimeoutMs, 'taskTimeoutMs');
+    this.releaseOnTimeout =
+      options.releaseOnTimeout === undefined ? true : validateBoolean(options.releaseOnTimeout, 'releaseOnTimeout');
     this.runtimeLimitMs = optionalMs(options.runtimeLimitMs, 'runtimeLimitMs');
     this.idleTimeoutMs = optionalMs(options.idleTimeoutMs, 'idleTimeoutMs');
     const r = options.retry === undefined ? undefined : normalizeRetry(options.retry, 'retry');
@@ -409,6 +425,7 @@ export class PromisePool implements CohortOwner {
     this.paused = true;
     this.pauseTimer?.clear();
     this.pauseTimer = undefined;
+    this.syncKeepAlive();
   }
 
   /** Starts tasks again (also ends a `pauseFor`). */
@@ -417,6 +434,7 @@ export class PromisePool implements CohortOwner {
     this.pauseTimer = undefined;
     if (!this.paused) return;
     this.paused = false;
+    this.syncKeepAlive();
     this.pump();
   }
 
@@ -435,6 +453,7 @@ export class PromisePool implements CohortOwner {
     this.pauseTimer = this.clock.setTimeout(() => {
       this.pauseTimer = undefined;
       this.paused = false;
+      this.syncKeepAlive();
       this.pump();
     }, ms);
     // The timer keeps the process alive only while accepted work waits for it.
@@ -469,6 +488,7 @@ export class PromisePool implements CohortOwner {
       failed: this.failed,
       retried: this.retried,
       timedOut: this.timedOut,
+      abandoned: this.abandonedCount,
       paused: this.paused,
       closed: this.closed,
     };
@@ -502,7 +522,8 @@ export class PromisePool implements CohortOwner {
         if (job.state === DONE) return;
         const reason = abortReason(signal);
         job.abort(reason);
-        this.finishJob(job, false, reason);
+        if (job.state === RUNNING) this.abandon(job, reason);
+        else this.finishJob(job, false, reason);
       };
       signal.addEventListener('abort', job.onAbort, { once: true });
     }
@@ -530,6 +551,7 @@ export class PromisePool implements CohortOwner {
   /** The queue just became non-empty. */
   private onQueued(): void {
     this.pauseTimer?.ref();
+    if (this.drainWaiter !== undefined) this.syncKeepAlive();
     if (this.rate !== undefined && this.rate.available < 1) this.waitForRate();
   }
 
@@ -667,6 +689,7 @@ export class PromisePool implements CohortOwner {
     if (this.sizeWaiters.length > 0) this.checkSizeWaiters();
     if (this.queued === 0) {
       this.pauseTimer?.unref();
+      if (this.keepAlive !== undefined) this.syncKeepAlive();
       if (this.rateTimer !== undefined) {
         this.rateTimer.clear();
         this.rateTimer = undefined;
@@ -766,7 +789,7 @@ export class PromisePool implements CohortOwner {
           this.timedOut++;
           this.m?.timedOut.inc();
           job.abort(error);
-          this.finishJob(job, false, error);
+          this.abandon(job, error);
         }, ms)
         .ref();
     }
@@ -805,10 +828,42 @@ export class PromisePool implements CohortOwner {
     );
   }
 
-  /** Settles a job exactly once (later calls, e.g. a task finishing after its timeout, do nothing). */
-  private finishJob(job: Job, ok: boolean, value: unknown): void {
+  /**
+   * A running job's timeout fired or its signal aborted: settle it now (its caller must not wait
+   * for code that may never return) and count it as abandoned until its task settles. With
+   * `releaseOnTimeout: false` it keeps its slot until then.
+   */
+  private abandon(job: Job, error: unknown): void {
+    job.abandoned = true;
+    this.abandonedCount++;
+    this.finishJob(job, false, error, !this.releaseOnTimeout);
+  }
+
+  /** The task of an abandoned job settled at last: free what it still holds. */
+  private abandonedSettled(job: Job): void {
+    job.abandoned = false;
+    this.abandonedCount--;
+    if (!job.slotHeld) return;
+    job.slotHeld = false;
+    this.activeCount--;
+    if (this.m !== undefined) this.m.run.record(this.clock.now() - job.startedAt);
+    const permit = job.permit;
+    job.permit = undefined;
+    permit?.release({ dropped: true });
+    this.afterSettle();
+  }
+
+  /**
+   * Settles a job exactly once (later calls, e.g. a task finishing after its timeout, only end
+   * its abandonment). `keepSlot`: a running job stays in `active` and keeps its permit until its
+   * task settles (`releaseOnTimeout: false`).
+   */
+  private finishJob(job: Job, ok: boolean, value: unknown, keepSlot = false): void {
     const was = job.state;
-    if (was === DONE) return;
+    if (was === DONE) {
+      if (job.abandoned) this.abandonedSettled(job);
+      return;
+    }
     job.state = DONE;
     if (job.timer !== undefined) {
       job.timer.clear();
@@ -818,7 +873,9 @@ export class PromisePool implements CohortOwner {
       job.userSignal!.removeEventListener('abort', job.onAbort);
       job.onAbort = undefined;
     }
-    if (was === RUNNING) {
+    if (was === RUNNING && keepSlot) {
+      job.slotHeld = true;
+    } else if (was === RUNNING) {
       this.activeCount--;
       if (this.m !== undefined) this.m.run.record(this.clock.now() - job.startedAt);
     } else if (was === QUEUED) {
@@ -826,8 +883,8 @@ export class PromisePool implements CohortOwner {
       if (++this.dead >= COMPACT_AFTER && this.dead > this.queued) this.compact();
     }
     this.account(job.cohort, ok, value);
-    const permit = job.permit;
-    job.permit = undefined;
+    const permit = job.slotHeld ? undefined : job.permit;
+    if (!job.slotHeld) job.permit = undefined;
     if (job.resolve !== undefined) {
       if (ok) job.resolve(value);
       else job.reject!(value);
@@ -837,7 +894,7 @@ export class PromisePool implements CohortOwner {
     // Released last: a source may wake the pool synchronously from release().
     permit?.release({ dropped: !ok });
     if (was === QUEUED) this.afterDequeue();
-    else this.afterSettle();
+    else if (!job.slotHeld) this.afterSettle();
   }
 
   /** Removes aborted jobs from the queue (they are otherwise skipped when they reach the head). */
@@ -967,6 +1024,7 @@ export class PromisePool implements CohortOwner {
     }
     return new Promise((resolve, reject) => {
       this.drainWaiter = { resolve, reject };
+      this.syncKeepAlive();
     });
   }
 
@@ -1021,7 +1079,25 @@ export class PromisePool implements CohortOwner {
     w.resolve(this.endCycle());
   }
 
+  /** Holds or drops the keep-alive timer (see `keepAlive`). */
+  private syncKeepAlive(): void {
+    const keep = this.drainWaiter !== undefined && this.queued > 0 && this.paused;
+    if (keep && this.keepAlive === undefined) {
+      this.keepAlive = this.clock.setTimeout(() => {
+        this.keepAlive = undefined;
+      }, KEEPALIVE_MS);
+      this.keepAlive.ref();
+    } else if (!keep && this.keepAlive !== undefined) {
+      this.keepAlive.clear();
+      this.keepAlive = undefined;
+    }
+  }
+
   private clearDrainTimers(): void {
+    if (this.keepAlive !== undefined) {
+      this.keepAlive.clear();
+      this.keepAlive = undefined;
+    }
     this.runtimeTimer?.clear();
     this.runtimeTimer = undefined;
     this.idleTimer?.clear();
@@ -1054,6 +1130,12 @@ export class PromisePool implements CohortOwner {
     registry.gauge({ name: 'valve_pool_queued', help: 'Tasks waiting to start.', labels, collect: () => this.queued });
     registry.gauge({ name: 'valve_pool_active', help: 'Tasks running.', labels, collect: () => this.activeCount });
     registry.gauge({ name: 'valve_pool_limit', help: 'Concurrency allowed now.', labels, collect: () => this.limit });
+    registry.gauge({
+      name: 'valve_pool_abandoned',
+      help: 'Tasks settled by their timeout or abort whose code still runs.',
+      labels,
+      collect: () => this.abandonedCount,
+    });
     return {
       completed: registry.counter({ name: 'valve_pool_completed_total', help: 'Tasks that succeeded.', labels }),
       failed: registry.counter({ name: 'valve_pool_failed_total', help: 'Tasks that failed.', labels }),

@@ -13,7 +13,9 @@ export interface TaskContext {
   /**
    * Aborts when the task times out (`taskTimeoutMs`/`timeoutMs`, with a `TimeoutError`) or the
    * caller's `signal` aborts (with its reason). Reading it is what creates an `AbortController`,
-   * so tasks that never read it cost none.
+   * so tasks that never read it cost none. Each task gets its own signal, never one shared with
+   * other tasks, so listeners a task adds go away with it. A task that nothing can abort gets a
+   * new never-aborting signal on each read: read it once (`const { signal } = context`).
    */
   readonly signal: AbortSignal;
   /** 1 for the first attempt, 2 for the first retry, … */
@@ -64,10 +66,21 @@ export interface PromisePoolOptions {
   rateSource?: RateSource;
   /**
    * A running task's time limit, ms (> 0). When it passes, the task's `signal` aborts with a
-   * `TimeoutError`, its slot is freed and it counts as failed with that error.
+   * `TimeoutError`, its slot is freed (see `releaseOnTimeout`) and it counts as failed with that error.
    * @default no limit
    */
   taskTimeoutMs?: number;
+  /**
+   * What happens to the slot of a task that timed out or whose `signal` aborted while it ran.
+   * The caller is settled at once either way (`TimeoutError` or the abort reason) and the task
+   * counts as failed; the pool cannot stop code that ignores its `signal`.
+   * `true`: the slot is freed at once, so the next task starts; tasks still running after their
+   * timeout (`stats().abandoned`) then come on top of `maxWorkers`, without bound if a downstream
+   * hangs. `false`: the slot is held until the task's promise actually settles, so at most
+   * `maxWorkers` tasks' code runs at once, and a hung downstream stalls the pool instead.
+   * @default true
+   */
+  releaseOnTimeout?: boolean;
   /**
    * A drain cycle's time limit, ms (> 0), counted from the first task accepted in the cycle:
    * a `drain()` or `done()` still waiting then rejects with a `PoolTimeoutError` (reason
@@ -149,6 +162,11 @@ export interface PoolStats {
   retried: number;
   /** Failures that were task timeouts (also counted in `failed`). */
   timedOut: number;
+  /**
+   * Tasks settled by their timeout or abort whose code is still running (their promise has not
+   * settled). With `releaseOnTimeout: false` they also hold slots and count in `active`.
+   */
+  abandoned: number;
   paused: boolean;
   closed: boolean;
   /** Time waiting in the queue, ms (only with `metrics`). */

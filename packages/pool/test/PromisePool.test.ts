@@ -397,6 +397,7 @@ describe('PromisePool: events and stats', () => {
       failed: 0,
       retried: 0,
       timedOut: 0,
+      abandoned: 0,
       paused: false,
       closed: false,
     });

@@ -7,17 +7,24 @@ export const ACQUIRING = 1;
 export const RUNNING = 2;
 export const DONE = 3;
 
-let never: AbortSignal | undefined;
-/** One signal that never aborts, shared by every task that has nothing to abort it. */
-export function neverSignal(): AbortSignal {
-  never ??= new AbortController().signal;
-  return never;
+/**
+ * A signal that never aborts, made on demand. Never shared: a task that adds an `abort`
+ * listener to a shared signal (as `fetch` and most clients do) would leave it there for good,
+ * 1000 tasks -> 1000 listeners and a MaxListenersExceededWarning. An unshared one is collected
+ * with its listeners once the task lets go of it.
+ */
+function quietSignal(): AbortSignal {
+  return new AbortController().signal;
 }
 
-/** The context of tasks that cannot be aborted or retried: shared, so it costs nothing. */
+/**
+ * The context of tasks that cannot be aborted or retried: one object for all of them, so a task
+ * that never reads `signal` costs nothing. Each read of `signal` makes a new never-aborting signal
+ * (the shared context has nowhere to keep a per-task one): read it once, `const { signal } = ctx`.
+ */
 export const PLAIN_CONTEXT: TaskContext = Object.freeze({
   get signal() {
-    return neverSignal();
+    return quietSignal();
   },
   attempt: 1,
 });
@@ -42,6 +49,13 @@ export class Job {
   enqueuedAt = 0;
   startedAt = 0;
   attempt = 1;
+  /**
+   * Settled by its timeout or abort while its code still runs (counted in the pool's
+   * `abandoned` until the task's own promise settles).
+   */
+  abandoned = false;
+  /** Abandoned with `releaseOnTimeout: false`: still in `active`, `permit` kept until it settles. */
+  slotHeld = false;
 
   constructor(
     readonly fn: Task,
@@ -53,7 +67,8 @@ export class Job {
 
   get signal(): AbortSignal {
     if (this.controller !== undefined) return this.controller.signal;
-    if (this.timeoutMs === undefined) return this.userSignal ?? neverSignal();
+    if (this.timeoutMs === undefined && this.userSignal !== undefined) return this.userSignal;
+    // A timeout can abort it, or nothing can: either way the job's own controller, made once.
     this.controller = new AbortController();
     if (this.abortedWith !== undefined) this.controller.abort(this.abortedWith);
     return this.controller.signal;
