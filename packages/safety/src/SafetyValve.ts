@@ -118,7 +118,19 @@ export class SafetyValve {
   /** Async mode: the loop acquiring for the head is running; its abort controller. */
   private acquiring = false;
   private acquireAbort: AbortController | undefined;
-  private readonly subscriptions: Disposable[] = [];
+  /**
+   * `pump` listens to the sources' `onAvailable` only while this valve has waiters (subscribed by
+   * `enqueue`, dropped once the queue is empty and nothing of ours runs): on the uncontended path
+   * a release then costs no listener call at all. `undefined` while not listening.
+   */
+  private watching: Disposable[] | undefined;
+  /**
+   * Fast path with the built-in fixed cap and no lease: the permits of running jobs. Such permits
+   * are interchangeable (releasing one only lowers the shared count; see LocalConcurrency's
+   * `FixedPermit`), so a finishing job releases any of them and `run()` can hand `then` two
+   * handlers bound once per valve instead of two closures per call. `undefined` otherwise.
+   */
+  private readonly fungible: Permit[] | undefined;
   private readonly meters: Meters;
   /** Throughput estimate for Retry-After: completions counted since `tpSince`. */
   private tpSince: number;
@@ -189,6 +201,7 @@ export class SafetyValve {
       if (!isLimit(c)) validateInteger(c, 'concurrency', { min: 1, allowInfinity: true });
       this.ownConc = new LocalConcurrency({ limit: c as number, clock: this.clock });
       this.conc = this.ownConc;
+      if (!isLimit(c) && this.leaseMs === undefined) this.fungible = [];
     }
     this.asyncMode = this.conc.async === true || this.rate?.async === true;
     this.codel = this.discipline === 'codel' ? new CoDel(this.targetMs, this.intervalMs) : undefined;
@@ -208,10 +221,6 @@ export class SafetyValve {
       deadlineMs: this.deadlineMs,
       leaseMs: this.leaseMs,
     });
-    if (!this.asyncMode) {
-      this.subscriptions.push(this.conc.onAvailable(this.pump));
-      if (this.rate) this.subscriptions.push(this.rate.onAvailable(this.pump));
-    }
   }
 
   /**
@@ -220,13 +229,15 @@ export class SafetyValve {
    * drops the job, or with `signal.reason` when the caller aborts while it waits.
    */
   run<T>(fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<Awaited<T>> {
-    validateFunction(fn, 'fn');
+    // The check inline, the helper (and its message) only on failure: this is the hot path.
+    if (typeof fn !== 'function') validateFunction(fn, 'fn');
     if (options !== undefined) {
       const signal = checkRunOptions(options);
       if (signal?.aborted) return Promise.reject(abortReason(signal));
     }
     const permit = this.startNow();
     if (permit !== undefined) {
+      if (this.fungible !== undefined) return this.executeFungible(fn, permit, this.fungible);
       if (this.leaseMs === undefined) return this.execute(fn, permit);
       return this.executeLeased(fn, new Grant(this, permit));
     }
@@ -334,8 +345,7 @@ export class SafetyValve {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.subscriptions) s.dispose();
-    this.subscriptions.length = 0;
+    this.unwatch();
     this.clearTimers();
     this.acquireAbort?.abort();
     for (const job of this.queue.drain()) this.refuse(job, 'shutdown');
@@ -348,6 +358,22 @@ export class SafetyValve {
     this.running--;
     this.meters.completed.inc();
     permit.release(failed ? DROPPED : undefined);
+    if (this.watching !== undefined && this.running === 0 && this.queue.size === 0) this.unwatch();
+  }
+
+  /** Starts listening for freed slots and tokens (synchronous sources only); idempotent. */
+  private watch(): void {
+    if (this.watching !== undefined || this.asyncMode || this.closed) return;
+    const subscriptions = [this.conc.onAvailable(this.pump)];
+    if (this.rate !== undefined) subscriptions.push(this.rate.onAvailable(this.pump));
+    this.watching = subscriptions;
+  }
+
+  private unwatch(): void {
+    const subscriptions = this.watching;
+    if (subscriptions === undefined) return;
+    this.watching = undefined;
+    for (const s of subscriptions) s.dispose();
   }
 
   /** @internal A lease ran out. */
@@ -389,6 +415,29 @@ export class SafetyValve {
     ) as Promise<Awaited<T>>;
   }
 
+  /** `execute` for interchangeable permits: see `fungible`. */
+  private executeFungible<T>(fn: () => T | PromiseLike<T>, permit: Permit, held: Permit[]): Promise<Awaited<T>> {
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.finish(permit, true);
+      return Promise.reject(error);
+    }
+    held.push(permit);
+    return Promise.resolve(result).then(this.endOk, this.endFailed) as Promise<Awaited<T>>;
+  }
+
+  private readonly endOk = (value: unknown): unknown => {
+    this.finish(this.fungible!.pop()!, false);
+    return value;
+  };
+
+  private readonly endFailed = (error: unknown): never => {
+    this.finish(this.fungible!.pop()!, true);
+    throw error;
+  };
+
   private async executeLeased<T>(fn: () => T | PromiseLike<T>, grant: Grant): Promise<Awaited<T>> {
     let failed = true;
     try {
@@ -425,6 +474,7 @@ export class SafetyValve {
       }
       if (this.queue.size === 0) this.nonEmptySince = now;
       this.queue.push(job);
+      this.watch();
       const deadline = options?.deadlineMs ?? this.deadlineMs;
       if (deadline !== undefined) {
         job.timer = this.clock.setTimeout(() => this.expire(job), deadline).ref();
@@ -645,6 +695,7 @@ export class SafetyValve {
   private updateTimers(): void {
     if (this.queue.size === 0 || this.closed) {
       if (this.expiryTimer !== undefined || this.tokenTimer !== undefined) this.clearTimers();
+      if (this.running === 0) this.unwatch();
       return;
     }
     const now = this.clock.now();

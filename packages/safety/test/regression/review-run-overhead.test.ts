@@ -1,0 +1,139 @@
+// Review finding: `run()` cost ~+280 ns per admitted call over a direct call against the issue's
+// +100 ns target. Avoidable work on the uncontended path: the valve listened to its sources'
+// `onAvailable` from construction, so every release called `pump` although nobody waited, and
+// each call allocated two closures for `then`. The valve now listens only while it has waiters,
+// and with the built-in fixed cap it passes `then` two handlers bound once per valve (the fixed
+// cap's permits are interchangeable). These tests pin the behaviour those shortcuts must keep.
+import { type ConcurrencySource, type Disposable, LocalConcurrency, ManualClock } from '@valve/core';
+import { deferred, flush, track } from '@valve/testkit';
+import { describe, expect, it } from 'vitest';
+import { SafetyValve } from '../../src/index.js';
+import { gated } from '../helpers.js';
+
+/** A LocalConcurrency that counts who listens to it and how often it calls them. */
+function spiedSource(limit: number) {
+  const inner = new LocalConcurrency({ limit });
+  const spy = { listening: 0, calls: 0 };
+  const source: ConcurrencySource = {
+    get limit() {
+      return inner.limit;
+    },
+    get inUse() {
+      return inner.inUse;
+    },
+    tryAcquire: () => inner.tryAcquire(),
+    acquire: (signal?: AbortSignal) => inner.acquire(signal),
+    onAvailable: (listener: () => void): Disposable => {
+      spy.listening++;
+      const sub = inner.onAvailable(() => {
+        spy.calls++;
+        listener();
+      });
+      let disposed = false;
+      return {
+        dispose: () => {
+          if (disposed) return;
+          disposed = true;
+          spy.listening--;
+          sub.dispose();
+        },
+      };
+    },
+  };
+  return { source, spy };
+}
+
+describe('run() on the uncontended path', () => {
+  it('does not listen to the concurrency source while nobody waits', async () => {
+    const { source, spy } = spiedSource(4);
+    const valve = new SafetyValve({ size: 10, concurrencySource: source, clock: new ManualClock() });
+    for (let i = 0; i < 50; i++) expect(await valve.run(async () => i)).toBe(i);
+    expect(spy).toEqual({ listening: 0, calls: 0 });
+    valve.close();
+  });
+
+  it('listens while jobs wait and stops once the queue is empty and its jobs are done', async () => {
+    const { source, spy } = spiedSource(1);
+    const valve = new SafetyValve({ size: 10, concurrencySource: source, clock: new ManualClock() });
+    const log: string[] = [];
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => gated(log, n));
+    const runs = [a!, b!, c!].map((j) => track(valve.run(j.fn)));
+    expect(log).toEqual(['a']);
+    expect(spy.listening).toBe(1);
+    a!.finish();
+    await flush();
+    expect(log).toEqual(['a', 'b']);
+    b!.finish();
+    await flush();
+    expect(log).toEqual(['a', 'b', 'c']);
+    // The queue is empty but c runs: still listening costs nothing more than one early return.
+    c!.finish();
+    await flush();
+    expect(runs.map((r) => r.state)).toEqual(['resolved', 'resolved', 'resolved']);
+    expect(spy.listening).toBe(0);
+    // And the next waiter subscribes again.
+    const d = gated(log, 'd');
+    const e = gated(log, 'e');
+    const more = [track(valve.run(d.fn)), track(valve.run(e.fn))];
+    expect(spy.listening).toBe(1);
+    d.finish();
+    e.finish();
+    await flush();
+    await flush();
+    expect(more.map((r) => r.state)).toEqual(['resolved', 'resolved']);
+    expect(log).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(spy.listening).toBe(0);
+    valve.close();
+  });
+
+  it('close() stops listening even with waiters', () => {
+    const { source, spy } = spiedSource(1);
+    const valve = new SafetyValve({ size: 10, concurrencySource: source, clock: new ManualClock() });
+    void valve.run(() => new Promise(() => {}));
+    void valve.run(() => 1).catch(() => {});
+    expect(spy.listening).toBe(1);
+    valve.close();
+    expect(spy.listening).toBe(0);
+  });
+});
+
+describe('run() with the built-in fixed cap (shared handlers, interchangeable permits)', () => {
+  it('jobs finishing out of order, throwing or rejecting keep the count exact and hand slots over', async () => {
+    const valve = new SafetyValve({ size: 10, concurrency: 2, clock: new ManualClock() });
+    const slow = deferred<string>();
+    const fast = deferred<string>();
+    const boom = new Error('boom');
+    const r1 = track(valve.run(() => slow.promise));
+    const r2 = track(valve.run(() => fast.promise));
+    const r3 = track(valve.run(() => 'third'));
+    expect(valve.stats()).toMatchObject({ running: 2, queued: 1 });
+    fast.resolve('fast'); // finishes before the job that started first
+    await flush();
+    expect(r2.state).toBe('resolved');
+    expect(r3.state).toBe('resolved');
+    expect(valve.stats()).toMatchObject({ running: 1, queued: 0 });
+    const sync = valve.run(() => {
+      throw boom;
+    });
+    await expect(sync).rejects.toBe(boom);
+    await expect(valve.run(() => Promise.reject(boom))).rejects.toBe(boom);
+    // biome-ignore lint/suspicious/noThenProperty: a non-native thenable on purpose
+    const odd = { then: (ok: (v: number) => void) => ok(7) } as unknown as PromiseLike<number>;
+    expect(await valve.run(() => odd)).toBe(7);
+    expect(await valve.run(() => 8)).toBe(8);
+    slow.resolve('slow');
+    await flush();
+    expect(r1.state).toBe('resolved');
+    expect(valve.stats()).toMatchObject({ running: 0, queued: 0, admitted: 7, completed: 7 });
+    // Both slots are free again: two jobs start at once, a third queues.
+    const held = [deferred(), deferred()];
+    const h = held.map((g) => track(valve.run(() => g.promise)));
+    const q = track(valve.run(() => 'queued'));
+    expect(valve.stats()).toMatchObject({ running: 2, queued: 1 });
+    for (const g of held) g.resolve();
+    await flush();
+    expect([...h, q].map((r) => r.state)).toEqual(['resolved', 'resolved', 'resolved']);
+    expect(valve.stats()).toMatchObject({ running: 0, queued: 0 });
+    valve.close();
+  });
+});
