@@ -22,10 +22,12 @@ export interface RedisSemaphoreOptions extends RedisSourceOptions {
   /** Permits held at once across every instance (an integer >= 1). Required. */
   limit: number;
   /**
-   * How long a lease lives without renewal, in ms (an integer >= 30). Held permits renew every
-   * `leaseMs / 3`, so a holder that crashes, freezes or loses Redis frees its permit at most
-   * `leaseMs` later; a holder paused longer than `leaseMs` (GC, debugger, partition) loses its
-   * permit while its work still runs (see `onLeaseLost`).
+   * How long a lease lives without renewal, in ms (an integer >= 30, and at least
+   * `3 * commandTimeoutMs + probeIntervalMs`, so that renewals, every `leaseMs / 3` and each
+   * waiting up to `commandTimeoutMs` for a reply, fit in a lease with room for a probe interval).
+   * A holder that crashes, freezes or loses Redis frees its permit at most `leaseMs` later; a
+   * holder paused longer than `leaseMs` (GC, debugger, partition) loses its permit while its
+   * work still runs (see `onLeaseLost`).
    * @default 30000
    */
   leaseMs?: number;
@@ -72,7 +74,10 @@ export class RedisSemaphore implements ConcurrencySource {
   private readonly available$ = new Emitter<void>();
   private readonly leaseLost$ = new Emitter<LeaseLost>();
   readonly onAvailable = this.available$.event;
-  /** Fires when renewal finds a held lease gone (it expired: the cap no longer counts it). */
+  /**
+   * Fires when a held lease is gone: renewal found it expired, or a renewal failed after the
+   * latest time the lease can have lasted until (the cap no longer counts it either way).
+   */
   readonly onLeaseLost = this.leaseLost$.event;
   /** This instance's Redis leases, by lease id; written by grant and release. */
   private readonly held = new Map<string, RedisPermit>();
@@ -102,6 +107,15 @@ export class RedisSemaphore implements ConcurrencySource {
     const common = normalizeCommon(options);
     this.limit = validateInteger(options.limit, 'limit', { min: 1 });
     this.leaseMs = validateInteger(options.leaseMs ?? 30_000, 'leaseMs', { min: 30 });
+    const { commandTimeoutMs, probeIntervalMs } = common;
+    const shortest = 3 * commandTimeoutMs + probeIntervalMs;
+    if (this.leaseMs < shortest) {
+      // A shorter lease can expire on one slow reply while its holder still works: the cap
+      // would then admit a second holder. See RedisSemaphore.renew.
+      throw new RangeError(
+        `leaseMs must be >= 3 * commandTimeoutMs + probeIntervalMs (3 * ${commandTimeoutMs} + ${probeIntervalMs} = ${shortest}), got ${this.leaseMs}`,
+      );
+    }
     this.name = common.name;
     this.redisErrorPolicy = common.policy;
     this.key = `${common.prefix}sem:${common.name}`;
@@ -181,18 +195,19 @@ export class RedisSemaphore implements ConcurrencySource {
       this.inflight++;
       const id = `${this.instanceId}:${++this.seq}`;
       const wakesAtSend = this.wakes;
+      const sentAt = this.clock.now();
       this.track(this.link.run(ACQUIRE_SCRIPT, [this.key], [this.limit, this.leaseMs, id])).then(
-        (reply) => this.onReply(id, reply as number[], wakesAtSend),
+        (reply) => this.onReply(id, reply as number[], wakesAtSend, sentAt),
         (error: unknown) => this.onError(error),
       );
     }
   }
 
-  private onReply(id: string, [acquired, , waitMs]: number[], wakesAtSend: number): void {
+  private onReply(id: string, [acquired, , waitMs]: number[], wakesAtSend: number, sentAt: number): void {
     this.inflight--;
     this.probing = acquired !== 1;
     if (acquired === 1) {
-      const permit = this.grant(id);
+      const permit = this.grant(id, sentAt);
       // The waiter may have aborted (or we closed) while the script ran: give the lease back.
       if (!this.waiters.resolveNext(permit)) permit.release();
     } else if (this.wakes === wakesAtSend && this.retryTimer === undefined && !this.closed && this.waiters.size > 0) {
@@ -260,8 +275,9 @@ export class RedisSemaphore implements ConcurrencySource {
     sub.disconnect();
   }
 
-  private grant(id: string): RedisPermit {
-    const permit = new RedisPermit(this, id);
+  private grant(id: string, sentAt: number): RedisPermit {
+    // The script ran after we sent it, so the lease lasts at least until then + leaseMs.
+    const permit = new RedisPermit(this, id, sentAt + this.leaseMs);
     this.held.set(id, permit);
     this.scheduleRenewal();
     return permit;
@@ -284,31 +300,61 @@ export class RedisSemaphore implements ConcurrencySource {
     );
   }
 
-  private scheduleRenewal(): void {
+  /** Renews every `leaseMs / 3`; after a failure, no later than the earliest lease's expiry. */
+  private scheduleRenewal(afterFailure = false): void {
     if (this.renewTimer !== undefined || this.held.size === 0 || this.closed) return;
+    let delay = this.leaseMs / 3;
+    if (afterFailure) {
+      const now = this.clock.now();
+      for (const permit of this.held.values()) {
+        if (!permit.lost) delay = Math.min(delay, Math.max(0, permit.expiresAt - now));
+      }
+    }
     // Unref'd (the clock's default): renewal matters only while work runs, and running work
     // keeps the process alive by itself.
-    this.renewTimer = this.clock.setTimeout(() => this.renew(), this.leaseMs / 3);
+    this.renewTimer = this.clock.setTimeout(() => this.renew(), delay);
   }
 
+  /**
+   * Sent past the probe gate ({@link RedisLink.runUngated}): the gate exists so that callers
+   * fail fast during an outage, but a renewal refused for `probeIntervalMs` after someone
+   * else's slow reply would let a lease expire while its holder works, and the cap would admit
+   * another holder. A renewal that fails once the lease may have expired reports it lost.
+   */
   private renew(): void {
     this.renewTimer = undefined;
     const ids: string[] = [];
     for (const permit of this.held.values()) if (!permit.lost) ids.push(permit.id);
     if (ids.length === 0) return;
-    this.track(this.link.run(RENEW_SCRIPT, [this.key], [this.leaseMs, ...ids])).then(
-      (lost) => {
-        for (const id of lost as string[]) {
+    const sentAt = this.clock.now();
+    this.track(this.link.runUngated(RENEW_SCRIPT, [this.key], [this.leaseMs, ...ids])).then(
+      (reply) => {
+        const lost = new Set(reply as string[]);
+        for (const id of ids) {
           const permit = this.held.get(id);
           if (permit === undefined || permit.lost) continue; // released meanwhile
-          permit.lost = true;
-          this.leaseLost$.emit({ name: this.name, leaseId: id });
+          if (lost.has(id)) this.loseLease(permit);
+          else permit.expiresAt = sentAt + this.leaseMs;
         }
         this.scheduleRenewal();
       },
-      // Try again next period; if Redis stays away longer than leaseMs the leases expire.
-      () => this.scheduleRenewal(),
+      () => {
+        // Nobody can tell whether the lease still exists once its expiry has passed; treat it
+        // as lost (the cap may already have given the slot to someone else) instead of waiting
+        // for a renewal that may never get through. Otherwise try again before it expires.
+        const now = this.clock.now();
+        for (const id of ids) {
+          const permit = this.held.get(id);
+          if (permit !== undefined && !permit.lost && permit.expiresAt <= now) this.loseLease(permit);
+        }
+        this.scheduleRenewal(true);
+      },
     );
+  }
+
+  private loseLease(permit: RedisPermit): void {
+    permit.lost = true;
+    this.leaseLost$.emit({ name: this.name, leaseId: permit.id });
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -328,6 +374,11 @@ class RedisPermit implements Permit {
   constructor(
     semaphore: RedisSemaphore,
     readonly id: string,
+    /**
+     * Local clock time until which the lease surely lasts (the send time of the last script
+     * that set it, plus leaseMs); written by grant and by successful renewals.
+     */
+    public expiresAt: number,
   ) {
     this.semaphore = semaphore;
   }

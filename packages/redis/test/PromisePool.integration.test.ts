@@ -22,7 +22,7 @@ describe.skipIf(!url)('PromisePool with Redis sources (rateSource, concurrencySo
     const pools = [client(), client()].map((redis) => {
       const common = { redis, prefix, name: 'jobs', redisErrorPolicy: 'fail-closed' } as const;
       const rateSource = new RedisTokenBucket({ ...common, rate: 20, hz: 100, tokenLimit: 20 });
-      const concurrencySource = new RedisSemaphore({ ...common, limit: 2, leaseMs: 2000 });
+      const concurrencySource = new RedisSemaphore({ ...common, limit: 2, leaseMs: 4000 });
       sources.push(rateSource, concurrencySource);
       return new PromisePool({ rateSource, concurrencySource });
     });

@@ -14,6 +14,16 @@ describe('RedisSemaphore options', () => {
     ['limit 2.5', { limit: 2.5 }, /limit must be an integer >= 1, got 2.5/],
     ['leaseMs 29', { leaseMs: 29 }, /leaseMs must be an integer >= 30, got 29/],
     ['leaseMs "1s"', { leaseMs: '1s' }, /leaseMs must be an integer >= 30, got "1s"/],
+    [
+      'leaseMs 3999 with the default timeouts',
+      { leaseMs: 3999 },
+      /leaseMs must be >= 3 \* commandTimeoutMs \+ probeIntervalMs \(3 \* 1000 \+ 1000 = 4000\), got 3999/,
+    ],
+    [
+      'leaseMs 349 with commandTimeoutMs 100, probeIntervalMs 50',
+      { leaseMs: 349, commandTimeoutMs: 100, probeIntervalMs: 50 },
+      /leaseMs must be >= 3 \* commandTimeoutMs \+ probeIntervalMs \(3 \* 100 \+ 50 = 350\), got 349/,
+    ],
     ['policy typo', { redisErrorPolicy: 'closed' }, /redisErrorPolicy must be one of/],
     ['unknown option', { lease: 100 }, /options.lease is not a known option/],
   ];
@@ -23,7 +33,11 @@ describe('RedisSemaphore options', () => {
     });
   }
   it('accepts the boundaries and defaults (limit 1, leaseMs 30, prefix valve:)', async () => {
-    const s = new RedisSemaphore({ ...base(), leaseMs: 30 });
+    const s = new RedisSemaphore({ ...base(), leaseMs: 30, commandTimeoutMs: 10, probeIntervalMs: 0 });
+    expect(new RedisSemaphore({ ...base(), leaseMs: 4000 }).leaseMs).toBe(4000);
+    expect(new RedisSemaphore({ ...base(), leaseMs: 350, commandTimeoutMs: 100, probeIntervalMs: 50 }).leaseMs).toBe(
+      350,
+    );
     expect(s.key).toBe('valve:sem:s');
     expect(s.channel).toBe('valve:sem:s:released');
     expect(new RedisSemaphore(base()).leaseMs).toBe(30_000);
@@ -81,12 +95,13 @@ describe.skipIf(!url)('RedisSemaphore on Redis', () => {
   });
 
   it('renews held leases while the work runs, so a long holder keeps its slot', async () => {
-    const a = make(client(), { limit: 1, leaseMs: 150 });
-    const b = make(client(), { limit: 1, leaseMs: 150 });
+    const short = { limit: 1, leaseMs: 300, commandTimeoutMs: 80, probeIntervalMs: 60 };
+    const a = make(client(), short);
+    const b = make(client(), short);
     const p = await a.acquire();
     const controller = new AbortController();
     const waiting = track(b.acquire(controller.signal));
-    await sleep(600); // four lease lengths
+    await sleep(900); // three lease lengths
     expect(waiting.state).toBe('pending');
     expect(await a.clusterInUse()).toBe(1);
     controller.abort();
@@ -95,7 +110,7 @@ describe.skipIf(!url)('RedisSemaphore on Redis', () => {
 
   it('reports a lease that expired under its holder (onLeaseLost) and stops renewing it', async () => {
     const redis = client();
-    const a = make(redis, { limit: 1, leaseMs: 90 });
+    const a = make(redis, { limit: 1, leaseMs: 150, commandTimeoutMs: 40, probeIntervalMs: 30 });
     const lost: LeaseLost[] = [];
     a.onLeaseLost((l) => lost.push(l));
     const p = await a.acquire();
@@ -126,7 +141,7 @@ describe.skipIf(!url)('RedisSemaphore on Redis', () => {
 
   it('close() rejects waiters, settles each once, and leaves only leases that expire', async () => {
     const redis = client();
-    const a = make(redis, { limit: 1, leaseMs: 200 });
+    const a = make(redis, { limit: 1, leaseMs: 200, commandTimeoutMs: 50, probeIntervalMs: 50 });
     const held = await a.acquire();
     const waiters = [track(a.acquire()), track(a.acquire())];
     await sleep(20);

@@ -28,7 +28,7 @@ describe.skipIf(!url)('SafetyValve with Redis sources (rateSource, concurrencySo
         prefix,
         name: 'api',
         limit: 3,
-        leaseMs: 2000,
+        leaseMs: 4000,
         redisErrorPolicy: 'fail-closed',
       });
       const valve = new SafetyValve({ name: 'api', size: 100, rateSource, concurrencySource });

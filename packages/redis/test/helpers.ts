@@ -131,3 +131,54 @@ export async function deadPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/**
+ * A TCP proxy in front of Redis whose replies are held back by `delayMs` while it is > 0 (a
+ * GC pause on Redis, a congested link): the commands still run on time, only their replies come
+ * late. Replies keep their order whatever `delayMs` does, so ioredis never mismatches them.
+ */
+export async function slowProxy(): Promise<{ port: number; delayMs: number; close(): Promise<void> }> {
+  const target = new URL(url!);
+  const sockets = new Set<Socket>();
+  const proxy = { port: 0, delayMs: 0, close: async () => {} };
+  const server = createServer((inbound) => {
+    const outbound = connect(Number(target.port || 6379), target.hostname);
+    let releaseAt = 0;
+    let held = 0; // chunks scheduled and not yet written
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound);
+    outbound.on('data', (chunk: Buffer) => {
+      // Never before an earlier chunk: a later, shorter delay must not overtake a longer one.
+      releaseAt = Math.max(releaseAt, Date.now() + proxy.delayMs);
+      const wait = releaseAt - Date.now();
+      if (wait <= 0 && held === 0) {
+        inbound.write(chunk);
+        return;
+      }
+      held++;
+      setTimeout(
+        () => {
+          held--;
+          inbound.write(chunk);
+        },
+        Math.max(0, wait),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.port = (server.address() as AddressInfo).port;
+  proxy.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return proxy;
+}

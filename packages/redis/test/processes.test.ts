@@ -82,6 +82,8 @@ describe.skipIf(!url)('several processes on one key space', () => {
       name: 'shared',
       limit: 1,
       leaseMs,
+      commandTimeoutMs: 100,
+      probeIntervalMs: 100,
       redisErrorPolicy: 'fail-closed',
     });
     // While the child lives it renews its lease: the slot stays taken past a lease length.
@@ -119,7 +121,7 @@ describe.skipIf(!url)('several processes on one key space', () => {
     const prefix = uniquePrefix();
     const redis = client();
     const runs = Array.from({ length: 4 }, () =>
-      start({ mode: 'cap', prefix, limit: 3, leaseMs: 2000, lanes: 3, durationMs: 1200 }),
+      start({ mode: 'cap', prefix, limit: 3, leaseMs: 4000, lanes: 3, durationMs: 1200 }),
     );
     for (const r of runs) children.push(r.child);
     const results = await Promise.all(runs.map((r) => r.message));

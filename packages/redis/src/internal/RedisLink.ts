@@ -45,8 +45,35 @@ export class RedisLink {
 
   async run(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (!this.usable) throw this.unavailable(`${script.name} was not sent`);
+    return this.send(script, keys, args);
+  }
+
+  /**
+   * Like {@link run}, but sent even during the probe interval or while ioredis reconnects (it
+   * then waits in ioredis's offline queue, still bounded by `commandTimeoutMs`). For scripts
+   * that must not wait out someone else's failure and are harmless if they run late: lease
+   * renewal, which keeps permits this instance holds (one slow reply must not let a lease
+   * expire while its work runs), and which never revives an expired lease.
+   */
+  runUngated(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return this.send(script, keys, args);
+  }
+
+  /**
+   * Sends a cleanup script without waiting for it and without letting its outcome open or
+   * close the probe gate. Sent on the same connection as the call it cleans up after, so Redis
+   * runs it after that call even if that call's reply came too late for us (a timed-out
+   * acquire or claim that still executed). Errors are dropped: what it would have removed
+   * expires on its own.
+   */
+  fireAndForget(script: Script, keys: readonly string[], args: readonly (string | number)[]): void {
+    this.evalsha(script, keys, args, { abandoned: false }).catch(() => {});
+  }
+
+  private async send(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const call = { abandoned: false };
     try {
-      const reply = await this.withTimeout(script, this.evalsha(script, keys, args));
+      const reply = await this.withTimeout(script, call, this.evalsha(script, keys, args, call));
       this.downUntil = Number.NEGATIVE_INFINITY;
       this.lastError = undefined;
       return reply;
@@ -59,21 +86,29 @@ export class RedisLink {
     }
   }
 
-  private async evalsha(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  private async evalsha(
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    call: { abandoned: boolean },
+  ): Promise<unknown> {
     try {
       return await this.redis.evalsha(script.sha, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!messageOf(error).startsWith('NOSCRIPT')) throw error;
+      // A call we gave up on must not start again: a cleanup sent after the timeout would then
+      // run before it instead of after it.
+      if (call.abandoned || !messageOf(error).startsWith('NOSCRIPT')) throw error;
       // The server lost its script cache; EVAL loads the script again for everyone after us.
       return await this.redis.eval(script.source, keys.length, ...keys, ...args);
     }
   }
 
-  private withTimeout<T>(script: Script, promise: Promise<T>): Promise<T> {
+  private withTimeout<T>(script: Script, call: { abandoned: boolean }, promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       // Ref'd: a caller is waiting on this reply, so the process must not exit under it.
       const timer = this.clock
         .setTimeout(() => {
+          call.abandoned = true;
           reject(new TimeoutError(`${script.name} got no reply within commandTimeoutMs (${this.commandTimeoutMs} ms)`));
         }, this.commandTimeoutMs)
         .ref();
