@@ -196,9 +196,16 @@ export class RedisSemaphore implements ConcurrencySource {
       const id = `${this.instanceId}:${++this.seq}`;
       const wakesAtSend = this.wakes;
       const sentAt = this.clock.now();
+      const sent = this.link.usable; // run() refuses without sending otherwise
       this.track(this.link.run(ACQUIRE_SCRIPT, [this.key], [this.limit, this.leaseMs, id])).then(
         (reply) => this.onReply(id, reply as number[], wakesAtSend, sentAt),
-        (error: unknown) => this.onError(error),
+        (error: unknown) => {
+          // A timed-out acquire may still run on Redis and take a slot nobody holds, for a
+          // whole leaseMs. Release that lease id blindly: on the same connection, Redis runs the
+          // release after the late acquire (and it is a no-op if the acquire never ran).
+          if (sent) this.link.fireAndForget(RELEASE_SCRIPT, [this.key], [id, this.channel]);
+          this.onError(error);
+        },
       );
     }
   }
