@@ -17,7 +17,7 @@ import { COMMON_OPTION_KEYS, normalizeCommon } from './internal/normalizeOptions
 import { RedisLink } from './internal/RedisLink.js';
 import { RedisUnavailableError } from './RedisUnavailableError.js';
 import type { RedisErrorPolicy, RedisSourceOptions } from './options.js';
-import { CLAIM_SCRIPT, PUBLISH_SCRIPT } from './scripts/coalesceScripts.js';
+import { ABANDON_SCRIPT, CLAIM_SCRIPT, PUBLISH_SCRIPT } from './scripts/coalesceScripts.js';
 
 export interface RedisCoalescerOptions<T, K> extends RedisSourceOptions {
   /**
@@ -162,10 +162,16 @@ export class RedisCoalescer<T = unknown, K = string> {
     const outcome = this.follow(k, signal);
     const token = randomUUID();
     let claim: string[];
+    let sent = false;
     try {
       await this.subscribe();
+      sent = this.link.usable; // run() refuses without sending otherwise
       claim = (await this.link.run(CLAIM_SCRIPT, this.keys(k), [token, this.lockMs])) as string[];
     } catch (error) {
+      // A claim that timed out may still take the lock on Redis; nobody would fetch under it and
+      // every other instance would wait waitTimeoutMs. Give it back (only if it is ours): on the
+      // same connection, Redis runs this after the late claim.
+      if (sent) this.link.fireAndForget(ABANDON_SCRIPT, this.keys(k), [token, this.channel, this.message(k, '')]);
       outcome.cancel();
       if (signal?.aborted) throw abortReason(signal);
       return this.byPolicy(key, k, fetcher, signal, error);
@@ -264,10 +270,15 @@ export class RedisCoalescer<T = unknown, K = string> {
 
   /** Stores (success only), unlocks and publishes; never fails the leader's caller. */
   private announce(k: string, token: string, payload: string): void {
-    const message = `${k.length}:${k}${payload === '' ? '0' : '1'}${payload}`;
+    const message = this.message(k, payload);
     this.link.run(PUBLISH_SCRIPT, this.keys(k), [token, this.lingerMs, this.channel, message, payload]).catch(() => {
       // Redis is gone: followers time out and fetch themselves; the lock expires after lockMs.
     });
+  }
+
+  /** The announcement for `k`: a success carries the payload, '' announces a failure. */
+  private message(k: string, payload: string): string {
+    return `${k.length}:${k}${payload === '' ? '0' : '1'}${payload}`;
   }
 
   /** Registers a follower for `k` with its own timeout; `cancel()` unregisters it. */

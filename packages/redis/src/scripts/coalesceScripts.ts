@@ -40,3 +40,20 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `,
 );
+
+/**
+ * KEYS[1] the stored result (unused, named so both scripts touch the same slot), KEYS[2] the
+ * lock. ARGV: lock token, channel, message (a failure announcement).
+ * Sent after a claim whose reply timed out: if that claim took the lock after all, nobody will
+ * run the fetcher under it, so unlock and announce a failure (followers fetch themselves at once
+ * instead of after `waitTimeoutMs`). Does nothing when the lock is not ours.
+ */
+export const ABANDON_SCRIPT = defineScript(
+  'valve coalesce abandon',
+  `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`,
+);

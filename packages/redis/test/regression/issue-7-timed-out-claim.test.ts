@@ -1,0 +1,47 @@
+/**
+ * Review of issue 7, finding 3 (P1): a coalescer CLAIM whose reply came after
+ * `commandTimeoutMs` still took the lock on Redis. The caller fetched alone, nobody announced a
+ * result, and every other instance asking for the key waited `waitTimeoutMs` for a leader that
+ * did not exist. The coalescer now gives such a lock back (guarded by the claim's token) and
+ * announces a failure, so the others lead or fetch at once.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { RedisCoalescer } from '../../src/index.js';
+import { client, closeClients, deleteUnder, eventually, keysUnder, slowProxy, uniquePrefix, url } from '../helpers.js';
+
+describe.skipIf(!url)('issue 7: a timed-out claim leaves no orphan lock', () => {
+  const prefix = uniquePrefix();
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    await deleteUnder(client(), prefix);
+  });
+  afterAll(closeClients);
+
+  it('the lock a late claim took is given back, so the next instance leads instead of waiting', async () => {
+    const proxy = await slowProxy();
+    cleanups.push(() => proxy.close());
+    const slow = new Redis({ host: '127.0.0.1', port: proxy.port });
+    slow.on('error', () => {});
+    cleanups.push(() => slow.disconnect());
+    const direct = client();
+    const common = { prefix, name: 'c', redisErrorPolicy: 'fail-open', waitTimeoutMs: 3000 } as const;
+    const a = new RedisCoalescer<string>({ ...common, redis: slow, commandTimeoutMs: 50 });
+    const b = new RedisCoalescer<string>({ ...common, redis: direct });
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    await a.fetch('warm', async () => 'warm'); // subscribed: only the claim is slow below
+
+    proxy.delayMs = 200; // the claim runs on Redis (and takes the lock); only its reply is late
+    expect(await a.fetch('k', async () => 'A')).toBe('A');
+    proxy.delayMs = 0;
+    expect(a.stats().fetchedAlone).toBe(1);
+
+    await eventually(async () => !(await keysUnder(direct, prefix)).some((key) => key.endsWith(':lock')), 1000, 10);
+    expect(await b.fetch('k', async () => 'B')).toBe('B');
+    expect(b.stats()).toEqual({ led: 1, hits: 0, followed: 0, fetchedAlone: 0 });
+  }, 6000);
+});
