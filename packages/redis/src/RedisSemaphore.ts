@@ -266,13 +266,23 @@ export class RedisSemaphore implements ConcurrencySource {
     sub.on('close', () => {
       if (this.subscriber === sub) this.wake();
     });
-    sub.subscribe(this.channel).then(
-      // A release may have been announced before the subscription was active: look once more.
-      () => {
-        if (this.subscriber === sub) this.wake();
-      },
-      () => {},
-    );
+    // A release may have been announced before the subscription was active: look once more.
+    const subscribeThenLook = () =>
+      sub.subscribe(this.channel).then(
+        () => {
+          if (this.subscriber === sub) this.wake();
+        },
+        () => {},
+      );
+    subscribeThenLook();
+    // After a reconnect the same holds for the gap: a release published while the connection
+    // was down reached nobody. ioredis resubscribes on its own; our SUBSCRIBE is answered after
+    // that one, so the look happens once releases reach us again.
+    let connected = false;
+    sub.on('ready', () => {
+      if (connected && this.subscriber === sub) subscribeThenLook();
+      connected = true;
+    });
   }
 
   private dropSubscriber(): void {
