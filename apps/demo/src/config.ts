@@ -29,7 +29,9 @@ export interface DemoConfig {
   safetyConcurrency: number;
   /** SafetyValve: requests waiting for a slot before new ones get 503 at once. */
   safetyQueueSize: number;
-  /** SafetyValve: longest wait for a slot before a 503 (its `deadline` queue discipline). */
+  /** SafetyValve: its queue discipline (@valve/safety's `queue` option). */
+  safetyQueue: 'fifo' | 'codel' | 'codel-timer' | 'deadline';
+  /** SafetyValve: longest wait for a slot before a 503 (a hard bound with every discipline). */
   safetyDeadlineMs: number;
   /** BackpressureController of POST /events: buffered events. */
   eventsBufferSize: number;
@@ -65,6 +67,15 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
 }
 
 function url(env: Env, name: string, schemes: readonly string[]): string | undefined {
@@ -123,6 +134,7 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     // PGlite runs one query at a time, so more than a few in flight only queue inside it.
     safetyConcurrency: int(env, 'SAFETY_CONCURRENCY', databaseUrl === undefined ? 4 : dbPoolSize, 1, 10_000),
     safetyQueueSize: int(env, 'SAFETY_QUEUE_SIZE', 64, 0, 1_000_000),
+    safetyQueue: oneOf(env, 'SAFETY_QUEUE', 'deadline', ['fifo', 'codel', 'codel-timer', 'deadline'] as const),
     safetyDeadlineMs: int(env, 'SAFETY_DEADLINE_MS', 20, 1, 60_000),
     eventsBufferSize,
     eventsBatchSize,

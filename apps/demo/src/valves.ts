@@ -64,7 +64,7 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
     concurrency: config.safetyConcurrency,
     size: config.safetyQueueSize,
     // A waiter that cannot start within the deadline gets a 503 instead of a slow answer.
-    queue: 'deadline',
+    queue: config.safetyQueue,
     deadlineMs: config.safetyDeadlineMs,
     metrics,
   });

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       auditMaxBlockMs: 1000,
       eventsMaxPerRequest: 100,
       flushConcurrency: 1,
+      safetyQueue: 'deadline',
     });
   });
 
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://x', /REDIS_URL must use one of redis:\/\//],
     ['DEMO_TABLE_PREFIX', 'x; drop', /DEMO_TABLE_PREFIX must match/],
     ['EVENTS_BATCH_SIZE', '20000', /EVENTS_BATCH_SIZE must be an integer from 1 to 10000/],
+    ['SAFETY_QUEUE', 'lifo', /SAFETY_QUEUE must be one of fifo, codel, codel-timer, deadline, got "lifo"/],
     ['POOL_MAX_WORKERS', '0', /POOL_MAX_WORKERS must be an integer from 1 to 1024, got "0"/],
     ['AUDIT_MAX_BLOCK_MS', '-1', /AUDIT_MAX_BLOCK_MS must be an integer from 0/],
     ['EVENTS_MAX_PER_REQUEST', '0', /EVENTS_MAX_PER_REQUEST must be an integer from 1 to 10000/],
