@@ -79,8 +79,16 @@ interface Follower {
  * Use it under a BurstValve, which coalesces inside the process first, so each instance asks
  * Redis once per key: `new BurstValve({ fetch: coalescer.wrap(fetchUser) })`.
  *
- * One pub/sub connection (`redis.duplicate()`) per coalescer, opened on first use and closed by
- * `close()`; all keys share one channel, `${prefix}co:${name}`.
+ * Each key has its own channel ({@link channelFor}), so an instance receives only the results
+ * it waits for. Leaders and hits never subscribe: a caller subscribes only after its claim said
+ * "wait", then claims once more (an announcement made before the subscription was active
+ * reached nobody; the second claim then finds the stored result or the free lock). The pub/sub
+ * connection (`redis.duplicate()`) exists only while a follower waits (as the semaphore's), so
+ * nothing of ours keeps an idle process alive; each key is unsubscribed when its last follower
+ * is done. The trade-off: a burst of followers after an idle spell pays for a new connection.
+ *
+ * Keys and channel of one key share the hash tag `{name:key}`, so the two-key scripts run on
+ * Redis Cluster (both keys in one slot).
  */
 export class RedisCoalescer<T = unknown, K = string> {
   readonly name: string;
@@ -88,8 +96,7 @@ export class RedisCoalescer<T = unknown, K = string> {
   readonly lockMs: number;
   readonly waitTimeoutMs: number;
   readonly lingerMs: number;
-  /** The pub/sub channel results are announced on. */
-  readonly channel: string;
+  /** `${prefix}co:`; a key's Redis keys and channel follow with `{name:key}`. */
   private readonly keyBase: string;
   private readonly codec: Codec<T>;
   private readonly keyToString: (key: K) => string;
@@ -98,9 +105,13 @@ export class RedisCoalescer<T = unknown, K = string> {
   private readonly commandTimeoutMs: number;
   /** Followers waiting for an announcement, by key string. */
   private readonly followers = new Map<string, Set<Follower>>();
+  /** Open while any follower waits; written by subscribe() and dropSubscriber(). */
   private subscriber: Redis | undefined;
-  /** Resolves once the subscription is active; a follower must not claim before that. */
-  private subscribed: Promise<void> | undefined;
+  /**
+   * The key string subscribed on each channel, and when the subscription is active (a
+   * follower must not claim again before that); entries are removed with their last follower.
+   */
+  private readonly subscriptions = new Map<string, { k: string; active: Promise<void> }>();
   private closed = false;
   /** Set by close(): followers woken by it reject with this instead of fetching. */
   private closedError: ClosedError | undefined;
@@ -129,8 +140,7 @@ export class RedisCoalescer<T = unknown, K = string> {
       options.keyToString === undefined ? String : validateFunction(options.keyToString, 'keyToString');
     this.name = common.name;
     this.redisErrorPolicy = common.policy;
-    this.keyBase = `${common.prefix}co:${common.name}:`;
-    this.channel = `${common.prefix}co:${common.name}`;
+    this.keyBase = `${common.prefix}co:`;
     this.clock = common.clock;
     this.commandTimeoutMs = common.commandTimeoutMs;
     this.link = new RedisLink(common.redis, common.clock, common.commandTimeoutMs, common.probeIntervalMs);
@@ -138,6 +148,11 @@ export class RedisCoalescer<T = unknown, K = string> {
 
   stats(): RedisCoalescerStats {
     return { ...this.counts };
+  }
+
+  /** The pub/sub channel `key`'s result is announced on: `${prefix}co:{${name}:${key}}:done`. */
+  channelFor(key: K): string {
+    return this.channel(this.keyToString(key));
   }
 
   /** A fetcher for BurstValve (or anything with its shape) that coalesces across instances. */
@@ -158,26 +173,30 @@ export class RedisCoalescer<T = unknown, K = string> {
     if (signal?.aborted) throw abortReason(signal);
     const k = this.keyToString(key);
     if (!this.link.usable) return this.byPolicy(key, k, fetcher, signal);
-    // Listen before claiming: an announcement made after our claim cannot be missed.
-    const outcome = this.follow(k, signal);
     const token = randomUUID();
     let claim: string[];
-    let sent = false;
     try {
-      await this.subscribe();
-      sent = this.link.usable; // run() refuses without sending otherwise
-      claim = (await this.link.run(CLAIM_SCRIPT, this.keys(k), [token, this.lockMs])) as string[];
+      claim = await this.claim(k, token);
     } catch (error) {
-      // A claim that timed out may still take the lock on Redis; nobody would fetch under it and
-      // every other instance would wait waitTimeoutMs. Give it back (only if it is ours): on the
-      // same connection, Redis runs this after the late claim.
-      if (sent) this.link.fireAndForget(ABANDON_SCRIPT, this.keys(k), [token, this.channel, this.message(k, '')]);
-      outcome.cancel();
       if (signal?.aborted) throw abortReason(signal);
       return this.byPolicy(key, k, fetcher, signal, error);
     }
-    if (claim[0] === 'hit') {
+    if (claim[0] === 'wait') {
+      const outcome = this.follow(k, signal);
+      try {
+        await this.subscribe(k);
+        // An announcement made before the subscription was active reached nobody: claim again,
+        // which then finds the stored result or the free lock (and we lead).
+        claim = await this.claim(k, token);
+      } catch (error) {
+        outcome.cancel();
+        if (signal?.aborted) throw abortReason(signal);
+        return this.byPolicy(key, k, fetcher, signal, error);
+      }
+      if (claim[0] === 'wait') return this.awaitLeader(key, fetcher, signal, outcome.promise);
       outcome.cancel();
+    }
+    if (claim[0] === 'hit') {
       try {
         const value = this.codec.decode(claim[1]!);
         this.counts.hits++;
@@ -188,12 +207,17 @@ export class RedisCoalescer<T = unknown, K = string> {
         return fetcher(key, { signal });
       }
     }
-    if (claim[0] === 'lead') {
-      outcome.cancel();
-      this.counts.led++;
-      return this.lead(key, k, token, fetcher, signal);
-    }
-    const result = await outcome.promise;
+    this.counts.led++;
+    return this.lead(key, k, token, fetcher, signal);
+  }
+
+  private async awaitLeader(
+    key: K,
+    fetcher: CoalescedFetcher<T, K>,
+    signal: AbortSignal | undefined,
+    outcome: Promise<Outcome>,
+  ): Promise<T> {
+    const result = await outcome;
     if (result.kind === 'value') {
       try {
         const value = this.codec.decode(result.payload);
@@ -219,14 +243,32 @@ export class RedisCoalescer<T = unknown, K = string> {
     this.closedError = new ClosedError('the Redis coalescer is closed');
     for (const set of [...this.followers.values()]) for (const f of [...set]) f.wake({ kind: 'failed' });
     this.followers.clear();
-    const sub = this.subscriber;
-    this.subscriber = undefined;
-    this.subscribed = undefined;
-    sub?.disconnect();
+    this.dropSubscriber();
   }
 
+  /** The key's stored result and lock; the hash tag puts both in one Cluster slot. */
   private keys(k: string): [string, string] {
-    return [`${this.keyBase}${k}:result`, `${this.keyBase}${k}:lock`];
+    return [`${this.keyBase}{${this.name}:${k}}:result`, `${this.keyBase}{${this.name}:${k}}:lock`];
+  }
+
+  private channel(k: string): string {
+    return `${this.keyBase}{${this.name}:${k}}:done`;
+  }
+
+  /**
+   * Runs the claim script. If it fails after it was sent, it may still take the lock on Redis
+   * (a late reply); nobody would fetch under that lock and every other instance would wait
+   * waitTimeoutMs, so give it back: on the same connection Redis runs that after the late claim,
+   * and only if the lock holds our token.
+   */
+  private async claim(k: string, token: string): Promise<string[]> {
+    const sent = this.link.usable; // run() refuses without sending otherwise
+    try {
+      return (await this.link.run(CLAIM_SCRIPT, this.keys(k), [token, this.lockMs])) as string[];
+    } catch (error) {
+      if (sent) this.link.fireAndForget(ABANDON_SCRIPT, this.keys(k), [token, this.channel(k), FAILED]);
+      throw error;
+    }
   }
 
   private async byPolicy(
@@ -270,15 +312,10 @@ export class RedisCoalescer<T = unknown, K = string> {
 
   /** Stores (success only), unlocks and publishes; never fails the leader's caller. */
   private announce(k: string, token: string, payload: string): void {
-    const message = this.message(k, payload);
-    this.link.run(PUBLISH_SCRIPT, this.keys(k), [token, this.lingerMs, this.channel, message, payload]).catch(() => {
+    const message = payload === '' ? FAILED : `1${payload}`;
+    this.link.run(PUBLISH_SCRIPT, this.keys(k), [token, this.lingerMs, this.channel(k), message, payload]).catch(() => {
       // Redis is gone: followers time out and fetch themselves; the lock expires after lockMs.
     });
-  }
-
-  /** The announcement for `k`: a success carries the payload, '' announces a failure. */
-  private message(k: string, payload: string): string {
-    return `${k.length}:${k}${payload === '' ? '0' : '1'}${payload}`;
   }
 
   /** Registers a follower for `k` with its own timeout; `cancel()` unregisters it. */
@@ -294,7 +331,10 @@ export class RedisCoalescer<T = unknown, K = string> {
         timer?.clear();
         if (onAbort) signal!.removeEventListener('abort', onAbort);
         followers.delete(follower);
-        if (followers.size === 0 && this.followers.get(k) === followers) this.followers.delete(k);
+        if (followers.size === 0 && this.followers.get(k) === followers) {
+          this.followers.delete(k);
+          this.unsubscribe(k);
+        }
       };
       follower = {
         wake: (outcome) => {
@@ -325,15 +365,24 @@ export class RedisCoalescer<T = unknown, K = string> {
     };
   }
 
-  /** Opens the shared subscription once; a failure (or no answer in commandTimeoutMs) is "Redis unavailable". */
-  private subscribe(): Promise<void> {
-    if (this.subscribed !== undefined) return this.subscribed;
+  /**
+   * Subscribes to `k`'s channel (opening the pub/sub connection if none is open); resolves once
+   * the subscription is active. A failure, or no answer within commandTimeoutMs, is "Redis
+   * unavailable". Only called with a follower of `k` registered, which keeps it subscribed.
+   */
+  private subscribe(k: string): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('the Redis coalescer is closed'));
-    const sub = this.link.redis.duplicate();
-    this.subscriber = sub;
-    // Errors surface as follower timeouts; without a listener ioredis would print them.
-    sub.on('error', () => {});
-    sub.on('message', (_channel: string, message: string) => this.onMessage(message));
+    const channel = this.channel(k);
+    const existing = this.subscriptions.get(channel);
+    if (existing !== undefined) return existing.active;
+    let sub = this.subscriber;
+    if (sub === undefined) {
+      sub = this.link.redis.duplicate();
+      this.subscriber = sub;
+      // Errors surface as follower timeouts; without a listener ioredis would print them.
+      sub.on('error', () => {});
+      sub.on('message', (ch: string, message: string) => this.onMessage(ch, message));
+    }
     const subscribing = new Promise<void>((resolve, reject) => {
       const timer = this.clock
         .setTimeout(
@@ -342,7 +391,7 @@ export class RedisCoalescer<T = unknown, K = string> {
           this.commandTimeoutMs,
         )
         .ref();
-      sub.subscribe(this.channel).then(
+      sub.subscribe(channel).then(
         () => {
           timer.clear();
           resolve();
@@ -353,28 +402,50 @@ export class RedisCoalescer<T = unknown, K = string> {
         },
       );
     });
-    this.subscribed = subscribing.catch((error: unknown) => {
-      // Let the next call try again on a fresh connection.
-      if (this.subscriber === sub) {
-        this.subscriber = undefined;
-        this.subscribed = undefined;
-      }
-      sub.disconnect();
-      throw new RedisUnavailableError(`coalescing "${this.name}": cannot subscribe to ${this.channel}`, {
-        cause: error,
-      });
-    });
-    return this.subscribed;
+    const entry = {
+      k,
+      active: subscribing.catch((error: unknown) => {
+        // Let the next follower try again (on a fresh connection if this one is broken).
+        if (this.subscriptions.get(channel) === entry) this.subscriptions.delete(channel);
+        if (this.subscriber === sub) this.dropSubscriber();
+        throw new RedisUnavailableError(`coalescing "${this.name}": cannot subscribe to ${channel}`, {
+          cause: error,
+        });
+      }),
+    };
+    entry.active.catch(() => {}); // the caller handles it; never an unhandled rejection
+    this.subscriptions.set(channel, entry);
+    return entry.active;
   }
 
-  private onMessage(message: string): void {
-    const colon = message.indexOf(':');
-    const length = Number(message.slice(0, colon));
-    const k = message.slice(colon + 1, colon + 1 + length);
-    const set = this.followers.get(k);
+  /** `k`'s last follower is done: stop receiving its results; with no follower left, disconnect. */
+  private unsubscribe(k: string): void {
+    if (this.followers.size === 0) {
+      this.dropSubscriber();
+      return;
+    }
+    const channel = this.channel(k);
+    if (!this.subscriptions.delete(channel)) return;
+    // Sent after the SUBSCRIBE on the same connection, and before any later one: never races.
+    this.subscriber?.unsubscribe(channel).catch(() => {});
+  }
+
+  private dropSubscriber(): void {
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    this.subscriptions.clear();
+    sub?.disconnect();
+  }
+
+  private onMessage(channel: string, message: string): void {
+    const entry = this.subscriptions.get(channel);
+    if (entry === undefined) return;
+    const set = this.followers.get(entry.k);
     if (set === undefined) return;
-    const ok = message[colon + 1 + length] === '1';
-    const outcome: Outcome = ok ? { kind: 'value', payload: message.slice(colon + 2 + length) } : { kind: 'failed' };
+    const outcome: Outcome = message[0] === '1' ? { kind: 'value', payload: message.slice(1) } : { kind: 'failed' };
     for (const f of [...set]) f.wake(outcome);
   }
 }
+
+/** The announcement of a failed (or abandoned) fetch; a success is '1' followed by the payload. */
+const FAILED = '0';

@@ -38,7 +38,12 @@ describe('RedisCoalescer options', () => {
     const c = new RedisCoalescer({ ...base(), lockMs: 10, waitTimeoutMs: 1, lingerMs: 0 });
     expect(c.lockMs).toBe(10);
     const d = new RedisCoalescer(base());
-    expect([d.lockMs, d.waitTimeoutMs, d.lingerMs, d.channel]).toEqual([10_000, 5000, 0, 'valve:co:c']);
+    expect([d.lockMs, d.waitTimeoutMs, d.lingerMs, d.channelFor('42')]).toEqual([
+      10_000,
+      5000,
+      0,
+      'valve:co:{c:42}:done',
+    ]);
   });
   afterAll(() => redis.disconnect());
 });

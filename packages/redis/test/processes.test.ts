@@ -41,6 +41,7 @@ interface ChildResult {
   done?: number;
   error?: string;
   held?: boolean;
+  followed?: number;
 }
 
 function start(config: Record<string, unknown>): { child: ChildProcess; message: Promise<ChildResult> } {
@@ -108,7 +109,8 @@ describe.skipIf(!url)('several processes on one key space', () => {
     const run = start({ mode: 'idle', prefix });
     children.push(run.child);
     const exited = new Promise<number | null>((resolve) => run.child.once('exit', (code) => resolve(code)));
-    expect(await run.message).toEqual({ done: 1, held: true });
+    // It also followed a coalesced key, so a coalescer's pub/sub connection was open.
+    expect(await run.message).toEqual({ done: 1, held: true, followed: 1 });
     // The permit it still holds renews on an unref'd timer; its lease (300 ms) then expires.
     const code = await Promise.race([exited, sleep(3000).then(() => 'still running')]);
     expect(code).toBe(0);

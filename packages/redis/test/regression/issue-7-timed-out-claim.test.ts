@@ -33,7 +33,7 @@ describe.skipIf(!url)('issue 7: a timed-out claim leaves no orphan lock', () => 
       () => a.close(),
       () => b.close(),
     );
-    await a.fetch('warm', async () => 'warm'); // subscribed: only the claim is slow below
+    await a.fetch('warm', async () => 'warm'); // connected and scripts loaded: only the claim is slow below
 
     proxy.delayMs = 200; // the claim runs on Redis (and takes the lock); only its reply is late
     expect(await a.fetch('k', async () => 'A')).toBe('A');
