@@ -73,16 +73,27 @@ export function buildApp(parts: AppParts): Express {
     if (parts.isShuttingDown()) res.setHeader('Connection', 'close');
     next();
   });
-  const refusedBackground = registry.counter({
-    name: 'valve_demo_background_refused_total',
-    help: 'Answered requests whose background work could not be added because the pool had closed.',
-  });
+  const refusedHelp =
+    'Answered requests whose background work was skipped: the pool had closed, or more than POOL_MAX_QUEUED tasks waited.';
+  const refusedBackground = {
+    closed: registry.counter({
+      name: 'valve_demo_background_refused_total',
+      help: refusedHelp,
+      labels: { reason: 'closed' },
+    }),
+    queue_full: registry.counter({
+      name: 'valve_demo_background_refused_total',
+      help: refusedHelp,
+      labels: { reason: 'queue_full' },
+    }),
+  };
   app.use(
     backgroundWork({
       pool: valves.pool,
       audit: valves.audit,
       httpMetrics: new HttpMetrics(registry),
-      onRefused: () => refusedBackground.inc(),
+      maxQueued: config.poolMaxQueued,
+      onRefused: (reason) => refusedBackground[reason].inc(),
     }),
   );
 

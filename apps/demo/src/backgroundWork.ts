@@ -6,14 +6,22 @@
  *
  * Each request adds two tasks, after its response, never in front of it:
  *   - a metrics write: the request's sample into the HTTP counters and latency histogram;
- *   - an audit record, pushed into the `audit` BackpressureController, which inserts records
+ *   - an audit record, offered to the `audit` BackpressureController, which inserts records
  *     into `audit_log` in batches (500 per INSERT by default). Batching is what keeps the
  *     background writes from distorting the compared routes: one INSERT per request would double
  *     the database work of every route the load tests compare (issue 10's correction).
  *
- * A full audit buffer makes the push wait (`AUDIT_MAX_BLOCK_MS`), then the task fails: counted in
- * `valve_pool_failed_total{valve="background"}`, never an unhandled rejection. At shutdown the
- * pool's `done()` runs every task it took before the audit buffer is drained.
+ * Bounded on both sides, so background work cannot grow without bound when it falls behind:
+ *   - the audit record is `offer()`ed (synchronous, never waits): a full audit buffer (the
+ *     database is slow or stalled) drops the record, reported to the controller's `onDrop`
+ *     (`valve_demo_audit_dropped_total`), and the pool task ends at once instead of holding a
+ *     worker while more tasks queue behind it;
+ *   - when more than `maxQueued` tasks already wait in the pool, the request's background work is
+ *     skipped (`onRefused('queue_full')`, `valve_demo_background_refused_total{reason="queue_full"}`)
+ *     and only its metrics sample is recorded inline (cheap, so /metrics stays complete). A request adds two
+ *     tasks, so the queue holds at most `maxQueued + 2`, and shutdown's `pool.done()` stays short.
+ *
+ * At shutdown the pool's `done()` runs every task it took before the audit buffer is drained.
  */
 import type { BackpressureController } from '@valve/backpressure';
 import type { PromisePool } from '@valve/pool';
@@ -21,21 +29,25 @@ import type { RequestHandler } from 'express';
 import type { AuditRecord } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
 
+/** Why a finished request's background work was not added to the pool. */
+export type BackgroundRefusal = 'closed' | 'queue_full';
+
 export interface BackgroundDeps {
   pool: PromisePool;
   audit: BackpressureController<AuditRecord>;
   httpMetrics: HttpMetrics;
-  /** Called when a finished request's work could not be added (the pool is closed). */
-  onRefused: () => void;
+  /**
+   * Tasks that may wait in the pool; above it a request's background work is skipped
+   * (`POOL_MAX_QUEUED`). An integer >= 0.
+   */
+  maxQueued: number;
+  /** Called when a finished request's work was not added: the pool is closed, or its queue is full. */
+  onRefused: (reason: BackgroundRefusal) => void;
 }
 
 const noop = () => {};
 
-export class AuditBufferFullError extends Error {
-  override readonly name = 'AuditBufferFullError';
-}
-
-export function backgroundWork({ pool, audit, httpMetrics, onRefused }: BackgroundDeps): RequestHandler {
+export function backgroundWork({ pool, audit, httpMetrics, maxQueued, onRefused }: BackgroundDeps): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.locals.taskPool = pool;
@@ -43,7 +55,13 @@ export function backgroundWork({ pool, audit, httpMetrics, onRefused }: Backgrou
       // Taken now, while req.route and the status are this request's.
       const sample = HttpMetrics.sample(req, res, start);
       if (pool.isClosed) {
-        onRefused();
+        onRefused('closed');
+        return;
+      }
+      // `size` is stats().queued without building the whole stats object on every request.
+      if (pool.size > maxQueued) {
+        httpMetrics.record(sample);
+        onRefused('queue_full');
         return;
       }
       const record: AuditRecord = {
@@ -55,10 +73,9 @@ export function backgroundWork({ pool, audit, httpMetrics, onRefused }: Backgrou
       };
       pool.add(
         () => httpMetrics.record(sample),
-        async () => {
-          if (!(await audit.push(record))) {
-            throw new AuditBufferFullError('the audit buffer stayed full; one audit record was not written');
-          }
+        // A refusal (full buffer) is reported to the audit controller's onDrop and counted there.
+        () => {
+          audit.offer(record);
         },
       );
       // The seed's cleanup step; nothing to do with the summary (failures went to onError).

@@ -25,6 +25,8 @@ export interface DemoConfig {
   bodyLimitBytes: number;
   /** Background tasks (per-request metrics write and audit record) running at once in the shared PromisePool. */
   poolMaxWorkers: number;
+  /** Background tasks that may wait in the PromisePool; above it a request's background work is skipped (counted). */
+  poolMaxQueued: number;
   /** SafetyValve in front of the database routes: queries in flight. */
   safetyConcurrency: number;
   /** SafetyValve: requests waiting for a slot before new ones get 503 at once. */
@@ -43,8 +45,6 @@ export interface DemoConfig {
   auditBufferSize: number;
   /** Audit records per INSERT. */
   auditBatchSize: number;
-  /** How long a background task waits for audit buffer space before it fails (counted). */
-  auditMaxBlockMs: number;
   /** BackpressureController of POST /events and of the audit log: batch INSERTs in flight at once. */
   flushConcurrency: number;
   /** Events accepted in one `POST /events` JSON array. */
@@ -131,6 +131,7 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     cacheTtlMs: int(env, 'CACHE_TTL_MS', 60_000, 1, 86_400_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, 64, 10_485_760),
     poolMaxWorkers: int(env, 'POOL_MAX_WORKERS', 4, 1, 1024),
+    poolMaxQueued: int(env, 'POOL_MAX_QUEUED', 1000, 0, 1_000_000),
     // PGlite runs one query at a time, so more than a few in flight only queue inside it.
     safetyConcurrency: int(env, 'SAFETY_CONCURRENCY', databaseUrl === undefined ? 4 : dbPoolSize, 1, 10_000),
     safetyQueueSize: int(env, 'SAFETY_QUEUE_SIZE', 64, 0, 1_000_000),
@@ -141,7 +142,6 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     eventsMaxBlockMs: int(env, 'EVENTS_MAX_BLOCK_MS', 50, 0, 60_000),
     auditBufferSize,
     auditBatchSize,
-    auditMaxBlockMs: int(env, 'AUDIT_MAX_BLOCK_MS', 1000, 0, 60_000),
     // PGlite has one connection: concurrent flushes would only queue inside it.
     flushConcurrency: int(env, 'FLUSH_CONCURRENCY', databaseUrl === undefined ? 1 : Math.min(4, dbPoolSize), 1, 64),
     eventsMaxPerRequest: int(env, 'EVENTS_MAX_PER_REQUEST', 100, 1, 10_000),

@@ -81,7 +81,13 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
     batchSize: number;
     maxBlockMs: number;
   }
-  const controller = <T>(name: string, what: string, sizes: Sizes, flush: (batch: T[]) => Promise<void>) => {
+  const controller = <T>(
+    name: string,
+    what: string,
+    sizes: Sizes,
+    flush: (batch: T[]) => Promise<void>,
+    onDrop?: (items: readonly T[]) => void,
+  ) => {
     const deadLettered = metrics.counter({
       name: `valve_demo_${name}_dead_lettered_total`,
       help: `Accepted ${what} that could not be inserted after every retry (reported in the log).`,
@@ -90,8 +96,9 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
       name,
       maxBufferSize: sizes.bufferSize,
       batchSize: sizes.batchSize,
-      // 'block' with a short wait: a full buffer refuses (503 for POST /events, a failed pool
-      // task for audit) after the wait, instead of evicting items that were already accepted.
+      // 'block' with a short wait: a full buffer refuses (503 for POST /events) after the wait,
+      // instead of evicting items that were already accepted. The audit records are offer()ed,
+      // where 'block' acts as 'drop_newest': a full buffer refuses at once (onDrop).
       strategy: 'block',
       maxBlockTimeMs: sizes.maxBlockMs,
       // A partial batch waits at most 50 ms; a backlog flushes back to back regardless.
@@ -100,6 +107,7 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
       flushConcurrency: config.flushConcurrency,
       retry: { retries: 5, minTimeout: 100, maxTimeout: 2000 },
       metrics,
+      onDrop,
       onDeadLetter: (items, error) => {
         deadLettered.inc(items.length);
         log(
@@ -117,11 +125,21 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
     { bufferSize: config.eventsBufferSize, batchSize: config.eventsBatchSize, maxBlockMs: config.eventsMaxBlockMs },
     (batch) => db.insertEvents(batch),
   );
+  const auditDropped = metrics.counter({
+    name: 'valve_demo_audit_dropped_total',
+    help: 'Audit records not buffered because the audit buffer was full (the database fell behind) or closed.',
+  });
+  let auditDropsLogged = 0;
   const audit = controller<AuditRecord>(
     'audit',
     'audit records',
-    { bufferSize: config.auditBufferSize, batchSize: config.auditBatchSize, maxBlockMs: config.auditMaxBlockMs },
+    // offer() never waits, so the block time does not apply.
+    { bufferSize: config.auditBufferSize, batchSize: config.auditBatchSize, maxBlockMs: 0 },
     (batch) => db.insertAudit(batch),
+    (items) => {
+      auditDropped.inc(items.length);
+      if (auditDropsLogged++ < 5) log(`audit: the buffer is full; ${items.length} audit record(s) dropped`);
+    },
   );
 
   let poolErrorsLogged = 0;
