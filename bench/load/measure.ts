@@ -10,6 +10,8 @@ export interface Target {
   /** A fixed path, or one drawn per request. */
   path: string | (() => string);
   body?: string;
+  /** Sees every response's status and body (autocannon's per-request `onResponse`). */
+  onResponse?: (status: number, body: string) => void;
 }
 
 export interface RunOptions {
@@ -51,8 +53,9 @@ export async function measure(options: RunOptions): Promise<RunResult> {
   const pathOf = target.path;
   const request =
     typeof pathOf === 'string'
-      ? { method: target.method ?? 'GET', path: pathOf, body: target.body, headers }
+      ? { method: target.method ?? 'GET', path: pathOf, body: target.body, headers, onResponse: target.onResponse }
       : {
+          onResponse: target.onResponse,
           method: target.method ?? 'GET',
           path: pathOf(),
           body: target.body,
