@@ -16,7 +16,7 @@ import express, { type Express } from 'express';
 import { backgroundWork } from './backgroundWork.js';
 import { type Cache, createCache } from './cache/index.js';
 import type { DemoConfig } from './config.js';
-import { mountDashboard } from './dashboard/index.js';
+import { type Dashboard, mountDashboard } from './dashboard/index.js';
 import { CountingDatabase } from './db/CountingDatabase.js';
 import { createDatabase, type Database } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
@@ -61,9 +61,20 @@ interface AppParts {
   log: (line: string) => void;
   /** True once shutdown began: /healthz answers 503 and responses ask clients to reconnect elsewhere. */
   isShuttingDown: () => boolean;
+  /**
+   * Called after a response finishes during shutdown (its connection may now be idle): the demo
+   * closes idle connections then, instead of sweeping them on a timer.
+   */
+  onFinishWhileClosing: () => void;
 }
 
-export function buildApp(parts: AppParts): Express {
+export interface BuiltApp {
+  app: Express;
+  /** The dashboard's handle: close() ends its event streams and load run (first, at shutdown). */
+  dashboard: Dashboard;
+}
+
+export function buildApp(parts: AppParts): BuiltApp {
   const { config, db, cache, registry, valves, log } = parts;
   const app = express();
   app.disable('x-powered-by');
@@ -71,6 +82,11 @@ export function buildApp(parts: AppParts): Express {
 
   app.use((_req, res, next) => {
     if (parts.isShuttingDown()) res.setHeader('Connection', 'close');
+    // A request that began before shutdown answers keep-alive; once it finishes during shutdown
+    // its connection turns idle, and the demo closes it then (event-driven, no sweep timer).
+    res.once('finish', () => {
+      if (parts.isShuttingDown()) parts.onFinishWhileClosing();
+    });
     next();
   });
   const refusedHelp =
@@ -197,14 +213,14 @@ export function buildApp(parts: AppParts): Express {
     });
   });
 
-  mountDashboard(app, {
+  const dashboard = mountDashboard(app, {
     registry,
     customers: config.seedCustomers,
     valves: { db: valves.safety, events: valves.events },
   });
   app.use(notFound);
   app.use(errorHandler(log));
-  return app;
+  return { app, dashboard };
 }
 
 export async function startDemo(config: DemoConfig, options: DemoOptions = {}): Promise<RunningDemo> {
@@ -252,8 +268,21 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   });
   const loaders = { direct, cached: withCache(direct), guardedCached: guardedCachedOf(valves.safety) };
   let shuttingDown = false;
-  const app = buildApp({ config, db, cache, registry, valves, loaders, log, isShuttingDown: () => shuttingDown });
-  const server = createServer(app);
+  let server: Server | undefined;
+  const { app, dashboard } = buildApp({
+    config,
+    db,
+    cache,
+    registry,
+    valves,
+    loaders,
+    log,
+    isShuttingDown: () => shuttingDown,
+    // After the response is written the socket becomes idle on a later tick.
+    onFinishWhileClosing: () => setImmediate(() => server?.closeIdleConnections()),
+  });
+  server = createServer(app);
+  const listening = server;
   try {
     server.listen(config.port, config.host);
     await once(server, 'listening');
@@ -271,7 +300,10 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       shuttingDown = true;
-      await closeServer(server, config.shutdownTimeoutMs);
+      // First the dashboard: its event streams never end by themselves and its load generator
+      // would keep sending; both stop now, so the server's close waits only for real requests.
+      dashboard.close();
+      await closeServer(listening, config.shutdownTimeoutMs);
       // Every request has been answered; now settle what the valves accepted, then close the
       // database they write to.
       await valves.close();
@@ -286,7 +318,12 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   return { url: `http://${host}:${port}`, port, config, db, cache, registry, valves, close };
 }
 
-/** Stops accepting, lets in-flight requests finish, and cuts what is left after `timeoutMs`. */
+/**
+ * Stops accepting, lets in-flight requests finish, and cuts what is left after `timeoutMs`.
+ * Idle keep-alive connections close once, now; a connection busy now closes when its response
+ * ends (responses during shutdown carry `Connection: close`, and one that began before gets
+ * `closeIdleConnections()` from its finish event); at the deadline every connection is cut.
+ */
 async function closeServer(server: Server, timeoutMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
@@ -297,13 +334,9 @@ async function closeServer(server: Server, timeoutMs: number): Promise<void> {
       resolve();
     }, timeoutMs);
   });
-  // Keep-alive connections that finish a request after close() began become idle; close them
-  // as they do (Node closes idle ones only once, at the close() call).
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
   try {
     await Promise.race([closed, deadline]);
   } finally {
     clearTimeout(timer);
-    clearInterval(sweep);
   }
 }

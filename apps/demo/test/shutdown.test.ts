@@ -46,3 +46,17 @@ it('inserts every acknowledged event and every audit record before close() resol
   expect(demo.valves.pool.stats()).toMatchObject({ queued: 0, active: 0, failed: 0, closed: true });
   await reopened.close();
 });
+
+it('ends dashboard streams and keep-alive connections on close() without waiting for the timeout', async () => {
+  // A grace far longer than the test's timeout: close() must finish by events, not the deadline.
+  const demo = await startDemo(testConfig({ SEED_CUSTOMERS: '10', SHUTDOWN_TIMEOUT_MS: '600000' }), { log: () => {} });
+  const stream = await fetch(`${demo.url}/dashboard/stream`);
+  const reader = stream.body!.getReader();
+  await reader.read(); // the stream is open
+  // A keep-alive connection left idle in fetch's pool.
+  expect((await getJson(`${demo.url}/healthz`)).status).toBe(200);
+  await demo.close();
+  // The stream ended (the dashboard's close() ran first), so reading reaches its end.
+  for (;;) if ((await reader.read()).done) break;
+  expect(demo.valves.pool.stats().closed).toBe(true);
+});

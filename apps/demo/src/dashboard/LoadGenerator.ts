@@ -9,7 +9,8 @@
  * - at most `maxInFlight` requests are outstanding: a send that would exceed it is counted as
  *   `skipped` (the generator, not the server, was the limit) instead of queueing in memory;
  * - every request has a timeout; `stop()` aborts what is in flight;
- * - its one timer is unref'd, and it stops once `isAlive()` turns false (the server closed).
+ * - its one timer is unref'd; the demo's close() stops it (`stop('server_closed')`) before the
+ *   server closes.
  *
  * One run at a time: `start()` while running is refused (the caller answers 409).
  */
@@ -82,10 +83,9 @@ export class LoadGenerator {
   }
 
   /**
-   * Starts a validated plan against `origin` (`http://127.0.0.1:port`); `isAlive` is asked every
-   * tick and ends the run when it turns false. Throws if a run is going on.
+   * Starts a validated plan against `origin` (`http://127.0.0.1:port`). Throws if a run is going on.
    */
-  start(plan: LoadPlan, origin: string, isAlive: () => boolean): void {
+  start(plan: LoadPlan, origin: string): void {
     if (this.running) throw new Error('a load run is already going on');
     const scenario = SCENARIOS[plan.scenario];
     const nextPath = scenario.paths(this.customers);
@@ -129,10 +129,6 @@ export class LoadGenerator {
 
     const tick = (): void => {
       const elapsedS = (this.now() - this.startedAt) / 1000;
-      if (!isAlive()) {
-        this.finish('server_closed');
-        return;
-      }
       const until = Math.min(elapsedS, plan.durationS);
       const due = Math.floor(plan.rate * until) - this.scheduled;
       for (let i = 0; i < due; i++) {
@@ -147,10 +143,13 @@ export class LoadGenerator {
     this.timer.unref();
   }
 
-  /** Stops sending and aborts what is in flight. False when nothing was running. */
-  stop(): boolean {
+  /**
+   * Stops sending and aborts what is in flight. False when nothing was running. `why` is
+   * `'server_closed'` when the demo is shutting down (the page says so).
+   */
+  stop(why: 'stopped' | 'server_closed' = 'stopped'): boolean {
     if (!this.running) return false;
-    this.finish('stopped');
+    this.finish(why);
     return true;
   }
 

@@ -7,21 +7,22 @@
  * - a page whose socket is still busy with earlier frames (`writableNeedDrain`) skips frames
  *   instead of growing a buffer in the server;
  * - an SSE response never finishes by itself, so the demo's graceful close (which waits for
- *   in-flight requests) would wait for it until its timeout. Each tick therefore checks that
- *   the server the page came through is still listening (`server.listening` turns false as soon
- *   as `close()` is called) and ends the stream when it is not; `closeAll()` ends them at once.
+ *   in-flight requests) would wait for it until its timeout. The demo therefore calls
+ *   `closeAll()` (through the dashboard's `close()`) before it closes the server: every stream
+ *   ends at once, and a stream asked for afterwards is refused with 503, so nothing polls.
  */
 import type { Server } from 'node:http';
 import type { Request, Response } from 'express';
 
 interface Client {
   res: Response;
-  server: Server | undefined;
 }
 
 export class SnapshotStream {
   private readonly clients = new Set<Client>();
   private timer: NodeJS.Timeout | undefined;
+  /** Set by `closeAll()`; from then on `add()` refuses. */
+  private closed = false;
 
   constructor(
     /** Builds one frame (JSON-serialisable); called once a tick while pages are connected. */
@@ -34,8 +35,13 @@ export class SnapshotStream {
   }
 
   /** Takes over `res` as an event stream until the page goes away or the server closes. */
-  add(req: Request, res: Response): void {
-    const client: Client = { res, server: serverOf(req) };
+  add(_req: Request, res: Response): void {
+    if (this.closed) {
+      res.setHeader('Connection', 'close');
+      res.status(503).json({ error: { code: 'shutting_down', message: 'the server is shutting down' } });
+      return;
+    }
+    const client: Client = { res };
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
@@ -57,6 +63,7 @@ export class SnapshotStream {
 
   /** Ends every stream (the server is shutting down). */
   closeAll(): void {
+    this.closed = true;
     for (const c of this.clients) c.res.end();
     this.clients.clear();
     this.stopTimer();
@@ -65,11 +72,6 @@ export class SnapshotStream {
   private tick(): void {
     let data: string | undefined;
     for (const c of this.clients) {
-      if (c.server !== undefined && !c.server.listening) {
-        this.clients.delete(c);
-        c.res.end();
-        continue;
-      }
       data ??= JSON.stringify(this.build());
       this.send(c, data);
     }

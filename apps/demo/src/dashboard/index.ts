@@ -147,6 +147,8 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
     return { ...frames.build(), stats, load: generator.status() };
   }, intervalMs);
 
+  /** Set by close(): no new load run starts (the demo is shutting down). */
+  let closed = false;
   const router = express.Router();
   const page = (res: Response, file: string) => {
     res.setHeader('Cache-Control', 'no-cache');
@@ -214,7 +216,11 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
       sendError(res, 409, 'not_loopback', 'the load generator only targets a demo that listens on a loopback address');
       return;
     }
-    generator.start(plan, origin, () => server.listening);
+    if (closed) {
+      sendError(res, 503, 'shutting_down', 'the server is shutting down');
+      return;
+    }
+    generator.start(plan, origin);
     res.status(202).json(generator.status());
   });
 
@@ -228,7 +234,8 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
   return {
     generator,
     close() {
-      generator.stop();
+      closed = true;
+      generator.stop('server_closed');
       stream.closeAll();
     },
   };
