@@ -494,6 +494,13 @@ async function overloadAndEvents(
     await eventsSettled(url);
     const stored = (await eventsStats(url)).stored - before;
     const lost = accepted - stored;
+    // autocannon stops each run with up to one request per connection still in flight: the
+    // server completes (and stores) those events, but the client never counts their answers.
+    // So rows may exceed acknowledged events by at most that much; fewer rows is a loss.
+    const measuredRuns = [...r.values()].flat().length;
+    const inFlightBound = measuredRuns * s.connections * EVENTS_PER_REQUEST;
+    const unacknowledged = -lost;
+    const accountedFor = lost <= 0 && unacknowledged <= inFlightBound;
     const perEvent = (runs: RunResult[]): RunResult[] =>
       runs.map((x) => ({ ...x, okPerSec: x.okPerSec * EVENTS_PER_REQUEST }));
     const multi = perEvent(r.get('multi-events')!);
@@ -509,10 +516,10 @@ async function overloadAndEvents(
       ],
       ratioKind: 'throughput',
       target: '>= 5x, every acknowledged event stored',
-      met: (x) => x >= 5 && lost === 0,
+      met: (x) => x >= 5 && accountedFor,
       notes: [
         `Events/s are 2xx responses x ${EVENTS_PER_REQUEST}; latencies are per request. Against one multi-row INSERT per request (the client batching itself) the controller's ratio is **${vsMulti.toFixed(2)}x** (no target).`,
-        `Acknowledged events over the measured runs (2xx x ${EVENTS_PER_REQUEST}, plus ${fmt(acceptedIn503)} accepted as the \`accepted: k\` prefix of 503 answers): ${fmt(accepted)}; rows added to the table over the same runs (baseline read after the warm-ups had landed): ${fmt(stored)}: ${lost === 0 ? 'none lost (equal)' : lost > 0 ? `**LOST: ${fmt(lost)} acknowledged events are not in the table**` : `**MISMATCH: ${fmt(-lost)} more rows than acknowledged events**`}.`,
+        `Acknowledged events over the measured runs (2xx x ${EVENTS_PER_REQUEST}, plus ${fmt(acceptedIn503)} accepted as the \`accepted: k\` prefix of 503 answers): ${fmt(accepted)}; rows added to the table over the same runs (baseline read after the warm-ups had landed): ${fmt(stored)}: ${lost === 0 ? 'none lost (equal)' : lost > 0 ? `**LOST: ${fmt(lost)} acknowledged events are not in the table**` : accountedFor ? `none lost; ${fmt(unacknowledged)} more rows than acknowledged events, within the ${fmt(inFlightBound)} of requests still in flight when autocannon stopped its ${measuredRuns} runs (${s.connections} connections x ${EVENTS_PER_REQUEST} events each), whose answers it does not count` : `**MISMATCH: ${fmt(unacknowledged)} more rows than acknowledged events, more than the ${fmt(inFlightBound)} that requests in flight at the end of the runs can explain**`}.`,
       ],
     });
   } else report.skipped.push('Events comparison: no POST /events route (@valve/backpressure not wired in).');
