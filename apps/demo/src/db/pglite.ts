@@ -4,42 +4,27 @@
  * machines), which is exactly the scarce resource the valves are for.
  */
 import { PGlite } from '@electric-sql/pglite';
-import {
-  type AuditRecord,
-  type Customer,
-  type CustomerReport,
-  type Database,
-  type DatabaseOptions,
-  type NewEvent,
-  type TableNames,
-  reportSql,
-  tableNames,
-  toCustomer,
-  toReport,
-} from './Database.js';
-import { type PgQuery, pgInit, pgInsertAudit, pgInsertEvents, pgSelectCustomer } from './postgresSql.js';
+import { type Customer, type Database, type DatabaseOptions, toCustomer } from './Database.js';
+import { PgDatabaseBase, type PgQuery, pgInit } from './postgresSql.js';
 
 export interface PgliteOptions extends DatabaseOptions {
   /** A directory to keep the data in; in memory when undefined. */
   dataDir?: string;
 }
 
-export class PgliteDatabase implements Database {
+export class PgliteDatabase extends PgDatabaseBase implements Database {
   readonly kind = 'pglite' as const;
   readonly description: string;
-  private readonly tables: TableNames;
-  private readonly selectCustomer: string;
   private db: PGlite | undefined;
   private readonly dataDir: string | undefined;
 
   constructor(options: PgliteOptions = {}) {
-    this.tables = tableNames(options.tablePrefix);
-    this.selectCustomer = pgSelectCustomer(this.tables);
+    super(options.tablePrefix);
     this.dataDir = options.dataDir;
     this.description = `embedded PGlite (${options.dataDir ?? 'in memory'})`;
   }
 
-  private readonly query: PgQuery = async (sql, params) => {
+  protected readonly query: PgQuery = async (sql, params) => {
     const result = await this.connection().query<Record<string, unknown>>(sql, params);
     return result.rows;
   };
@@ -57,37 +42,6 @@ export class PgliteDatabase implements Database {
   async getCustomer(id: number): Promise<Customer | undefined> {
     const rows = await this.query(this.selectCustomer, [id]);
     return toCustomer(rows[0]);
-  }
-
-  async customerReport(id: number): Promise<CustomerReport | undefined> {
-    const rows = await this.query(reportSql(this.tables, '$1'), [id]);
-    return toReport(rows[0]);
-  }
-
-  async insertAudit(records: readonly AuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const { sql, params } = pgInsertAudit(this.tables, records);
-    await this.query(sql, params);
-  }
-
-  async countAudit(): Promise<number> {
-    const rows = await this.query(`SELECT count(*)::int AS n FROM ${this.tables.audit}`);
-    return Number(rows[0].n);
-  }
-
-  async insertEvents(events: readonly NewEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const { sql, params } = pgInsertEvents(this.tables, events);
-    await this.query(sql, params);
-  }
-
-  async countEvents(): Promise<number> {
-    const rows = await this.query(`SELECT count(*)::int AS n FROM ${this.tables.events}`);
-    return Number(rows[0].n);
-  }
-
-  async dropTables(): Promise<void> {
-    await this.query(`DROP TABLE IF EXISTS ${this.tables.customers}, ${this.tables.events}, ${this.tables.audit}`);
   }
 
   async close(): Promise<void> {

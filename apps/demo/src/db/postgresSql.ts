@@ -1,7 +1,17 @@
 /**
  * The SQL that PGlite and pg share (both speak PostgreSQL, with `$n` parameters).
  */
-import { type AuditRecord, type NewEvent, SEED_BATCH, seededCustomer, type TableNames } from './Database.js';
+import {
+  type AuditRecord,
+  type CustomerReport,
+  type NewEvent,
+  reportSql,
+  SEED_BATCH,
+  seededCustomer,
+  type TableNames,
+  tableNames,
+  toReport,
+} from './Database.js';
 
 /** What both PostgreSQL drivers can do: run one parameterized statement, get rows back. */
 export type PgQuery = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
@@ -61,4 +71,51 @@ export function pgInsertAudit(t: TableNames, records: readonly AuditRecord[]): {
 
 export function pgSelectCustomer(t: TableNames): string {
   return `SELECT id, name, email, city, tier FROM ${t.customers} WHERE id = $1`;
+}
+
+/**
+ * What the two PostgreSQL-speaking implementations share beyond the SQL text: every method that
+ * is one statement through `query`. Subclasses bring the connection (`query`), `init`,
+ * `getCustomer` (pg prepares it by name) and `close`.
+ */
+export abstract class PgDatabaseBase {
+  protected readonly tables: TableNames;
+  protected readonly selectCustomer: string;
+  protected abstract readonly query: PgQuery;
+
+  constructor(tablePrefix: string | undefined) {
+    this.tables = tableNames(tablePrefix);
+    this.selectCustomer = pgSelectCustomer(this.tables);
+  }
+
+  async customerReport(id: number): Promise<CustomerReport | undefined> {
+    const rows = await this.query(reportSql(this.tables, '$1'), [id]);
+    return toReport(rows[0]);
+  }
+
+  async insertAudit(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const { sql, params } = pgInsertAudit(this.tables, records);
+    await this.query(sql, params);
+  }
+
+  async countAudit(): Promise<number> {
+    const rows = await this.query(`SELECT count(*)::int AS n FROM ${this.tables.audit}`);
+    return Number(rows[0].n);
+  }
+
+  async insertEvents(events: readonly NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const { sql, params } = pgInsertEvents(this.tables, events);
+    await this.query(sql, params);
+  }
+
+  async countEvents(): Promise<number> {
+    const rows = await this.query(`SELECT count(*)::int AS n FROM ${this.tables.events}`);
+    return Number(rows[0].n);
+  }
+
+  async dropTables(): Promise<void> {
+    await this.query(`DROP TABLE IF EXISTS ${this.tables.customers}, ${this.tables.events}, ${this.tables.audit}`);
+  }
 }
