@@ -12,7 +12,7 @@
  * ValveError, which the route answers with 503. The `/unprotected` routes use their own
  * BurstValves whose fetchers skip the SafetyValve, so the load tests compare like with like.
  */
-import { BackpressureController } from '@valve/backpressure';
+import { BackpressureController, type FlushResult } from '@valve/backpressure';
 import { BurstValve } from '@valve/burst';
 import type { MetricsRegistry } from '@valve/core';
 import { PromisePool } from '@valve/pool';
@@ -20,6 +20,7 @@ import { SafetyValve } from '@valve/safety';
 import type { DemoConfig } from './config.js';
 import type { AuditRecord, Database, NewEvent } from './db/index.js';
 import type { CustomerLoader } from './routes/customers.js';
+import { insertIsolatingFailures } from './isolateFailures.js';
 
 export interface Valves {
   /** Admission to the database: every query of a protected route runs inside it. */
@@ -85,7 +86,7 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
     name: string,
     what: string,
     sizes: Sizes,
-    flush: (batch: T[]) => Promise<void>,
+    flush: (batch: T[]) => Promise<FlushResult<T> | undefined | void>,
     onDrop?: (items: readonly T[]) => void,
   ) => {
     const deadLettered = metrics.counter({
@@ -123,7 +124,8 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
     'events',
     'events',
     { bufferSize: config.eventsBufferSize, batchSize: config.eventsBatchSize, maxBlockMs: config.eventsMaxBlockMs },
-    (batch) => db.insertEvents(batch),
+    // Only a bad event is dead-lettered, not the acknowledged events batched with it.
+    (batch) => insertIsolatingFailures(batch, (rows) => db.insertEvents(rows)),
   );
   const auditDropped = metrics.counter({
     name: 'valve_demo_audit_dropped_total',

@@ -46,7 +46,7 @@ export class MysqlDatabase implements Database {
     );
     await this.pool.query(
       `CREATE TABLE IF NOT EXISTS ${t.events} (
-        id BIGINT AUTO_INCREMENT PRIMARY KEY, type VARCHAR(64) NOT NULL, payload TEXT NOT NULL,
+        id BIGINT AUTO_INCREMENT PRIMARY KEY, type VARCHAR(64) NOT NULL, payload MEDIUMTEXT NOT NULL,
         received_at DATETIME(3) NOT NULL)`,
     );
     await this.pool.query(
