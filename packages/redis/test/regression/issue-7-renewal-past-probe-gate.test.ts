@@ -27,9 +27,11 @@ describe.skipIf(!url)('issue 7: lease renewal is not stopped by the probe gate',
     slow.on('error', () => {});
     cleanups.push(() => slow.disconnect());
     const direct = client();
-    // Renewal every ~217 ms; a failure closes the gate for 500 ms (under the old code, across
-    // the first two renewals).
-    const timing = { limit: 1, leaseMs: 650, commandTimeoutMs: 50, probeIntervalMs: 500 } as const;
+    // Renewal every 600 ms; the failure below (at ~200 ms) closes the gate until ~1,400 ms, so
+    // under the old code the renewals at 600 and 1,200 ms were skipped and the lease expired at
+    // 1,800 ms. Margins are wide (a 200 ms command timeout) so a loaded CI machine cannot time
+    // out the commands that are meant to succeed.
+    const timing = { limit: 1, leaseMs: 1800, commandTimeoutMs: 200, probeIntervalMs: 1200 } as const;
     const a = new RedisSemaphore({ ...timing, redis: slow, prefix, name: 's', redisErrorPolicy: 'fail-closed' });
     const b = new RedisSemaphore({ ...timing, redis: direct, prefix, name: 's', redisErrorPolicy: 'fail-closed' });
     cleanups.push(
@@ -41,21 +43,21 @@ describe.skipIf(!url)('issue 7: lease renewal is not stopped by the probe gate',
 
     const permit = await a.acquire();
     const [, granted] = await direct.zrange(a.key, '0', '-1', 'WITHSCORES');
-    proxy.delayMs = 120;
+    proxy.delayMs = 400;
     await expect(a.clusterInUse()).rejects.toMatchObject({ code: 'ERR_VALVE_REDIS_UNAVAILABLE' });
     proxy.delayMs = 0;
 
     // The first renewal, inside the probe interval, still reaches Redis and extends the lease.
     await eventually(
       async () => Number((await direct.zrange(a.key, '0', '-1', 'WITHSCORES'))[1]) > Number(granted),
-      600,
+      1500,
     );
     // Past a whole lease length, the only permit is still A's.
     await expect(b.acquire(AbortSignal.timeout(timing.leaseMs + 150))).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(await b.clusterInUse()).toBe(1);
     expect(lost).toEqual([]);
     permit.release();
-  }, 5000);
+  }, 15_000);
 
   it('reports the lease lost as soon as a renewal fails after the lease may have expired', async () => {
     const proxy = await redisProxy();
