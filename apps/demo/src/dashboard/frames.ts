@@ -11,7 +11,7 @@
  * Non-finite numbers do not survive JSON, so gauges that read +Infinity (a SafetyValve without
  * a rate limit has infinite tokens) are sent as the string "inf", and NaN as null.
  */
-import { Histogram, type Labels, type MetricsRegistry, type MetricType } from '@valve/core';
+import { BoundedRingBuffer, Histogram, type Labels, type MetricsRegistry, type MetricType } from '@valve/core';
 
 /** A histogram over the last window, in recorded units (milliseconds for latency histograms). */
 export interface WindowSummary {
@@ -94,7 +94,7 @@ export class FrameBuilder {
    * Per histogram series (keyed by name and labels): its per-bucket counts at each of the last
    * `windowFrames + 1` builds, oldest first. Written only by `build()`.
    */
-  private readonly history = new Map<string, number[][]>();
+  private readonly history = new Map<string, BoundedRingBuffer<number[]>>();
 
   constructor(
     private readonly registry: MetricsRegistry,
@@ -127,14 +127,13 @@ export class FrameBuilder {
     const counts = bucketCounts(h);
     let past = this.history.get(id);
     if (past === undefined) {
-      past = [];
+      past = new BoundedRingBuffer<number[]>(this.windowFrames + 1);
       this.history.set(id, past);
     }
-    past.push(counts);
-    if (past.length > this.windowFrames + 1) past.shift(); // at most windowFrames + 1 short arrays
-    const oldest = past[0]!;
+    past.pushEvict(counts); // keeps the last windowFrames + 1 snapshots
+    const oldest = past.peek()!;
     // The first build of a series has nothing to subtract: its window is empty, not its lifetime.
-    const deltas = counts.map((c, i) => (past.length > 1 ? Math.max(0, c - oldest[i]!) : 0));
+    const deltas = counts.map((c, i) => (past.size > 1 ? Math.max(0, c - oldest[i]!) : 0));
     // Bounds are in exported units (seconds): back to recorded units (ms) for the page.
     const bounds = h.buckets.map((b) => b / h.exportScale);
     const windowCount = deltas.reduce((a, b) => a + b, 0);
