@@ -1,0 +1,177 @@
+/**
+ * The main-thread side of the embedded PGlite: a `worker_threads` Worker runs PGlite
+ * (`pgliteWorker.js`, which documents the message protocol) and this class turns its messages
+ * back into promises, one per query, matched by id.
+ *
+ * Invariants:
+ *   - every query settles exactly once: with its rows, with the database's error (message, code
+ *     and PostgreSQL's other fields kept), or, when the worker ends before answering (a crash,
+ *     `close()` racing it), with a `PgliteWorkerError` naming how it ended;
+ *   - after the worker has ended, or once `close()` began, a query rejects at once;
+ *   - the worker keeps the process alive only while a query, the start or the close waits on it
+ *     (it is `unref()`ed when idle), so an idle or closed database never holds an exit.
+ */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+
+/** A query or start-up that the worker could not answer: it ended first, or was never started. */
+export class PgliteWorkerError extends Error {
+  override readonly name = 'PgliteWorkerError';
+}
+
+/** A PostgreSQL error from the worker, rebuilt in this thread with its fields. */
+export interface PgliteQueryError extends Error {
+  code?: string;
+  severity?: string;
+  detail?: string;
+  hint?: string;
+}
+
+type Row = Record<string, unknown>;
+type SerializedError = Record<string, string>;
+
+interface Pending {
+  resolve: (rows: Row[]) => void;
+  reject: (error: Error) => void;
+}
+
+type FromWorker =
+  | { type: 'ready' }
+  | { type: 'failed'; error: SerializedError }
+  | { type: 'result'; id: number; rows?: Row[]; error?: SerializedError }
+  | { type: 'closed'; error?: SerializedError };
+
+export interface PgliteWorkerOptions {
+  /** A directory for PGlite's data; in memory when undefined. */
+  dataDir?: string;
+  /**
+   * The worker script. @default `pgliteWorker.js` next to this module (tests pass a wrapper of it
+   * that can crash on demand).
+   */
+  workerUrl?: URL;
+}
+
+function rebuildError(e: SerializedError): PgliteQueryError {
+  const error: PgliteQueryError = new Error(e.message);
+  for (const [key, value] of Object.entries(e)) {
+    if (key !== 'message') (error as unknown as Record<string, string>)[key] = value;
+  }
+  return error;
+}
+
+export class PgliteWorkerConnection {
+  private readonly worker: Worker;
+  /** Queries sent and not yet answered, by id. Written by `query` (add) and the message handler (delete). */
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** Set once the worker has ended (or close() began): every later query rejects with it. */
+  private ended: Error | undefined;
+  /** The worker's last 'error' event, the cause of an unexpected exit. */
+  private crash: Error | undefined;
+  private readonly ready: Promise<void>;
+  private readonly exited: Promise<void>;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: PgliteWorkerOptions = {}) {
+    this.worker = new Worker(options.workerUrl ?? new URL('./pgliteWorker.js', import.meta.url), {
+      workerData: { dataDir: options.dataDir },
+    });
+    let readyResolve!: () => void;
+    let readyReject!: (e: Error) => void;
+    this.ready = new Promise<void>((resolve, reject) => {
+      readyResolve = resolve;
+      readyReject = reject;
+    });
+    // init() awaits `ready`; without an early catch, a failed start nobody awaited yet would be an
+    // unhandled rejection.
+    this.ready.catch(() => {});
+    this.worker.on('message', (message: FromWorker) => {
+      switch (message.type) {
+        case 'ready':
+          readyResolve();
+          break;
+        case 'failed':
+          readyReject(new PgliteWorkerError(`PGlite failed to start: ${message.error.message}`));
+          break;
+        case 'result': {
+          const waiter = this.pending.get(message.id);
+          if (waiter === undefined) return;
+          this.pending.delete(message.id);
+          if (this.pending.size === 0) this.worker.unref();
+          if (message.error) waiter.reject(rebuildError(message.error));
+          else waiter.resolve(message.rows ?? []);
+          break;
+        }
+        case 'closed':
+          break;
+      }
+    });
+    this.worker.on('error', (error) => {
+      this.crash = error;
+    });
+    this.exited = once(this.worker, 'exit').then(([code]) => {
+      const how = this.closing
+        ? `PgliteWorkerConnection: the PGlite worker closed (exit code ${code})`
+        : `PgliteWorkerConnection: the PGlite worker exited unexpectedly (exit code ${code}${this.crash ? `: ${this.crash.message}` : ''})`;
+      this.ended ??= new PgliteWorkerError(how, { cause: this.crash });
+      readyReject(new PgliteWorkerError(`${how} before PGlite started`, { cause: this.crash }));
+      const waiting = [...this.pending.values()];
+      this.pending.clear();
+      for (const waiter of waiting) {
+        waiter.reject(
+          new PgliteWorkerError(`${how} with ${waiting.length} quer${waiting.length === 1 ? 'y' : 'ies'} unanswered`, {
+            cause: this.crash,
+          }),
+        );
+      }
+    });
+  }
+
+  /** Resolves once PGlite has started in the worker; rejects if it failed or the worker ended. */
+  async start(): Promise<void> {
+    await this.ready;
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  query(sql: string, params: unknown[] = []): Promise<Row[]> {
+    if (this.ended) return Promise.reject(this.ended);
+    const id = this.nextId++;
+    return new Promise<Row[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) this.worker.ref();
+      try {
+        this.worker.postMessage({ type: 'query', id, sql, params });
+      } catch (error) {
+        // A parameter the structured clone cannot copy (a function, a symbol): nothing was sent.
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.worker.unref();
+        reject(error);
+      }
+    });
+  }
+
+  /**
+   * Lets every query already sent finish, closes PGlite, and waits until the worker has ended.
+   * Queries after this call reject at once. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.ended ??= new PgliteWorkerError('PgliteWorkerConnection: closed');
+      this.worker.ref();
+      const closed = new Promise<SerializedError | undefined>((resolve) => {
+        const onMessage = (message: FromWorker) => {
+          if (message.type !== 'closed') return;
+          this.worker.off('message', onMessage);
+          resolve(message.error);
+        };
+        this.worker.on('message', onMessage);
+        void this.exited.then(() => resolve(undefined));
+      });
+      this.worker.postMessage({ type: 'close' });
+      const error = await closed;
+      await this.exited;
+      if (error) throw rebuildError(error);
+    })();
+    return this.closing;
+  }
+}
