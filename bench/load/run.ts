@@ -8,8 +8,10 @@
  * duration; nothing but the demo it started is ever signalled.
  *
  *   node dist/load/run.js [--quick] [--connections N] [--duration S] [--runs N]
+ *                         [--db pglite,mysql,postgres] [--scenario burst,overload,events]
  *
  * Defaults match the seed: 100 connections, 15 s per run, 3 runs. `--quick`: 3 s, 1 run.
+ * `--db` and `--scenario` pick a subset for fast iteration (the results file then holds only it).
  * Results: bench/results/load-<date>[-quick].md and .svg (and the raw .json, not committed).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -22,15 +24,44 @@ import { measure, type RunResult, type Target } from './measure.js';
 import { type Comparison, comparisonMarkdown, median, ratioOf, type VariantRuns } from './report.js';
 import { zipfSampler } from './zipf.js';
 
+const DATABASES = ['pglite', 'mysql', 'postgres'] as const;
+type DatabaseKey = (typeof DATABASES)[number];
+const SCENARIOS = ['burst', 'overload', 'events'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
 interface Settings {
   quick: boolean;
   connections: number;
   durationS: number;
   runs: number;
+  /** `--db`: the databases to run (for fast iteration); all the environment offers by default. */
+  databases: ReadonlySet<DatabaseKey>;
+  /** `--scenario`: the scenarios to run (burst: hot, Zipf and cached); all by default. */
+  scenarios: ReadonlySet<Scenario>;
+}
+
+const USAGE =
+  'usage: node dist/load/run.js [--quick] [--connections N] [--duration S] [--runs N] ' +
+  '[--db pglite,mysql,postgres] [--scenario burst,overload,events]';
+
+function listOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): Set<T> {
+  const items = (value ?? '').split(',').map((x) => x.trim());
+  const bad = items.filter((x) => !(allowed as readonly string[]).includes(x));
+  if (items.length === 0 || bad.length > 0) {
+    throw new Error(`${name} must be a comma-separated list of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return new Set(items as T[]);
 }
 
 function parseArgs(argv: string[]): Settings {
-  const s: Settings = { quick: false, connections: 100, durationS: 15, runs: 3 };
+  const s: Settings = {
+    quick: false,
+    connections: 100,
+    durationS: 15,
+    runs: 3,
+    databases: new Set(DATABASES),
+    scenarios: new Set(SCENARIOS),
+  };
   const num = (name: string, value: string | undefined, min: number, max: number): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
@@ -50,8 +81,10 @@ function parseArgs(argv: string[]): Settings {
     } else if (arg === '--runs') {
       s.runs = num('--runs', argv[++i], 1, 10);
       explicitRuns = true;
-    } else if (arg === '--help' || arg === '-h') {
-      console.log('usage: node dist/load/run.js [--quick] [--connections N] [--duration S] [--runs N]');
+    } else if (arg === '--db') s.databases = listOf('--db', argv[++i], DATABASES);
+    else if (arg === '--scenario') s.scenarios = listOf('--scenario', argv[++i], SCENARIOS);
+    else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)} (try --help)`);
   }
@@ -288,8 +321,9 @@ async function runDatabase(
           target: get(zipfPath(cachedBurst)),
         });
     }
+    const burstOn = s.scenarios.has('burst');
     const burstBefore = await burstCounters(url, 'customers');
-    const r1 = await rounds(name, url, variants, s);
+    const r1 = await rounds(name, url, burstOn ? variants : variants.filter((v) => v.key === 'ceiling'), s);
     const burstAfter = await burstCounters(url, 'customers');
     report.ceiling = median(r1.get('ceiling')!.map((r) => r.okPerSec));
     const runsOf = (key: string, label: string, route: string): VariantRuns => ({ label, route, runs: r1.get(key)! });
@@ -297,7 +331,7 @@ async function runDatabase(
       const other = keys.reduce((a, k) => a + (r1.get(k)?.reduce((b, r) => b + r.otherErrors + r.shed, 0) ?? 0), 0);
       return `Errors and 503s over these runs: ${other}.`;
     };
-    if (burst) {
+    if (burst && burstOn) {
       report.comparisons.push({
         title: `${name}: one hot customer (every request id ${HOT_ID})`,
         unit: 'req/s',
@@ -328,10 +362,10 @@ async function runDatabase(
         met: (x) => x > 1,
         notes: [noErrorsNote(['direct-zipf', 'burst-zipf'])],
       });
-    } else {
+    } else if (!burst) {
       report.skipped.push('BurstValve comparisons: the demo has no BurstValve route (@valve/burst not wired in).');
     }
-    if (full && cachedDirect) {
+    if (full && cachedDirect && burstOn) {
       if (cachedBurst) {
         report.comparisons.push({
           title: `${name}: cached variant (read-through TTL cache, Zipf mix)`,
@@ -369,7 +403,7 @@ async function overloadAndEvents(
   // a fixed rate of OVERLOAD_FACTOR x that capacity (at most 0.8x the Express ceiling) is offered
   // to both variants over many connections.
   const hasReports = await routeExists(url, 'GET', '/unprotected/reports/customers/1');
-  if (hasReports) {
+  if (hasReports && s.scenarios.has('overload')) {
     const probeZipf = zipfSampler(CUSTOMERS, ZIPF_S, 13);
     const probe = await measure({
       url,
@@ -424,24 +458,17 @@ async function overloadAndEvents(
       target: '>= 5x (p99 with the valve at most 1/5) and 0 non-503 errors',
       met: (x) => x >= 5 && other === 0,
       notes: [
-        ...(name.includes('PGlite')
-          ? [
-              "PGlite is WASM running on the server's own event-loop thread: each report query blocks that thread, so the backlog " +
-                "builds up in the kernel's socket queues, in front of the SafetyValve, which cannot see it. The overload " +
-                'comparison is meaningful where the database is its own process (MariaDB, PostgreSQL below).',
-            ]
-          : []),
         `Non-503 errors (other statuses, socket errors, timeouts) over both variants: **${other}**. ` +
           `503 share with the SafetyValve: ${(100 * shedShare('protected')).toFixed(1)}% (without: ${(100 * shedShare('unprotected')).toFixed(1)}%). ` +
           `Report queries the database ran over these runs (warm-ups included): ${fmt(queriesAfter - queriesBefore)}.`,
       ],
     });
-  } else report.skipped.push('Overload comparison: no /reports routes in this demo build.');
+  } else if (!hasReports) report.skipped.push('Overload comparison: no /reports routes in this demo build.');
 
   // Events: every POST carries EVENTS_PER_REQUEST events, to the controller and to both
   // baselines (one INSERT per event; one multi-row INSERT per request). Events/s = 2xx x N.
   const hasEvents = await routeExists(url, 'POST', '/events');
-  if (hasEvents) {
+  if (hasEvents && s.scenarios.has('events')) {
     const body = JSON.stringify(
       Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => ({ type: 'load.test', payload: { page: '/pricing', i } })),
     );
@@ -522,7 +549,8 @@ async function overloadAndEvents(
         `Acknowledged events over the measured runs (2xx x ${EVENTS_PER_REQUEST}, plus ${fmt(acceptedIn503)} accepted as the \`accepted: k\` prefix of 503 answers): ${fmt(accepted)}; rows added to the table over the same runs (baseline read after the warm-ups had landed): ${fmt(stored)}: ${lost === 0 ? 'none lost (equal)' : lost > 0 ? `**LOST: ${fmt(lost)} acknowledged events are not in the table**` : accountedFor ? `none lost; ${fmt(unacknowledged)} more rows than acknowledged events, within the ${fmt(inFlightBound)} of requests still in flight when autocannon stopped its ${measuredRuns} runs (${s.connections} connections x ${EVENTS_PER_REQUEST} events each), whose answers it does not count` : `**MISMATCH: ${fmt(unacknowledged)} more rows than acknowledged events, more than the ${fmt(inFlightBound)} that requests in flight at the end of the runs can explain**`}.`,
       ],
     });
-  } else report.skipped.push('Events comparison: no POST /events route (@valve/backpressure not wired in).');
+  } else if (!hasEvents)
+    report.skipped.push('Events comparison: no POST /events route (@valve/backpressure not wired in).');
 }
 
 /** One series of a counter in the demo's /metrics (summed when several series match). */
@@ -590,9 +618,18 @@ async function main(): Promise<void> {
   if (!existsSync(SERVER)) {
     throw new Error(`${SERVER} is missing: build the demo first (pnpm turbo run build --filter=@valve/demo)`);
   }
-  const dbs: [string, string | undefined, boolean][] = [['Embedded PGlite', undefined, true]];
-  if (process.env.VALVE_MYSQL_URL) dbs.push(['MariaDB (mysql2, pool of 10)', process.env.VALVE_MYSQL_URL, true]);
-  if (process.env.VALVE_POSTGRES_URL) dbs.push(['PostgreSQL (pg, pool of 10)', process.env.VALVE_POSTGRES_URL, true]);
+  const offered: [DatabaseKey, string, string | undefined, boolean][] = [
+    ['pglite', 'Embedded PGlite', undefined, true],
+  ];
+  if (process.env.VALVE_MYSQL_URL)
+    offered.push(['mysql', 'MariaDB (mysql2, pool of 10)', process.env.VALVE_MYSQL_URL, true]);
+  if (process.env.VALVE_POSTGRES_URL)
+    offered.push(['postgres', 'PostgreSQL (pg, pool of 10)', process.env.VALVE_POSTGRES_URL, true]);
+  const dbs = offered.filter(([key]) => s.databases.has(key)).map(([, ...rest]) => rest);
+  if (dbs.length === 0)
+    throw new Error('--db picked no database this environment offers (set VALVE_MYSQL_URL / VALVE_POSTGRES_URL)');
+  // A subset (--db, --scenario) is for iteration: it never overwrites the full results file.
+  const partial = s.databases.size < DATABASES.length || s.scenarios.size < SCENARIOS.length;
   log(
     `valve load test: ${s.connections} connections x ${s.durationS} s x ${s.runs} run(s)${s.quick ? ' (--quick)' : ''}; ` +
       `databases: ${dbs.map((d) => d[0]).join(', ')}${process.env.VALVE_MYSQL_URL ? '' : ' (set VALVE_MYSQL_URL / VALVE_POSTGRES_URL for the servers)'}`,
@@ -604,7 +641,8 @@ async function main(): Promise<void> {
   for (const [name, url, full] of dbs) reports.push(await runDatabase(name, url, s, full));
 
   const date = new Date().toISOString().slice(0, 10);
-  const base = join(RESULTS, `load-${date}${s.quick ? '-quick' : ''}`);
+  const name = `load-${date}${s.quick ? '-quick' : ''}${partial ? '-partial' : ''}`;
+  const base = join(RESULTS, name);
   mkdirSync(RESULTS, { recursive: true });
   const bars: Bar[] = [];
   for (const rep of reports) {
@@ -627,14 +665,7 @@ async function main(): Promise<void> {
   );
   writeFileSync(`${base}.svg`, svg);
   writeFileSync(`${base}.json`, `${JSON.stringify({ settings: s, reports }, null, 2)}\n`);
-  const md = markdown(
-    reports,
-    s,
-    date,
-    `load-${date}${s.quick ? '-quick' : ''}.svg`,
-    (Date.now() - started) / 1000,
-    startLoad,
-  );
+  const md = markdown(reports, s, date, `${name}.svg`, (Date.now() - started) / 1000, startLoad);
   writeFileSync(`${base}.md`, md);
   log(`\n${md}\n`);
   log(`wrote ${base}.md and ${base}.svg`);
