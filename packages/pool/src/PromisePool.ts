@@ -137,6 +137,13 @@ export class PromisePool implements CohortOwner {
     return mapItemsSettled(items, fn, options);
   }
 
+  /**
+   * Never read: it keeps the hot path's hidden classes alive (see `holdShapes`). A static field,
+   * because a module-level constant nothing reads may be collected.
+   */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read (see holdShapes)
+  static readonly #shapes: PromisePool = holdShapes(new PromisePool({ maxWorkers: 1, name: 'shapes' }));
+
   readonly name: string;
   private readonly clock: Clock;
   /** True when `maxWorkers` is a number and no concurrency source is used: a plain counter. */
@@ -1153,4 +1160,26 @@ function throwNotATask(index: number, value: unknown): never {
 
 function optionalMs(value: unknown, name: string): number | undefined {
   return value === undefined ? undefined : validateNumber(value, name, { above: 0 });
+}
+
+/**
+ * Keeps the hidden classes of the hot path alive for as long as this module is loaded.
+ *
+ * V8 holds an object's hidden class ("map") only while some object of that class is alive, and
+ * throws away optimized code that checked a map once a major GC frees it (`--trace-deopt`: "weak
+ * objects"). The queue's run records exist only while tasks wait, so every major GC at a moment
+ * when no pool had a queued task (pools idle, or short-lived pools all gone) freed their class and
+ * deoptimized `add`, the pump and the queue; the next tasks then ran unoptimized until V8
+ * recompiled them: `add()` of 10^5 queued tasks took 2-3x as long after such a GC. `pool`, paused
+ * and never started, is given one queued task of each kind, so it holds one of each object the hot
+ * paths touch: the pool, its cohort, a queue level with its rings, a run record tagged with a
+ * cohort, a plain `run()`'s record and a `Job`. It costs about a kilobyte.
+ */
+function holdShapes(pool: PromisePool): PromisePool {
+  const noop: Task = () => undefined;
+  pool.pause();
+  pool.add(noop);
+  void pool.run(noop);
+  void pool.run(noop, { timeoutMs: 1 });
+  return pool;
 }
