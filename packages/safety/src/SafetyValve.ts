@@ -125,12 +125,13 @@ export class SafetyValve {
    */
   private watching: Disposable[] | undefined;
   /**
-   * Fast path with the built-in fixed cap and no lease: the permits of running jobs. Such permits
-   * are interchangeable (releasing one only lowers the shared count; see LocalConcurrency's
-   * `FixedPermit`), so a finishing job releases any of them and `run()` can hand `then` two
-   * handlers bound once per valve instead of two closures per call. `undefined` otherwise.
+   * The built-in fixed cap when no lease is set: admitted `run()` jobs then take and give its
+   * slots by count (`tryTake`/`give`), with no permit object, and `run()` hands `then` two
+   * handlers bound once per valve instead of two closures per call. Such slots are
+   * interchangeable and a job ends exactly once (its promise settles once), so counting is
+   * exact. `undefined` otherwise (adaptive limit, custom source, lease: they need a permit).
    */
-  private readonly fungible: Permit[] | undefined;
+  private readonly counted: LocalConcurrency | undefined;
   private readonly meters: Meters;
   /** Throughput estimate for Retry-After: completions counted since `tpSince`. */
   private tpSince: number;
@@ -201,7 +202,7 @@ export class SafetyValve {
       if (!isLimit(c)) validateInteger(c, 'concurrency', { min: 1, allowInfinity: true });
       this.ownConc = new LocalConcurrency({ limit: c as number, clock: this.clock });
       this.conc = this.ownConc;
-      if (!isLimit(c) && this.leaseMs === undefined) this.fungible = [];
+      if (!isLimit(c) && this.leaseMs === undefined) this.counted = this.ownConc;
     }
     this.asyncMode = this.conc.async === true || this.rate?.async === true;
     this.codel = this.discipline === 'codel' ? new CoDel(this.targetMs, this.intervalMs) : undefined;
@@ -235,11 +236,14 @@ export class SafetyValve {
       const signal = checkRunOptions(options);
       if (signal?.aborted) return Promise.reject(abortReason(signal));
     }
-    const permit = this.startNow();
-    if (permit !== undefined) {
-      if (this.fungible !== undefined) return this.executeFungible(fn, permit, this.fungible);
-      if (this.leaseMs === undefined) return this.execute(fn, permit);
-      return this.executeLeased(fn, new Grant(this, permit));
+    if (this.counted !== undefined) {
+      if (this.startCounted(this.counted)) return this.executeCounted(fn);
+    } else {
+      const permit = this.startNow();
+      if (permit !== undefined) {
+        if (this.leaseMs === undefined) return this.execute(fn, permit);
+        return this.executeLeased(fn, new Grant(this, permit));
+      }
     }
     return this.enqueue(fn, options) as Promise<Awaited<T>>;
   }
@@ -249,18 +253,40 @@ export class SafetyValve {
    * permit with the token spent and the job counted as admitted, or `undefined`.
    */
   private startNow(): Permit | undefined {
-    if (this.queue.size !== 0 || this.closed || this.asyncMode) return undefined;
-    const rate = this.rate;
-    if (rate !== undefined && rate.available < 1) return undefined;
+    if (!this.openNow()) return undefined;
     const permit = this.conc.tryAcquire();
     if (permit === undefined) return undefined;
-    if (rate !== undefined && !rate.tryAcquire()) {
+    if (!this.admitNow()) {
       permit.release();
       return undefined;
     }
+    return permit;
+  }
+
+  /** `startNow` for the counted cap: takes a slot by count, no permit object. */
+  private startCounted(conc: LocalConcurrency): boolean {
+    if (!this.openNow() || !conc.tryTake()) return false;
+    if (!this.admitNow()) {
+      conc.give();
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether a job may skip the queue: nobody waits (so it overtakes no one) and a token is there. */
+  private openNow(): boolean {
+    if (this.queue.size !== 0 || this.closed || this.asyncMode) return false;
+    const rate = this.rate;
+    return rate === undefined || rate.available >= 1;
+  }
+
+  /** For a job holding a slot: spends its token and counts it admitted; false if the rate refused. */
+  private admitNow(): boolean {
+    const rate = this.rate;
+    if (rate !== undefined && !rate.tryAcquire()) return false;
     this.meters.admitted.inc();
     this.running++;
-    return permit;
+    return true;
   }
 
   /** Like `run`, but a refusal resolves to `{ ok: false, reason }` (safetyvalve's tuple). */
@@ -415,26 +441,44 @@ export class SafetyValve {
     ) as Promise<Awaited<T>>;
   }
 
-  /** `execute` for interchangeable permits: see `fungible`. */
-  private executeFungible<T>(fn: () => T | PromiseLike<T>, permit: Permit, held: Permit[]): Promise<Awaited<T>> {
+  /**
+   * Runs a job admitted by `startCounted` and gives its slot back exactly once. When `fn` returns
+   * a native promise, the caller gets that very promise and the slot is given back by a reaction
+   * registered on it before the caller can register one: a direct `await fn()` has the same
+   * number of microtask hops, and the caller resumes with the slot already free. Other results
+   * (values, thenables) go through one `then`, as in `execute`.
+   */
+  private executeCounted<T>(fn: () => T | PromiseLike<T>): Promise<Awaited<T>> {
     let result: T | PromiseLike<T>;
     try {
       result = fn();
     } catch (error) {
-      this.finish(permit, true);
+      this.endCounted();
       return Promise.reject(error);
     }
-    held.push(permit);
-    return Promise.resolve(result).then(this.endOk, this.endFailed) as Promise<Awaited<T>>;
+    if (result instanceof Promise && Object.getPrototypeOf(result) === Promise.prototype) {
+      // The derived promise is ours alone: it must settle quietly (the caller handles `result`).
+      result.then(this.endCounted, this.endCounted);
+      return result as Promise<Awaited<T>>;
+    }
+    return Promise.resolve(result).then(this.endCountedPass, this.endCountedRethrow) as Promise<Awaited<T>>;
   }
 
-  private readonly endOk = (value: unknown): unknown => {
-    this.finish(this.fungible!.pop()!, false);
+  /** Ends a counted job. Bound once per valve; returns nothing, so its promise fulfils quietly. */
+  private readonly endCounted = (): void => {
+    this.running--;
+    this.meters.completed.inc();
+    this.counted!.give();
+    if (this.watching !== undefined && this.running === 0 && this.queue.size === 0) this.unwatch();
+  };
+
+  private readonly endCountedPass = (value: unknown): unknown => {
+    this.endCounted();
     return value;
   };
 
-  private readonly endFailed = (error: unknown): never => {
-    this.finish(this.fungible!.pop()!, true);
+  private readonly endCountedRethrow = (error: unknown): never => {
+    this.endCounted();
     throw error;
   };
 

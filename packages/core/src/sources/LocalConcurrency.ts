@@ -56,6 +56,31 @@ export class LocalConcurrency implements ConcurrencySource {
     return this.grant();
   }
 
+  /**
+   * The permit-free fast path, for a fixed limit only: takes a slot by counting, with no permit
+   * object, and says whether one was free. The caller then owns the slot and gives it back with
+   * {@link give} exactly once; a count cannot tell a second `give()` from another holder's, so
+   * the idempotence a {@link Permit} guarantees is the caller's job here. (Valves that start
+   * millions of short jobs use this pair: a permit per job is garbage that a fixed cap, whose
+   * slots are interchangeable, does not need.) An adaptive limit samples each job's latency
+   * through its permit, so it refuses this path.
+   */
+  tryTake(): boolean {
+    if (this.adaptive !== undefined) {
+      throw new TypeError('tryTake() needs a fixed limit: an adaptive Limit samples each permit, use tryAcquire()');
+    }
+    if (this.closed || this.held >= this.fixed) return false;
+    this.held++;
+    return true;
+  }
+
+  /** Gives back a slot taken with {@link tryTake}: once per successful `tryTake()`. */
+  give(): void {
+    if (this.held === 0) throw new RangeError('give() without a slot taken: 0 in use');
+    this.held--;
+    this.wake();
+  }
+
   acquire(signal?: AbortSignal): Promise<Permit> {
     if (this.closed) return Promise.reject(new ClosedError('the concurrency source is closed'));
     if (this.waiters.size === 0) {
@@ -93,7 +118,8 @@ export class LocalConcurrency implements ConcurrencySource {
     while (this.waiters.size > 0 && this.held < this.limit && !this.closed) {
       this.waiters.resolveNext(this.grant());
     }
-    if (this.held < this.limit) this.available$.emit();
+    // Checked first: on the uncontended path nobody listens, and a release then costs no call.
+    if (this.available$.hasListeners && this.held < this.limit) this.available$.emit();
   }
 }
 

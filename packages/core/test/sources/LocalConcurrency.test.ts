@@ -118,6 +118,54 @@ describe('LocalConcurrency', () => {
     await expect(c.acquire(AbortSignal.abort(reason))).rejects.toBe(reason);
   });
 
+  it('tryTake()/give() count slots without permits, share the cap with tryAcquire and wake waiters', async () => {
+    const c = new LocalConcurrency({ limit: 2 });
+    let available = 0;
+    c.onAvailable(() => available++);
+    expect(c.tryTake()).toBe(true);
+    const p = c.tryAcquire()!;
+    expect(c.inUse).toBe(2);
+    expect(c.tryTake()).toBe(false);
+    expect(c.tryAcquire()).toBeUndefined();
+    const waiting = track(c.acquire());
+    c.give(); // the freed slot goes straight to the waiter
+    await flush();
+    expect(waiting.state).toBe('resolved');
+    expect(c.inUse).toBe(2);
+    expect(available).toBe(0);
+    p.release();
+    expect(available).toBe(1);
+    waiting.value!.release();
+    expect(c.inUse).toBe(0);
+    expect(available).toBe(2);
+  });
+
+  it('give() without a slot taken throws instead of over-admitting', () => {
+    const c = new LocalConcurrency({ limit: 1 });
+    expect(() => c.give()).toThrow(new RangeError('give() without a slot taken: 0 in use'));
+    expect(c.tryTake()).toBe(true);
+    c.give();
+    expect(() => c.give()).toThrow(RangeError);
+    expect(c.inUse).toBe(0);
+  });
+
+  it('tryTake() refuses once closed; slots taken before close are still given back', () => {
+    const c = new LocalConcurrency({ limit: 2 });
+    expect(c.tryTake()).toBe(true);
+    c.close();
+    expect(c.tryTake()).toBe(false);
+    c.give();
+    expect(c.inUse).toBe(0);
+  });
+
+  it('tryTake() is refused with an adaptive limit (it needs a permit per job to sample)', () => {
+    const c = new LocalConcurrency({ limit: new ScriptedLimit(2), clock: new ManualClock() });
+    expect(() => c.tryTake()).toThrow(
+      new TypeError('tryTake() needs a fixed limit: an adaptive Limit samples each permit, use tryAcquire()'),
+    );
+    expect(c.inUse).toBe(0);
+  });
+
   it('validates limit', () => {
     expect(() => new LocalConcurrency({ limit: 0 })).toThrow(
       new RangeError('limit must be an integer or Infinity >= 1, got 0'),
