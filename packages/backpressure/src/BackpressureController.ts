@@ -34,7 +34,7 @@ import { BatchFlusher } from './BatchFlusher.js';
 import type { FlushError } from './FlushError.js';
 import { type BlockedPush, BlockedQueue } from './internal/BlockedQueue.js';
 import { type ControllerMetrics, createMetrics } from './internal/metrics.js';
-import { safeCall } from './internal/safeCall.js';
+import { rethrowLater, safeCall } from './internal/safeCall.js';
 import { type BackpressureOptions, type NormalizedOptions, normalizeOptions } from './options.js';
 import { createStrategy } from './strategies/createStrategy.js';
 import type { DropStrategy } from './strategies/DropStrategy.js';
@@ -72,6 +72,11 @@ type Phase = 'idle' | 'running' | 'stopping' | 'stopped';
 const TRUE = Promise.resolve(true);
 const FALSE = Promise.resolve(false);
 const WAIT = 2;
+/** Values of `whenFull`. */
+const ASK = 0;
+const EVICT = 1;
+const REFUSE = 2;
+type WhenFull = typeof ASK | typeof EVICT | typeof REFUSE;
 /** The longest a Node timer can wait; one ref'd timer this long keeps the process alive. */
 const KEEPALIVE_MS = 2 ** 31 - 1;
 
@@ -86,8 +91,16 @@ export class BackpressureController<T> {
   private bytes = 0;
   private readonly watermarks: Watermarks;
   private readonly strategy: DropStrategy;
-  /** drop_oldest without `sizeOf`: a full buffer swaps its oldest item for the new one in place. */
-  private readonly evictsInPlace: boolean;
+  /**
+   * What an `offer()` into a full buffer does, decided once (without `sizeOf` the budget is the
+   * item count alone, so nothing per item changes the answer): drop_oldest swaps its oldest
+   * item for the new one in place (`EVICT`); drop_newest, and block (an offer cannot wait),
+   * refuse it (`REFUSE`); sample asks its strategy (`ASK`). Set to `ASK` by `shutdown()` when
+   * the phase leaves `idle`/`running`, so the fast path in `offer()` need not read the phase.
+   */
+  private whenFull: WhenFull;
+  /** `options.onDrop`, read once: the fast path checks a field, not the options object. */
+  private readonly onDropOption: ((items: readonly T[], reason: DropReason) => void) | undefined;
   private readonly interval: AdaptiveInterval;
   private readonly flusher: BatchFlusher<T>;
   private readonly blocked = new BlockedQueue<T>();
@@ -108,7 +121,13 @@ export class BackpressureController<T> {
   private lastUtil = 0;
   private inFlightItems = 0;
   private inFlightBatches = 0;
+  /**
+   * Accepted items, dropped ones and `byReason.evicted` count the slow paths only; each
+   * in-place eviction (`replaceOldest`) adds one to all three, so it bumps `evictions` alone
+   * and the public figures are the sums (see `stats()` and `dropCount()`).
+   */
   private accepted = 0;
+  private evictions = 0;
   private rejected = 0;
   private dropped = 0;
   private flushed = 0;
@@ -145,7 +164,9 @@ export class BackpressureController<T> {
     this.watermarks.update(0);
     this.interval = new AdaptiveInterval(o);
     this.strategy = createStrategy(o.strategy, o);
-    this.evictsInPlace = this.strategy.name === 'drop_oldest' && o.sizeOf === undefined;
+    const strategy = this.strategy.name;
+    this.whenFull = o.sizeOf !== undefined || strategy === 'sample' ? ASK : strategy === 'drop_oldest' ? EVICT : REFUSE;
+    this.onDropOption = o.onDrop;
     this.buffer = new BoundedRingBuffer<T>(o.maxBufferSize);
     this.sizes = o.sizeOf ? new RingBuffer<number>() : undefined;
     this.metrics = o.metrics
@@ -216,6 +237,22 @@ export class BackpressureController<T> {
    * (it cannot wait). Refusals are reported to `onDrop`; after `stop()` it returns false.
    */
   offer(item: T): boolean {
+    // The full-buffer fast path first, kept small so that V8 inlines it into the caller's loop:
+    // `whenFull` is ASK once stopping, so the phase checks below are not needed here.
+    const buffer = this.buffer;
+    const whenFull = this.whenFull;
+    if (whenFull !== ASK && buffer.size >= buffer.limit) {
+      if (whenFull === EVICT) {
+        this.replaceOldest(item);
+        return true;
+      }
+      this.refuseOne(item, 'queue_full');
+      return false;
+    }
+    return this.offerSlow(item);
+  }
+
+  private offerSlow(item: T): boolean {
     if (this.phase === 'stopping' || this.phase === 'stopped') {
       this.refuseOne(item, 'shutdown');
       return false;
@@ -349,10 +386,10 @@ export class BackpressureController<T> {
       bufferUtilization: this.utilization(),
       inFlight: this.inFlightItems,
       blockedPushes: this.blocked.size,
-      accepted: this.accepted,
+      accepted: this.accepted + this.evictions,
       rejected: this.rejected,
-      dropped: this.dropped,
-      droppedByReason: { ...this.byReason },
+      dropped: this.dropped + this.evictions,
+      droppedByReason: { ...this.byReason, evicted: this.byReason.evicted + this.evictions },
       flushed: this.flushed,
       deadLettered: this.deadLettered,
       flushFailures: this.flushFailures,
@@ -393,7 +430,7 @@ export class BackpressureController<T> {
     }
     // drop_oldest's answer to a full buffer is always `evict`; asking it per item costs a
     // polymorphic call and the budget checks on the hottest path, so it is decided once.
-    if (this.evictsInPlace && this.buffer.size >= this.buffer.limit) {
+    if (this.whenFull === EVICT && this.buffer.size >= this.buffer.limit) {
       this.replaceOldest(item);
       return true;
     }
@@ -442,15 +479,25 @@ export class BackpressureController<T> {
    */
   private replaceOldest(item: T): void {
     const old = this.buffer.pushEvict(item) as T;
-    this.accepted++;
-    this.dropped++;
-    this.byReason.evicted++;
+    this.evictions++;
     const m = this.metrics;
     if (m !== undefined) {
       m.accepted.inc();
       m.dropped.evicted.inc();
     }
-    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report([old], 'evicted', true);
+    // Reported synchronously, one call per eviction, as every other drop is (the tests pin it).
+    const onDrop = this.onDropOption;
+    if (onDrop !== undefined) {
+      const items = [old];
+      try {
+        onDrop(items, 'evicted');
+      } catch (error) {
+        rethrowLater(error);
+      }
+      if (this.drop$.hasListeners) this.drop$.emit({ items, reason: 'evicted', accepted: true });
+    } else if (this.drop$.hasListeners) {
+      this.drop$.emit({ items: [old], reason: 'evicted', accepted: true });
+    }
   }
 
   /** Evicts oldest items until `size` fits (several with `sizeOf`); each is reported as `evicted`. */
@@ -659,6 +706,7 @@ export class BackpressureController<T> {
   private async shutdown(drain: boolean): Promise<void> {
     if (drain && this.phase !== 'stopped') await this.drain();
     this.phase = 'stopping';
+    this.whenFull = ASK;
     const parked = this.blocked.takeAll();
     if (parked.length > 0) {
       this.refuse(
@@ -689,7 +737,7 @@ export class BackpressureController<T> {
 
   private dropCount(): number {
     const r = this.byReason;
-    return r.evicted + r.queue_full + r.sampled + r.timeout + r.shutdown;
+    return r.evicted + this.evictions + r.queue_full + r.sampled + r.timeout + r.shutdown;
   }
 
   private countAbort(): void {
@@ -705,7 +753,7 @@ export class BackpressureController<T> {
       this.metrics.rejected.inc();
       this.metrics.dropped[reason].inc();
     }
-    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report([item], reason, false);
+    if (this.onDropOption !== undefined || this.drop$.hasListeners) this.report([item], reason, false);
   }
 
   private refuse(items: T[], reason: DropReason): void {
@@ -724,11 +772,11 @@ export class BackpressureController<T> {
     this.dropped += n;
     this.byReason[reason] += n;
     this.metrics?.dropped[reason].inc(n);
-    if (this.o.onDrop !== undefined || this.drop$.hasListeners) this.report(items, reason, true);
+    if (this.onDropOption !== undefined || this.drop$.hasListeners) this.report(items, reason, true);
   }
 
   private report(items: T[], reason: DropReason, accepted: boolean): void {
-    if (this.o.onDrop !== undefined) safeCall(this.o.onDrop, items, reason);
+    if (this.onDropOption !== undefined) safeCall(this.onDropOption, items, reason);
     if (this.drop$.hasListeners) this.drop$.emit({ items, reason, accepted });
   }
 }

@@ -9,7 +9,7 @@ import { MetricsRegistry } from '@valve/core';
 import { flush as settle } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { BackpressureController } from '../../src/BackpressureController.js';
-import { balanced, gatedSink, setup } from '../helpers.js';
+import { balanced, gatedSink, recordingSink, setup } from '../helpers.js';
 
 describe('issue 4 review: drop_oldest offer() fast path', () => {
   it('evicting in place while a flush is in flight keeps stats, metrics and events exact', async () => {
@@ -62,6 +62,81 @@ describe('issue 4 review: drop_oldest offer() fast path', () => {
     sink.calls.at(-1)!.gate.resolve(undefined);
     await settle();
     expect(balanced(controller)).toBe(true);
+  });
+
+  it('a full drop_oldest buffer stops evicting once stop() begins: offers are refused as shutdown', async () => {
+    const sink = gatedSink<number>();
+    const { controller, drops } = setup(sink.flush, { batchSize: 2, maxBufferSize: 2 });
+    controller.start();
+    controller.offer(0);
+    controller.offer(1); // a full batch: in flight, held by the gate
+    await settle();
+    controller.offer(2);
+    controller.offer(3); // the buffer is full again
+    expect(controller.offer(4)).toBe(true); // evicts 2 in place
+    const stopped = controller.stop(); // waits for the flush in flight, the buffer still full
+    expect(controller.offer(5)).toBe(false);
+    expect(drops).toEqual([
+      { items: [2], reason: 'evicted' },
+      { items: [5], reason: 'shutdown' },
+    ]);
+    expect(controller.stats()).toMatchObject({ accepted: 5, rejected: 1, dropped: 1, bufferSize: 2 });
+    sink.calls[0]!.gate.resolve(undefined);
+    await stopped;
+    expect(drops.at(-1)).toEqual({ items: [3, 4], reason: 'shutdown' });
+    expect(controller.stats()).toMatchObject({
+      accepted: 5,
+      flushed: 2,
+      dropped: 3,
+      droppedByReason: { evicted: 1, shutdown: 3 },
+    });
+    expect(balanced(controller)).toBe(true);
+  });
+
+  it.each(['drop_newest', 'block'] as const)(
+    '%s: offer() into a full buffer is refused as queue_full, and as shutdown once stop() begins',
+    async (strategy) => {
+      const sink = gatedSink<number>();
+      const { controller, drops } = setup(sink.flush, { strategy, batchSize: 2, maxBufferSize: 2 });
+      controller.start();
+      controller.offer(0);
+      controller.offer(1); // in flight, held by the gate
+      await settle();
+      controller.offer(2);
+      controller.offer(3);
+      expect(controller.offer(4)).toBe(false);
+      const stopped = controller.stop();
+      expect(controller.offer(5)).toBe(false);
+      expect(drops).toEqual([
+        { items: [4], reason: 'queue_full' },
+        { items: [5], reason: 'shutdown' },
+      ]);
+      expect(controller.stats()).toMatchObject({ accepted: 4, rejected: 2, droppedByReason: { queue_full: 1 } });
+      sink.calls[0]!.gate.resolve(undefined);
+      await stopped;
+      expect(balanced(controller)).toBe(true);
+    },
+  );
+
+  it('onDrop and onDrop() listeners get the same one-item array for an in-place eviction', () => {
+    const { controller, drops } = setup(recordingSink<number>().flush, { maxBufferSize: 1 });
+    const seen: { items: readonly number[] }[] = [];
+    let fromOption: readonly number[] | undefined;
+    const c = new BackpressureController<number>(async () => {}, {
+      onDeadLetter: () => {},
+      maxBufferSize: 1,
+      onDrop: (items) => {
+        fromOption = items;
+      },
+    });
+    c.onDrop((e) => seen.push(e));
+    c.offer(1);
+    c.offer(2);
+    expect(seen).toEqual([{ items: [1], reason: 'evicted', accepted: true }]);
+    expect(seen[0]!.items).toBe(fromOption);
+    controller.offer(1);
+    controller.offer(2);
+    expect(drops).toEqual([{ items: [1], reason: 'evicted' }]);
   });
 
   it('without any drop listener the fast path still counts every eviction', () => {
