@@ -49,7 +49,7 @@ import type {
   SettleEvent,
   SharedResult,
 } from './options.js';
-import { SignalGroup, Waiter, type WaiterOwner } from './SignalGroup.js';
+import { SignalGroups, Waiter, type WaiterOwner } from './SignalGroup.js';
 
 const DEFAULT_DISPLAY_NAME = 'Burst Valve';
 const KNOWN_OPTIONS = [
@@ -87,8 +87,6 @@ function identity<V>(value: V): V {
   return value;
 }
 const resolved = Promise.resolve();
-/** Where a signal carries the SignalGroup of the first valve that saw it (see `groupOf`). */
-const GROUP = Symbol('@valve/burst.SignalGroup');
 
 type AnyCall = Call<unknown, unknown>;
 
@@ -118,8 +116,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   private readonly timed: boolean;
   /** map key → the call that owns the slot (PENDING, FRESH or STALE). */
   private readonly map = new Map<unknown, Call<T, K>>();
-  /** One listener per distinct caller signal (see SignalGroup and `groupOf`). */
-  private readonly groups = new WeakMap<AbortSignal, SignalGroup>();
+  /** One abort listener per distinct caller signal (see SignalGroups). */
+  private readonly groups = new SignalGroups(this);
   private readonly fresh: LingerQueue<Call<T, K>> | undefined;
   private readonly stale: LingerQueue<Call<T, K>> | undefined;
   private readonly metrics: BurstMetrics;
@@ -425,7 +423,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     w.reject = capturedReject;
     if (call.waiters === undefined) call.waiters = [w];
     else call.waiters.push(w);
-    if (signal !== undefined) this.groupOf(signal).add(w);
+    if (signal !== undefined) this.groups.add(signal, w);
     if (timed) {
       const ms = timeoutMs as number;
       // Ref'd: a caller is waiting on it, so the process must not exit under it (CONTRIBUTING 5).
@@ -441,29 +439,6 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
         .ref();
     }
     return promise;
-  }
-
-  /**
-   * The SignalGroup of this valve for `signal`. The first valve to see a signal keeps its group
-   * in a symbol-keyed property of the signal: a WeakMap entry per distinct signal costs a
-   * WeakMap insert plus ephemeron work in every GC, which doubled the cost of the common case
-   * (one fresh signal per request). Other valves that see the same signal use the WeakMap.
-   */
-  private groupOf(signal: AbortSignal): SignalGroup {
-    const slot = signal as unknown as { [GROUP]?: SignalGroup };
-    const own = slot[GROUP];
-    if (own !== undefined && own.owner === this) return own;
-    if (own === undefined) {
-      const group = new SignalGroup(signal, this);
-      slot[GROUP] = group;
-      return group;
-    }
-    let group = this.groups.get(signal);
-    if (group === undefined) {
-      group = new SignalGroup(signal, this);
-      this.groups.set(signal, group);
-    }
-    return group;
   }
 
   /** Single mode: runs the fetcher for a new call. */

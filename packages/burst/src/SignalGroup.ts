@@ -5,7 +5,7 @@ import type { Call } from './Call.js';
  * A caller with its own promise: it passed a signal or a per-call timeout, so it can stop
  * waiting without disturbing the other callers of its call.
  *
- * Fields are written by the valve and by its SignalGroup; `done` flips once, on whichever comes
+ * Fields are written by the valve and by its SignalGroups; `done` flips once, on whichever comes
  * first of settle, abort and timeout, which is what makes every caller settle exactly once.
  */
 export class Waiter {
@@ -29,24 +29,16 @@ export interface WaiterOwner {
 }
 
 /**
- * Every waiting caller of one valve that passed the same AbortSignal.
- *
- * Why: `addEventListener` costs about 2 µs on Node 20, more than a whole coalesced call, and a
- * request handler typically passes its one request signal to many calls. So a valve adds one
- * listener per distinct signal (this object, as an `EventListenerObject`: no closure) and keeps
- * the waiters in a linked list. The listener stays until the signal aborts; the group lives in a
- * WeakMap keyed by the signal, so both go away with the signal.
+ * The waiting callers of one valve that passed the same AbortSignal: a doubly linked list, so a
+ * caller that settles leaves it in O(1). It exists only while it has waiters (see SignalGroups).
  */
 export class SignalGroup {
-  private head: Waiter | undefined = undefined;
+  head: Waiter | undefined = undefined;
 
   constructor(
-    private readonly signal: AbortSignal,
-    readonly owner: WaiterOwner,
-  ) {
-    // An object with handleEvent() is a valid listener (EventListenerObject): no closure needed.
-    signal.addEventListener('abort', this as unknown as () => void, { once: true });
-  }
+    readonly signal: AbortSignal,
+    private readonly groups: SignalGroups,
+  ) {}
 
   add(w: Waiter): void {
     w.group = this;
@@ -60,12 +52,53 @@ export class SignalGroup {
     else this.head = w.next;
     if (w.next !== undefined) w.next.prev = w.prev;
     w.prev = w.next = w.group = undefined;
+    if (this.head === undefined) this.groups.release(this);
+  }
+}
+
+/**
+ * One valve's abort listener and the SignalGroup of each signal its waiters passed.
+ *
+ * Why this shape: `addEventListener` costs about 2 µs on Node 20, more than a whole coalesced
+ * call, and a request handler typically passes its one request signal to many calls, so a
+ * signal gets one listener per valve, not one per call. That listener is this object, the same
+ * for every signal: an EventTarget ignores a second `addEventListener` of a listener it holds,
+ * so a long-lived signal that keeps coming back still holds one, and nothing per signal needs
+ * to be remembered once its waiters are gone. The groups sit in a plain Map while they have
+ * waiters and leave it with their last one. Not a WeakMap (its ephemerons cost every GC) nor a
+ * property on the signal: Node gives every AbortSignal its own hidden class, so adding a
+ * property builds a new one each time, several µs.
+ */
+export class SignalGroups {
+  private readonly bySignal = new Map<AbortSignal, SignalGroup>();
+
+  constructor(private readonly owner: WaiterOwner) {}
+
+  /** Puts `w` in the group of `signal`, listening to the signal if this valve is not yet. */
+  add(signal: AbortSignal, w: Waiter): void {
+    let group = this.bySignal.get(signal);
+    if (group === undefined) {
+      group = new SignalGroup(signal, this);
+      this.bySignal.set(signal, group);
+      // An object with handleEvent() is a valid listener (EventListenerObject): no closure.
+      signal.addEventListener('abort', this as unknown as () => void, { once: true });
+    }
+    group.add(w);
   }
 
-  handleEvent(): void {
-    const reason = abortReason(this.signal);
-    let w = this.head;
-    this.head = undefined;
+  /** The group's last waiter left: forget it (the listener stays, and is ignored if it fires). */
+  release(group: SignalGroup): void {
+    if (this.bySignal.get(group.signal) === group) this.bySignal.delete(group.signal);
+  }
+
+  handleEvent(event: Event): void {
+    const signal = event.target as AbortSignal;
+    const group = this.bySignal.get(signal);
+    if (group === undefined) return;
+    this.bySignal.delete(signal);
+    const reason = abortReason(signal);
+    let w = group.head;
+    group.head = undefined;
     while (w !== undefined) {
       const next = w.next;
       w.prev = w.next = w.group = undefined;
