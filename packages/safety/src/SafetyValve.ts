@@ -442,11 +442,13 @@ export class SafetyValve {
   }
 
   /**
-   * Runs a job admitted by `startCounted` and gives its slot back exactly once. When `fn` returns
-   * a native promise, the caller gets that very promise and the slot is given back by a reaction
-   * registered on it before the caller can register one: a direct `await fn()` has the same
-   * number of microtask hops, and the caller resumes with the slot already free. Other results
-   * (values, thenables) go through one `then`, as in `execute`.
+   * Runs a job admitted by `startCounted` and gives its slot back exactly once, through one `then`
+   * with handlers bound once per valve (the caller resumes with the slot already free).
+   *
+   * Why not return `fn`'s own promise with the release registered on it (a microtask less): the
+   * release handler would mark that promise handled, so a rejected job whose caller never looks
+   * at `run()`'s promise would fail silently instead of raising `unhandledRejection`. The promise
+   * returned here is the caller's alone, and rejects unhandled like a direct call would.
    */
   private executeCounted<T>(fn: () => T | PromiseLike<T>): Promise<Awaited<T>> {
     let result: T | PromiseLike<T>;
@@ -456,15 +458,10 @@ export class SafetyValve {
       this.endCounted();
       return Promise.reject(error);
     }
-    if (result instanceof Promise && Object.getPrototypeOf(result) === Promise.prototype) {
-      // The derived promise is ours alone: it must settle quietly (the caller handles `result`).
-      result.then(this.endCounted, this.endCounted);
-      return result as Promise<Awaited<T>>;
-    }
     return Promise.resolve(result).then(this.endCountedPass, this.endCountedRethrow) as Promise<Awaited<T>>;
   }
 
-  /** Ends a counted job. Bound once per valve; returns nothing, so its promise fulfils quietly. */
+  /** Ends a counted job: called exactly once per job that `startCounted` admitted. */
   private readonly endCounted = (): void => {
     this.running--;
     this.meters.completed.inc();

@@ -139,10 +139,12 @@ describe('run() with the built-in fixed cap (shared handlers, interchangeable pe
 });
 
 // Review finding (second pass): still ~+130-200 ns per admitted run(). With the built-in fixed
-// cap an admitted job now takes its slot by count (no permit object), and when `fn` returns a
-// native promise the caller gets that promise while the valve gives the slot back from a
-// reaction registered first: no extra microtask hop over a direct `await fn()`.
-describe('run() with the built-in fixed cap: counted slots, no extra hop', () => {
+// cap an admitted job now takes its slot by count (no permit object) and ends through one `then`
+// with handlers bound once per valve. An attempt that returned `fn`'s own promise (a microtask
+// less) made a rejected fire-and-forget run() fail silently: the valve's release handler marked
+// that promise handled. These tests pin the cost in microtask turns and that the caller's promise
+// is its own.
+describe('run() with the built-in fixed cap: counted slots', () => {
   /** Microtask turns until `p` settles. */
   async function ticksUntil(p: Promise<unknown>): Promise<number> {
     let settled = false;
@@ -162,14 +164,29 @@ describe('run() with the built-in fixed cap: counted slots, no extra hop', () =>
     return n;
   }
 
-  it('settles a native promise job in as many microtask turns as a direct call', async () => {
+  it('settles one microtask turn after a direct call, resolved or rejected', async () => {
     const valve = new SafetyValve({ size: 10, concurrency: 2, clock: new ManualClock() });
     const job = async () => 1;
-    expect(await ticksUntil(valve.run(job))).toBe(await ticksUntil(job()));
+    expect(await ticksUntil(valve.run(job))).toBe((await ticksUntil(job())) + 1);
     const fail = async () => {
       throw new Error('x');
     };
-    expect(await ticksUntil(valve.run(fail))).toBe(await ticksUntil(fail()));
+    expect(await ticksUntil(valve.run(fail))).toBe((await ticksUntil(fail())) + 1);
+    valve.close();
+  });
+
+  it("returns a promise of the caller's own, not fn's (which the valve's release handler marks handled)", async () => {
+    const valve = new SafetyValve({ size: 10, concurrency: 2, clock: new ManualClock() });
+    const boom = new Error('boom');
+    const own = Promise.reject(boom);
+    const r = valve.run(() => own);
+    // Were r === own, a caller that ignores r would never hear of boom (no unhandledRejection).
+    expect(r).not.toBe(own);
+    await expect(r).rejects.toBe(boom);
+    const ok = Promise.resolve(1);
+    const r2 = valve.run(() => ok);
+    expect(r2).not.toBe(ok);
+    expect(await r2).toBe(1);
     valve.close();
   });
 
