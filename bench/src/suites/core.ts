@@ -2,14 +2,14 @@
  * @valve/core data structures: RingBuffer as a FIFO queue against `denque` (the fastest deque on
  * npm) and a plain Array (push + shift), with many items resident, since that is where
  * Array#shift stops being O(1); BoundedRingBuffer.pushEvict against the same eviction on denque;
- * and the cost of Histogram.record.
+ * and the cost of Histogram.record against the linear scan of the export bounds it replaced.
  *
  * Every contender of a case does the same work: the queue is pre-filled (untimed, in `before`)
  * with the same number of items, then `run()` does `ops` push+shift pairs, so the queue length
  * stays at `resident` throughout. Each run returns a checksum of what it shifted, so no engine
  * can elide the work and a broken queue shows up as a different sum.
  */
-import { BoundedRingBuffer, Histogram, RingBuffer } from '@valve/core';
+import { BoundedRingBuffer, DEFAULT_BUCKETS, Histogram, RingBuffer } from '@valve/core';
 import Denque from 'denque';
 import { type Case, type Contender, defineSuite } from '../harness.js';
 
@@ -90,7 +90,66 @@ function evictCase(capacity: number, ops: number): Case {
   };
 }
 
-function histogramCase(ops: number): Case {
+/**
+ * Histogram.record as it was before the export-bucket table: the same fine-bucket work, then a
+ * linear scan of the export bounds from the first for every value. Kept here so the case shows
+ * the before/after ratio in one run.
+ */
+const MIN = 0.001;
+const LOG_G = Math.log(1.02);
+const MAX_INDEX = Math.ceil(Math.log(1e12 / MIN) / LOG_G);
+
+class LinearScanHistogram {
+  private readonly counts = new Float64Array(MAX_INDEX + 1);
+  /** Values below MIN (read by percentile() in the real class). */
+  zeroCount = 0;
+  private n = 0;
+  private total = 0;
+  private lo = Number.POSITIVE_INFINITY;
+  private hi = Number.NEGATIVE_INFINITY;
+  private readonly bounds: Float64Array;
+  private readonly boundCounts: Float64Array;
+
+  constructor(buckets: readonly number[], exportScale: number) {
+    this.bounds = Float64Array.from(buckets, (b) => (b / exportScale) * (1 + 1e-12));
+    this.boundCounts = new Float64Array(buckets.length);
+  }
+
+  record(value: number): void {
+    if (Number.isNaN(value)) return;
+    const v = value < 0 ? 0 : value;
+    if (v < MIN) {
+      this.zeroCount++;
+    } else {
+      const i = Math.floor(Math.log(v / MIN) / LOG_G);
+      this.counts[i > MAX_INDEX ? MAX_INDEX : i]!++;
+    }
+    this.n++;
+    this.total += v;
+    if (v < this.lo) this.lo = v;
+    if (v > this.hi) this.hi = v;
+    const bounds = this.bounds;
+    for (let b = 0; b < bounds.length; b++) {
+      if (v <= bounds[b]!) {
+        this.boundCounts[b]!++;
+        break;
+      }
+    }
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  /** Same figure as `Histogram.cumulativeBuckets()` gives for the last bound (a checksum). */
+  get underLast(): number {
+    let acc = 0;
+    for (const c of this.boundCounts) acc += c;
+    return acc;
+  }
+}
+
+function histogramCase(ops: number, buckets: readonly number[], label: string): Case {
   // Latency-like values spread over six decades (0.01 ms to 10 s), precomputed so the loop
   // measures record() rather than the random number generator.
   const values = new Float64Array(ops);
@@ -100,18 +159,29 @@ function histogramCase(ops: number): Case {
     values[i] = 10 ** (-2 + (seed / 0x7fffffff) * 6);
   }
   let h = new Histogram();
+  let linear = new LinearScanHistogram(buckets, 0.001);
   return {
-    title: `Histogram.record, ${ops.toLocaleString('en')} values from 0.01 ms to 10 s`,
+    title: `Histogram.record, ${ops.toLocaleString('en')} values from 0.01 ms to 10 s, ${label}`,
     ops,
     contenders: [
       {
-        name: 'Histogram.record',
+        name: 'Histogram.record (bucket table)',
         before: () => {
-          h = new Histogram({ exportScale: 0.001 });
+          h = new Histogram({ buckets, exportScale: 0.001 });
         },
         run: () => {
           for (let i = 0; i < ops; i++) h.record(values[i]!);
-          return h.count;
+          return h.cumulativeBuckets().at(-1)!.count;
+        },
+      },
+      {
+        name: 'linear scan of the bounds (before)',
+        before: () => {
+          linear = new LinearScanHistogram(buckets, 0.001);
+        },
+        run: () => {
+          for (let i = 0; i < ops; i++) linear.record(values[i]!);
+          return linear.underLast;
         },
       },
     ],
@@ -120,7 +190,8 @@ function histogramCase(ops: number): Case {
 
 export default defineSuite({
   name: 'core',
-  description: 'RingBuffer vs denque vs Array#shift as a FIFO; BoundedRingBuffer.pushEvict; Histogram.record',
+  description:
+    'RingBuffer vs denque vs Array#shift as a FIFO; BoundedRingBuffer.pushEvict; Histogram.record vs its old linear scan',
   cases: (ctx) => {
     // The resident size is the scenario, so only --smoke shrinks it; --quick runs fewer ops.
     const resident = (n: number) => (ctx.smoke ? ctx.scale(n) : n);
@@ -131,7 +202,13 @@ export default defineSuite({
       fifoCase(resident(100_000), ctx.scale(100_000), true, ctx.smoke ? 1 : 3),
       fifoCase(resident(10_000), ctx.scale(1_000_000), true),
       evictCase(resident(100_000), ctx.scale(1_000_000)),
-      histogramCase(ctx.scale(1_000_000)),
+      histogramCase(ctx.scale(1_000_000), DEFAULT_BUCKETS, `the ${DEFAULT_BUCKETS.length} default bounds`),
+      // A finer export (Prometheus users often ask for more `le`s): 60 bounds, 1 ms to ~27 s.
+      histogramCase(
+        ctx.scale(1_000_000),
+        Array.from({ length: 60 }, (_, i) => 0.001 * 1.2 ** i),
+        '60 bounds',
+      ),
     ];
   },
 });
