@@ -40,7 +40,8 @@ export class BurstMetrics {
   readonly errors: Counter;
   readonly timeouts: Counter;
   readonly aborts: Counter;
-  readonly duration: Histogram;
+  /** Made on first use without a registry: its bucket arrays cost more than the rest of a valve. */
+  private durationHistogram: Histogram | undefined;
 
   constructor(name: string, registry: MetricsRegistry | undefined, inFlight: () => number, lingering: () => number) {
     const labels = { valve: name };
@@ -52,13 +53,11 @@ export class BurstMetrics {
     this.errors = counter('valve_burst_errors_total', 'Fetcher runs that failed.');
     this.timeouts = counter('valve_burst_timeouts_total', 'Calls and callers that timed out.');
     this.aborts = counter('valve_burst_aborts_total', 'Callers that stopped waiting because their signal aborted.');
-    this.duration = registry
-      ? registry.histogram({
-          name: 'valve_burst_fetch_duration_seconds',
-          help: 'Fetcher run time.',
-          labels,
-        })
-      : new Histogram({ exportScale: 0.001 });
+    this.durationHistogram = registry?.histogram({
+      name: 'valve_burst_fetch_duration_seconds',
+      help: 'Fetcher run time.',
+      labels,
+    });
     // Without a registry no gauges are needed: stats() reads the valve's own fields.
     if (registry) {
       registry.gauge({ name: 'valve_burst_in_flight', help: 'Keys with a call in flight.', labels, collect: inFlight });
@@ -69,5 +68,11 @@ export class BurstMetrics {
         collect: lingering,
       });
     }
+  }
+
+  /** Fetcher run time in ms. */
+  get duration(): Histogram {
+    if (this.durationHistogram === undefined) this.durationHistogram = new Histogram({ exportScale: 0.001 });
+    return this.durationHistogram;
   }
 }

@@ -206,6 +206,38 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
    * Without a key, one global slot. Every key is a key, `0` and `''` included.
    */
   fetch(key?: K, options?: FetchOptions): Promise<T> {
+    if (options === undefined && this.keyOf === undefined) {
+      // The hot path, with `join` written out: one Map lookup, and a caller that joins a call
+      // in flight takes its promise (no allocation, no store into the valve).
+      const call = this.map.get(key);
+      if (call === undefined) {
+        if (key !== undefined || this.batcher === undefined) {
+          const started = this.start(key, key);
+          started.sharedUsers++;
+          return started.promise ?? this.reentrant(started);
+        }
+      } else if (call.state === PENDING && call.promise !== undefined) {
+        call.callers++;
+        call.sharedUsers++;
+        this.metrics.coalesced.inc();
+        return call.promise;
+      }
+    }
+    return this.fetchCall(key, options);
+  }
+
+  /** Like `fetch`, and says whether the value went to more than one caller (singleflight's `shared`). */
+  fetchShared(key?: K, options?: FetchOptions): Promise<SharedResult<T>> {
+    this.lastCall = undefined;
+    const promise = this.fetchCall(key, options);
+    const call = this.lastCall as Call<T, K> | undefined;
+    this.lastCall = undefined;
+    if (call === undefined) return promise as unknown as Promise<SharedResult<T>>;
+    return promise.then((value) => ({ value, shared: call.callers > 1 }));
+  }
+
+  /** `fetch` in full (options, `keyOf`, batch mode's keyless refusal, lingering values). */
+  private fetchCall(key: K | undefined, options: FetchOptions | undefined): Promise<T> {
     if (options !== undefined) return this.fetchWith(key, options);
     if (key === undefined && this.batcher !== undefined) return this.keylessBatch();
     let mapKey: unknown = key;
@@ -220,16 +252,6 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     const call = this.join(key, mapKey);
     call.sharedUsers++;
     return call.promise ?? this.reentrant(call);
-  }
-
-  /** Like `fetch`, and says whether the value went to more than one caller (singleflight's `shared`). */
-  fetchShared(key?: K, options?: FetchOptions): Promise<SharedResult<T>> {
-    this.lastCall = undefined;
-    const promise = this.fetch(key, options);
-    const call = this.lastCall as Call<T, K> | undefined;
-    this.lastCall = undefined;
-    if (call === undefined) return promise as unknown as Promise<SharedResult<T>>;
-    return promise.then((value) => ({ value, shared: call.callers > 1 }));
   }
 
   /** Whether a call is in flight for `key` (or the keyless slot), a stale refresh included. */
@@ -366,11 +388,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     // No `calls` counter here: stats() derives it, which keeps one increment off the hot path.
     let call = this.map.get(mapKey);
     if (call === undefined) {
-      call = new Call<T, K>(key, mapKey);
-      call.callers = 1;
-      this.map.set(mapKey, call);
-      if (this.batcher === undefined) this.run(call);
-      else this.enqueue(call);
+      call = this.start(key, mapKey);
     } else {
       call.callers++;
       if (call.state === PENDING) {
@@ -381,6 +399,16 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       }
     }
     this.lastCall = call;
+    return call;
+  }
+
+  /** The first caller of `mapKey` (not in the map): a new call that owns the slot. */
+  private start(key: K | undefined, mapKey: unknown): Call<T, K> {
+    const call = new Call<T, K>(key, mapKey);
+    call.callers = 1;
+    this.map.set(mapKey, call);
+    if (this.batcher === undefined) this.run(call);
+    else this.enqueue(call);
     return call;
   }
 
