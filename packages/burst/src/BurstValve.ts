@@ -489,23 +489,29 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       // A synchronous throw rejects every caller with exactly that value (and frees the key).
       result = Promise.reject(error);
     }
-    const settled = (result instanceof Promise ? (result as Promise<T>) : Promise.resolve(result)).then(
+    // Callers share the fetcher's own promise when it is a plain native one (a subclass or a
+    // thenable is adopted by a native promise first). No promise is derived for them: the
+    // clean-up below is the first reaction on that promise, so it runs (the slot is freed, the
+    // waiters settle, onSettle fires) before any caller's continuation, one microtask sooner.
+    const promise =
+      result instanceof Promise && result.constructor === Promise ? (result as Promise<T>) : Promise.resolve(result);
+    promise.then(
       (value) => this.fulfilled(call, value),
       (error) => this.rejected(call, error),
     );
-    if (!this.external) call.promise = settled;
+    if (!this.external) call.promise = promise;
   }
 
-  private fulfilled(call: Call<T, K>, value: T): T {
+  private fulfilled(call: Call<T, K>, value: T): void {
     if (call.state === PENDING) {
       const durationMs = this.measure(call);
       this.finish(call, true, value);
       if (this.settle$.hasListeners) this.emitSettle(call, true, durationMs);
     }
-    return value;
   }
 
-  private rejected(call: Call<T, K>, error: unknown): T {
+  /** Never throws: the promise `then` derives here is held by nobody. */
+  private rejected(call: Call<T, K>, error: unknown): void {
     if (call.state === PENDING) {
       const durationMs = this.measure(call);
       this.metrics.errors.inc();
@@ -516,10 +522,6 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       this.metrics.errors.inc();
       this.report(error, call.key);
     }
-    // Rethrow only to callers holding the shared promise; with none, a rethrow would be an
-    // unhandled rejection of a promise nobody can see.
-    if (!this.external && call.sharedUsers > 0) throw error;
-    return undefined as T;
   }
 
   /** Settles a call and its callers, then lingers or frees its slot (if it still owns it). */
