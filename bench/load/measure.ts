@@ -21,6 +21,19 @@ export interface RunOptions {
   durationS: number;
   /** Offered requests per second over all connections (open-ish loop); unlimited when undefined. */
   overallRate?: number;
+  /**
+   * With `overallRate`: split the connections and the rate over this many autocannon instances,
+   * started `1000 / waves` ms apart, so the requests arrive spread over each second instead of in
+   * one burst (see `spreadOffsets`). @default 1
+   */
+  waves?: number;
+  /**
+   * Leave out of every count and latency the responses to requests sent during the first
+   * `rampUpS` seconds (connections opening, waves starting), so the numbers are of the steady
+   * state; rates are then per second of the remaining window. Socket errors and timeouts are
+   * counted over the whole run. @default 0
+   */
+  rampUpS?: number;
   /** Called about once a second with the 2xx responses so far. */
   onTick?: (ok: number, elapsedS: number) => void;
 }
@@ -47,6 +60,31 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[rank];
 }
 
+/**
+ * Why waves: autocannon's `overallRate` gives each connection a budget of rate/connections
+ * requests per second, refilled by a `setInterval` that each connection starts when it is
+ * created, and all connections are created in the same tick. So the "rate" arrives as one
+ * synchronized burst at the start of every second (600 requests within a few milliseconds on 600
+ * connections), then silence: not an offered rate but a thundering herd, which a server sees as
+ * 600 requests at once and then an idle second. Splitting the connections over `waves` instances
+ * started `1000 / waves` ms apart spreads the same rate over the second: each instance's burst is
+ * `connections / waves` requests. Returns each instance's start offset (ms) and its share of the
+ * connections and the rate (shares differ by at most one).
+ */
+export function spreadOffsets(
+  connections: number,
+  overallRate: number,
+  waves: number,
+): { offsetMs: number; connections: number; overallRate: number }[] {
+  const n = Math.max(1, Math.min(waves, connections, overallRate));
+  const share = (total: number, i: number) => Math.floor(total / n) + (i < total % n ? 1 : 0);
+  return Array.from({ length: n }, (_, i) => ({
+    offsetMs: (i * 1000) / n,
+    connections: share(connections, i),
+    overallRate: share(overallRate, i),
+  }));
+}
+
 export async function measure(options: RunOptions): Promise<RunResult> {
   const { target } = options;
   const headers = target.body === undefined ? undefined : { 'content-type': 'application/json' };
@@ -70,34 +108,51 @@ export async function measure(options: RunOptions): Promise<RunResult> {
   const okLatencies: number[] = [];
   const statuses: Record<string, number> = {};
   const started = performance.now();
-  let finish!: (r: autocannon.Result) => void;
-  let fail!: (e: unknown) => void;
-  const done = new Promise<autocannon.Result>((resolve, reject) => {
-    finish = resolve;
-    fail = reject;
-  });
-  const instance = autocannon(
-    {
-      url: options.url,
-      connections: options.connections,
-      duration: options.durationS,
-      overallRate: options.overallRate,
-      requests: [request as autocannon.Request],
-      timeout: 10,
-    },
-    (error, result) => (error ? fail(error) : finish(result)),
-  );
-  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
+  const rampUpMs = (options.rampUpS ?? 0) * 1000;
+  const onResponse = (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
+    if (rampUpMs > 0 && performance.now() - responseTimeMs - started < rampUpMs) return;
     statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
     if (statusCode >= 200 && statusCode < 300) okLatencies.push(responseTimeMs);
-  });
-  let ticks = 0;
-  instance.on('tick', () => {
-    ticks++;
-    options.onTick?.(okLatencies.length, ticks);
-  });
-  const result = await done;
+  };
+  const run = (connections: number, overallRate: number | undefined, first: boolean) =>
+    new Promise<autocannon.Result>((resolve, reject) => {
+      const instance = autocannon(
+        {
+          url: options.url,
+          connections,
+          duration: options.durationS,
+          overallRate,
+          requests: [request as autocannon.Request],
+          timeout: 10,
+        },
+        (error, result) => (error ? reject(error) : resolve(result)),
+      );
+      instance.on('response', onResponse);
+      if (first) {
+        let ticks = 0;
+        instance.on('tick', () => {
+          ticks++;
+          options.onTick?.(okLatencies.length, ticks);
+        });
+      }
+    });
+  const waves =
+    options.overallRate === undefined
+      ? [{ offsetMs: 0, connections: options.connections, overallRate: undefined }]
+      : spreadOffsets(options.connections, options.overallRate, options.waves ?? 1);
+  const results = await Promise.all(
+    waves.map(async (w, i) => {
+      if (w.offsetMs > 0) await new Promise((r) => setTimeout(r, w.offsetMs));
+      return run(w.connections, w.overallRate, i === 0);
+    }),
+  );
   const durationS = (performance.now() - started) / 1000;
+  const result = {
+    errors: results.reduce((a, r) => a + r.errors, 0),
+    timeouts: results.reduce((a, r) => a + r.timeouts, 0),
+    // The waves end up to a second apart: the whole span is the run's duration.
+    duration: waves.length > 1 ? durationS : results[0].duration,
+  };
   const sorted = Float64Array.from(okLatencies).sort();
   let ok = 0;
   let shed = 0;
@@ -108,7 +163,7 @@ export async function measure(options: RunOptions): Promise<RunResult> {
     else if (status === 503) shed += n;
     else other += n;
   }
-  const seconds = result.duration > 0 ? result.duration : durationS;
+  const seconds = (result.duration > 0 ? result.duration : durationS) - rampUpMs / 1000;
   return {
     okPerSec: ok / seconds,
     totalPerSec: (ok + shed + (other - result.errors - result.timeouts)) / seconds,

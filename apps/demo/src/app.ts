@@ -284,7 +284,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   server = createServer(app);
   const listening = server;
   try {
-    server.listen(config.port, config.host);
+    server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
     await once(server, 'listening');
   } catch (error) {
     processMetrics.stop();

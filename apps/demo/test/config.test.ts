@@ -7,6 +7,7 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       host: '127.0.0.1',
       port: 3000,
+      listenBacklog: 4096,
       databaseUrl: undefined,
       redisUrl: undefined,
       seedCustomers: 10_000,
@@ -21,6 +22,14 @@ describe('loadConfig', () => {
       flushConcurrency: 1,
       safetyQueue: 'deadline',
     });
+  });
+
+  it('bounds LISTEN_BACKLOG, naming it', () => {
+    expect(loadConfig({ LISTEN_BACKLOG: '1' }).listenBacklog).toBe(1);
+    expect(() => loadConfig({ LISTEN_BACKLOG: '0' })).toThrow(
+      /^LISTEN_BACKLOG must be an integer from 1 to 65535, got "0"$/,
+    );
+    expect(() => loadConfig({ LISTEN_BACKLOG: '65536' })).toThrow(ConfigError);
   });
 
   it('sizes the SafetyValve to the pool for a server database', () => {
