@@ -35,6 +35,7 @@ describe('issue 9: callers share the fetcher promise', () => {
     expect(p.constructor).toBe(Promise);
     await expect(p).resolves.toBe(1);
     const thenable = new BurstValve<number, number>(
+      // biome-ignore lint/suspicious/noThenProperty: the point is a fetcher returning a thenable.
       (k) => ({ then: (resolve: (v: number) => void) => resolve(k * 2) }) as unknown as Promise<number>,
     );
     await expect(thenable.fetch(2)).resolves.toBe(4);
