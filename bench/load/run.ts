@@ -483,6 +483,14 @@ async function overloadAndEvents(
       target: '>= 5x (p99 with the valve at most 1/5) and 0 non-503 errors',
       met: (x) => x >= 5 && other === 0,
       notes: [
+        `How the load is offered (the same for both variants): the ${fmt(connections)} connections and the rate are split over ` +
+          `${OVERLOAD_WAVES} autocannon instances started ${1000 / OVERLOAD_WAVES} ms apart, because one instance sends each ` +
+          "connection's per-second budget in one synchronized burst at the top of every second (a thundering herd of all " +
+          'connections at once, then an idle second, not an offered rate: with it the SafetyValve admitted about 50 req/s ' +
+          `while the database sat idle). The first ${OVERLOAD_RAMP_UP_S} s of each run (waves starting, connections opening) ` +
+          'is left out of every number, and the rates are per second of the rest. The demo listens with a backlog of 4,096 ' +
+          "(Node's default 511 overflowed when 600 connections opened at once; each dropped handshake cost a 1 to 3 s SYN " +
+          'retransmission).',
         `Non-503 errors (other statuses, socket errors, timeouts) over both variants: **${other}**. ` +
           `503 share with the SafetyValve: ${(100 * shedShare('protected')).toFixed(1)}% (without: ${(100 * shedShare('unprotected')).toFixed(1)}%). ` +
           `Report queries the database ran over these runs (warm-ups included): ${fmt(queriesAfter - queriesBefore)}.`,
@@ -716,7 +724,8 @@ function markdown(
       'Every route, compared or not, runs the same background work after its response (a PromisePool task writing the ' +
       'HTTP metrics and one pushing an audit record into a BackpressureController that inserts 500 per INSERT), so the ' +
       'background writes are batched and do not favour either side. Ratios are of medians in this one run; each is ' +
-      'bounded by the Express ceiling measured alongside it.',
+      'bounded by the Express ceiling measured alongside it. The embedded PGlite runs in a worker thread of the demo ' +
+      "(its WASM work off the server's event loop, as a database server's work is), so it competes for the same 2 cores.",
     '',
     `Load average (1, 5, 15 min) at the start: ${startLoad}; at the end: ${loadAverage()} (2 cores, shared with other engineers' work).`,
     '',
