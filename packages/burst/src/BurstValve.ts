@@ -206,7 +206,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
    * Without a key, one global slot. Every key is a key, `0` and `''` included.
    */
   fetch(key?: K, options?: FetchOptions): Promise<T> {
-    if (options === undefined && this.keyOf === undefined) {
+    if (options !== undefined) return this.fetchWith(key, options);
+    if (this.keyOf === undefined) {
       // The hot path, with `join` written out: one Map lookup, and a caller that joins a call
       // in flight takes its promise (no allocation, no store into the valve).
       const call = this.map.get(key);
