@@ -548,9 +548,11 @@ export class SafetyValve {
           const job = this.pick(now);
           if (job === undefined) break;
           // Both gates said yes a moment ago; a source that then refuses is misbehaving, so put
-          // the job back at the front and wait for its next onAvailable event.
-          const permit = conc.tryAcquire();
-          if (permit === undefined) {
+          // the job back at the front and wait for its next onAvailable event. A queued `run()` on
+          // the counted cap takes its slot by count like the fast path; an `ask()` needs a permit.
+          const counted = job.fn === undefined ? undefined : this.counted;
+          const permit = counted === undefined ? conc.tryAcquire() : undefined;
+          if (counted === undefined ? permit === undefined : !counted.tryTake()) {
             this.queue.unshift(job);
             stalled = true;
             break;
@@ -558,7 +560,8 @@ export class SafetyValve {
           if (rate !== undefined && !rate.tryAcquire()) {
             this.queue.unshift(job);
             stalled = true;
-            permit.release();
+            if (permit === undefined) counted!.give();
+            else permit.release();
             break;
           }
           this.start(job, permit, now);
@@ -589,20 +592,25 @@ export class SafetyValve {
     this.refuse(job, 'overload');
   };
 
-  private start(job: Job, permit: Permit, now: number): void {
+  /** Starts a queued job; `permit` is `undefined` when the job holds a slot of `counted` by count. */
+  private start(job: Job, permit: Permit | undefined, now: number): void {
     this.detach(job);
     this.meters.sojourn.record(now - job.enqueuedAt);
     this.meters.admitted.inc();
     this.running++;
     if (job.fn === undefined) {
-      job.resolve(new Grant(this, permit));
+      job.resolve(new Grant(this, permit!));
       return;
     }
-    const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit);
-    const end = (failed: boolean) => {
-      if (grant === undefined) this.finish(permit, failed);
-      else grant.done({ dropped: failed });
-    };
+    let end: (failed: boolean) => void;
+    if (permit === undefined) {
+      end = this.endCounted;
+    } else if (this.leaseMs === undefined) {
+      end = (failed) => this.finish(permit, failed);
+    } else {
+      const grant = new Grant(this, permit);
+      end = (failed) => grant.done({ dropped: failed });
+    }
     let result: unknown;
     try {
       result = job.fn();

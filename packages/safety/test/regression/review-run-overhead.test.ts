@@ -4,7 +4,14 @@
 // each call allocated two closures for `then`. The valve now listens only while it has waiters,
 // and with the built-in fixed cap it passes `then` two handlers bound once per valve (the fixed
 // cap's permits are interchangeable). These tests pin the behaviour those shortcuts must keep.
-import { type ConcurrencySource, type Disposable, LocalConcurrency, ManualClock } from '@valve/core';
+import {
+  type ConcurrencySource,
+  type Disposable,
+  Emitter,
+  LocalConcurrency,
+  ManualClock,
+  type RateSource,
+} from '@valve/core';
 import { deferred, flush, track } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { SafetyValve } from '../../src/index.js';
@@ -247,6 +254,40 @@ describe('run() with the built-in fixed cap: counted slots', () => {
     expect(await r).toBe(5);
     await expect(valve.run(() => Tagged.reject(new Error('sub')))).rejects.toThrow('sub');
     expect(valve.stats()).toMatchObject({ running: 0, completed: 2 });
+    valve.close();
+  });
+
+  it('a rate source that refuses after saying yes gets the counted slot back, on the fast path and from the queue', async () => {
+    const available$ = new Emitter<void>();
+    let refusals = 2;
+    const rateSource: RateSource = {
+      available: 1, // always claims a token...
+      tryAcquire: () => refusals-- <= 0, // ...but refuses the first two takes
+      acquire: async () => {},
+      nextTokenInMs: () => 0,
+      onAvailable: available$.event,
+    };
+    const valve = new SafetyValve({ size: 10, concurrency: 1, rateSource, clock: new ManualClock() });
+    const log: string[] = [];
+    const a = gated(log, 'a');
+    const ra = track(valve.run(a.fn)); // refused on the fast path, then again by the queue's pump
+    expect(log).toEqual([]);
+    expect(valve.stats()).toMatchObject({ running: 0, queued: 1 });
+    available$.emit(); // the source's next event: now it gives the token
+    expect(log).toEqual(['a']);
+    a.finish();
+    await flush();
+    expect(ra.state).toBe('resolved');
+    // No slot leaked: with concurrency 1, two more jobs still run one after the other.
+    const [b, c] = ['b', 'c'].map((n) => gated(log, n));
+    const more = [track(valve.run(b!.fn)), track(valve.run(c!.fn))];
+    b!.finish();
+    await flush();
+    c!.finish();
+    await flush();
+    expect(log).toEqual(['a', 'b', 'c']);
+    expect(more.map((r) => r.state)).toEqual(['resolved', 'resolved']);
+    expect(valve.stats()).toMatchObject({ running: 0, queued: 0, admitted: 3, completed: 3 });
     valve.close();
   });
 });
