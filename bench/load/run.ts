@@ -716,7 +716,7 @@ function markdown(
   const out = [
     `# Load test results, ${date}${s.quick ? ' (--quick)' : ''}`,
     '',
-    `\`pnpm bench:load${s.quick ? ' -- --quick' : ''}\`: autocannon ${s.connections} connections, ${s.durationS} s per run, ${s.runs} run(s) per route, ` +
+    `\`pnpm bench:load${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`: autocannon ${s.connections} connections, ${s.durationS} s per run, ${s.runs} run(s) per route, ` +
       `round-robin with a rotating order. Machine: ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; autocannon and the demo share these cores. Took ${Math.round(seconds)} s.`,
     '',
