@@ -405,8 +405,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
 
   /** The first caller of `mapKey` (not in the map): a new call that owns the slot. */
   private start(key: K | undefined, mapKey: unknown): Call<T, K> {
-    const call = new Call<T, K>(key, mapKey);
-    call.callers = 1;
+    const call = new Call<T, K>(key, mapKey, 1);
     this.map.set(mapKey, call);
     if (this.batcher === undefined) this.run(call);
     else this.enqueue(call);
@@ -701,7 +700,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   /** One background refresh for a stale value; callers keep being served the stale value. */
   private revalidate(stale: Call<T, K>): void {
     this.refreshes++;
-    const refresh = new Call<T, K>(stale.key, stale.mapKey);
+    const refresh = new Call<T, K>(stale.key, stale.mapKey, 0);
     refresh.replaces = stale;
     stale.refresh = refresh;
     if (this.batcher === undefined) this.run(refresh);

@@ -46,25 +46,36 @@ class CallExtra<T, K> {
  * the call is abandoned (its signal aborts, its slot is freed).
  */
 export class Call<T, K> implements FetchContext<K> {
+  // Fields are assigned in the constructor, not declared with initializers: one function builds
+  // a Call (no separate field initializer to run and re-optimize), in a fixed order (one shape).
+  declare readonly key: K | undefined;
+  /** The map key (`keyOf(key)`), kept for the ownership check on cleanup. */
+  declare readonly mapKey: unknown;
   /** Written by the valve when the promise exists (before the first caller gets it). */
-  promise: Promise<T> | undefined = undefined;
+  declare promise: Promise<T> | undefined;
   /** PENDING → FRESH → STALE → DONE, or PENDING → DONE. Written by the valve only. */
-  state = PENDING;
+  declare state: number;
   /** Callers that joined (fetch calls, linger hits included). */
-  callers = 0;
+  declare callers: number;
   /** Callers holding `promise` itself: if none, a rejection of `promise` is not rethrown. */
-  sharedUsers = 0;
+  declare sharedUsers: number;
   /** Clock time the fetcher started; NaN when the valve does not time runs. */
-  started = Number.NaN;
+  declare started: number;
   /** When a FRESH/STALE value expires, on the valve's clock. */
-  expires = 0;
-  private x: CallExtra<T, K> | undefined = undefined;
+  declare expires: number;
+  declare private x: CallExtra<T, K> | undefined;
 
-  constructor(
-    readonly key: K | undefined,
-    /** The map key (`keyOf(key)`), kept for the ownership check on cleanup. */
-    readonly mapKey: unknown,
-  ) {}
+  constructor(key: K | undefined, mapKey: unknown, callers: number) {
+    this.key = key;
+    this.mapKey = mapKey;
+    this.promise = undefined;
+    this.state = PENDING;
+    this.callers = callers;
+    this.sharedUsers = 0;
+    this.started = Number.NaN;
+    this.expires = 0;
+    this.x = undefined;
+  }
 
   private ext(): CallExtra<T, K> {
     if (this.x === undefined) this.x = new CallExtra();
