@@ -95,8 +95,8 @@ export class BackpressureController<T> {
    * What an `offer()` into a full buffer does, decided once (without `sizeOf` the budget is the
    * item count alone, so nothing per item changes the answer): drop_oldest swaps its oldest
    * item for the new one in place (`EVICT`); drop_newest, and block (an offer cannot wait),
-   * refuse it (`REFUSE`); sample asks its strategy (`ASK`). Set to `ASK` by `shutdown()` when
-   * the phase leaves `idle`/`running`, so the fast path in `offer()` need not read the phase.
+   * refuse it (`REFUSE`); sample asks its strategy (`ASK`). Set to `ASK` by `shutdown()` as soon as `stop()` is
+   * called, so the fast path in `offer()` need not read the phase.
    */
   private whenFull: WhenFull;
   /** `options.onDrop`, read once: the fast path checks a field, not the options object. */
@@ -110,6 +110,11 @@ export class BackpressureController<T> {
   private readonly flushWaiters = new RingBuffer<() => void>();
   private phase: Phase = 'idle';
   private stopping: Promise<void> | undefined;
+  /**
+   * Set when `stop()` is called, before a `{ drain: true }` stop drains: from then on pushes are
+   * refused as `shutdown`, so a producer that keeps pushing cannot hold the stop open.
+   */
+  private closed = false;
   /** drain() calls in progress; the public state is `draining` while > 0. */
   private drains = 0;
   /** Allows one partial batch: set when the linger timer fires or a flush ends with items left. */
@@ -253,7 +258,7 @@ export class BackpressureController<T> {
   }
 
   private offerSlow(item: T): boolean {
-    if (this.phase === 'stopping' || this.phase === 'stopped') {
+    if (this.closed) {
       this.refuseOne(item, 'shutdown');
       return false;
     }
@@ -277,7 +282,7 @@ export class BackpressureController<T> {
 
   /** `push` without the promise when the answer is immediate (the stream adapters use it). Throws when closed. */
   private pushOrPark(item: T, rawSignal: unknown): boolean | Promise<boolean> {
-    if (this.phase === 'stopping' || this.phase === 'stopped') {
+    if (this.closed) {
       this.refuseOne(item, 'shutdown');
       throw new ClosedError(`backpressure controller "${this.name}" is stopped; push refused`);
     }
@@ -486,6 +491,10 @@ export class BackpressureController<T> {
       m.dropped.evicted.inc();
     }
     // Reported synchronously, one call per eviction, as every other drop is (the tests pin it).
+    // The dispatch repeats `report()` inline on purpose: this path is kept small enough for V8 to
+    // inline offer(), this method and the callback into the caller's loop (checked with
+    // --trace-turbo-inlining when it was written), and the one-item array is made only when
+    // someone listens.
     const onDrop = this.onDropOption;
     if (onDrop !== undefined) {
       const items = [old];
@@ -704,9 +713,10 @@ export class BackpressureController<T> {
   }
 
   private async shutdown(drain: boolean): Promise<void> {
+    this.closed = true;
+    this.whenFull = ASK;
     if (drain && this.phase !== 'stopped') await this.drain();
     this.phase = 'stopping';
-    this.whenFull = ASK;
     const parked = this.blocked.takeAll();
     if (parked.length > 0) {
       this.refuse(

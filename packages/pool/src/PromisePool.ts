@@ -1173,7 +1173,8 @@ function optionalMs(value: unknown, name: string): number | undefined {
  * recompiled them: `add()` of 10^5 queued tasks took 2-3x as long after such a GC. `pool`, paused
  * and never started, is given one queued task of each kind, so it holds one of each object the hot
  * paths touch: the pool, its cohort, a queue level with its rings, a run record tagged with a
- * cohort, a plain `run()`'s record and a `Job`. It costs about a kilobyte.
+ * cohort, a plain `run()`'s record and a `Job`. It costs about 3 KB per loaded copy of the module.
+ * Held tasks never start, so the running-task context of `taskTimeoutMs` pools is not covered.
  */
 function holdShapes(pool: PromisePool): PromisePool {
   const noop: Task = () => undefined;

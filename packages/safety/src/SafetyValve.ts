@@ -551,8 +551,15 @@ export class SafetyValve {
           // the job back at the front and wait for its next onAvailable event. A queued `run()` on
           // the counted cap takes its slot by count like the fast path; an `ask()` needs a permit.
           const counted = job.fn === undefined ? undefined : this.counted;
-          const permit = counted === undefined ? conc.tryAcquire() : undefined;
-          if (counted === undefined ? permit === undefined : !counted.tryTake()) {
+          let permit: Permit | undefined;
+          let gotSlot: boolean;
+          if (counted !== undefined) {
+            gotSlot = counted.tryTake();
+          } else {
+            permit = conc.tryAcquire();
+            gotSlot = permit !== undefined;
+          }
+          if (!gotSlot) {
             this.queue.unshift(job);
             stalled = true;
             break;

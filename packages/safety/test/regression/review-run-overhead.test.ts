@@ -3,7 +3,7 @@
 // `onAvailable` from construction, so every release called `pump` although nobody waited, and
 // each call allocated two closures for `then`. The valve now listens only while it has waiters,
 // and with the built-in fixed cap it passes `then` two handlers bound once per valve (the fixed
-// cap's permits are interchangeable). These tests pin the behaviour those shortcuts must keep.
+// cap's slots are interchangeable). These tests pin the behaviour those shortcuts must keep.
 import {
   type ConcurrencySource,
   type Disposable,
@@ -104,7 +104,7 @@ describe('run() on the uncontended path', () => {
   });
 });
 
-describe('run() with the built-in fixed cap (shared handlers, interchangeable permits)', () => {
+describe('run() with the built-in fixed cap (shared handlers, slots taken by count)', () => {
   it('jobs finishing out of order, throwing or rejecting keep the count exact and hand slots over', async () => {
     const valve = new SafetyValve({ size: 10, concurrency: 2, clock: new ManualClock() });
     const slow = deferred<string>();
@@ -220,7 +220,7 @@ describe('run() with the built-in fixed cap: counted slots', () => {
     valve.close();
   });
 
-  it('a queued job behind a counted one starts when it finishes, in order, with a permit', async () => {
+  it('a queued job behind a counted one starts when it finishes, in order, taking its slot by count', async () => {
     const valve = new SafetyValve({ size: 10, concurrency: 1, clock: new ManualClock() });
     const log: string[] = [];
     const [a, b, c] = ['a', 'b', 'c'].map((n) => gated(log, n));
