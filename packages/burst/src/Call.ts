@@ -57,7 +57,7 @@ export class Call<T, K> implements FetchContext<K> {
   declare state: number;
   /** Callers that joined (fetch calls, linger hits included). */
   declare callers: number;
-  /** Callers holding `promise` itself: if none, a rejection of `promise` is not rethrown. */
+  /** Callers holding `promise` itself: with none, a deadline or batch failure leaves it unsettled. */
   declare sharedUsers: number;
   /** Clock time the fetcher started; NaN when the valve does not time runs. */
   declare started: number;
