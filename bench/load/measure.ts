@@ -28,10 +28,12 @@ export interface RunOptions {
    */
   waves?: number;
   /**
-   * Leave out of every count and latency the responses to requests sent during the first
-   * `rampUpS` seconds (connections opening, waves starting), so the numbers are of the steady
-   * state; rates are then per second of the remaining window. Socket errors and timeouts are
-   * counted over the whole run. @default 0
+   * Measure the steady state only: counts and rates are of the responses received in the window
+   * [rampUpS, durationS) after the start, when every wave is sending (the first starts at 0, the
+   * last `1000 - 1000 / waves` ms later, and none stops before `durationS`), divided by that
+   * window; p50/p99 are of the requests sent at or after `rampUpS` (connections opening and
+   * waves starting are left out). `p99AllMs` keeps the p99 over the whole run. Socket errors and
+   * timeouts are counted over the whole run. @default 0
    */
   rampUpS?: number;
   /** Called about once a second with the 2xx responses so far. */
@@ -51,6 +53,8 @@ export interface RunResult {
   statuses: Record<string, number>;
   p50Ms: number;
   p99Ms: number;
+  /** p99 of every 2xx response of the run, the ramp-up included (equals p99Ms without one). */
+  p99AllMs: number;
   durationS: number;
 }
 
@@ -64,11 +68,11 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
  * Why waves: autocannon's `overallRate` gives each connection a budget of rate/connections
  * requests per second, refilled by a `setInterval` that each connection starts when it is
  * created, and all connections are created in the same tick. So the "rate" arrives as one
- * synchronized burst at the start of every second (600 requests within a few milliseconds on 600
- * connections), then silence: not an offered rate but a thundering herd, which a server sees as
- * 600 requests at once and then an idle second. Splitting the connections over `waves` instances
+ * synchronized burst at the start of every second (the whole second's rate within a few
+ * milliseconds), then silence: not an offered rate but a thundering herd, which a server sees as
+ * all of it at once and then an idle second. Splitting the connections over `waves` instances
  * started `1000 / waves` ms apart spreads the same rate over the second: each instance's burst is
- * `connections / waves` requests. Returns each instance's start offset (ms) and its share of the
+ * its connections' per-second budgets, about `overallRate / waves` requests. Returns each instance's start offset (ms) and its share of the
  * connections and the rate (shares differ by at most one).
  */
 export function spreadOffsets(
@@ -106,13 +110,25 @@ export async function measure(options: RunOptions): Promise<RunResult> {
         };
 
   const okLatencies: number[] = [];
+  /** Every 2xx latency, the ramp-up included (only kept with a ramp-up; else okLatencies). */
+  const allOkLatencies: number[] = [];
   const statuses: Record<string, number> = {};
   const started = performance.now();
   const rampUpMs = (options.rampUpS ?? 0) * 1000;
+  const windowEndMs = options.durationS * 1000;
   const onResponse = (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
-    if (rampUpMs > 0 && performance.now() - responseTimeMs - started < rampUpMs) return;
+    const ok = statusCode >= 200 && statusCode < 300;
+    if (rampUpMs > 0) {
+      const at = performance.now() - started;
+      if (ok) {
+        allOkLatencies.push(responseTimeMs);
+        if (at - responseTimeMs >= rampUpMs) okLatencies.push(responseTimeMs);
+      }
+      if (at >= rampUpMs && at < windowEndMs) statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+      return;
+    }
     statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
-    if (statusCode >= 200 && statusCode < 300) okLatencies.push(responseTimeMs);
+    if (ok) okLatencies.push(responseTimeMs);
   };
   const run = (connections: number, overallRate: number | undefined, first: boolean) =>
     new Promise<autocannon.Result>((resolve, reject) => {
@@ -163,7 +179,7 @@ export async function measure(options: RunOptions): Promise<RunResult> {
     else if (status === 503) shed += n;
     else other += n;
   }
-  const seconds = (result.duration > 0 ? result.duration : durationS) - rampUpMs / 1000;
+  const seconds = rampUpMs > 0 ? (windowEndMs - rampUpMs) / 1000 : result.duration > 0 ? result.duration : durationS;
   return {
     okPerSec: ok / seconds,
     totalPerSec: (ok + shed + (other - result.errors - result.timeouts)) / seconds,
@@ -173,6 +189,7 @@ export async function measure(options: RunOptions): Promise<RunResult> {
     statuses,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
+    p99AllMs: rampUpMs > 0 ? percentile(Float64Array.from(allOkLatencies).sort(), 99) : percentile(sorted, 99),
     durationS: seconds,
   };
 }

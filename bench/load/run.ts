@@ -11,7 +11,8 @@
  *                         [--db pglite,mysql,postgres] [--scenario burst,overload,events]
  *
  * Defaults match the seed: 100 connections, 15 s per run, 3 runs. `--quick`: 3 s, 1 run.
- * `--db` and `--scenario` pick a subset for fast iteration (the results file then holds only it).
+ * `--db` and `--scenario` pick a subset for fast iteration; such a run writes
+ * load-<date>[-quick]-partial.md/.svg, never over the file of a complete run.
  * Results: bench/results/load-<date>[-quick].md and .svg (and the raw .json, not committed).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -467,13 +468,14 @@ async function overloadAndEvents(
     const r = await rounds(name, url, variants, s);
     const queriesAfter = await metricValue(url, 'valve_demo_db_queries_total', 'query="customer_report"');
     const other = [...r.values()].flat().reduce((a, x) => a + x.otherErrors, 0);
+    const medianOf = (key: string, pick: (x: RunResult) => number) => median(r.get(key)!.map(pick));
     const shedShare = (key: string) => {
       const runs = r.get(key)!;
       const total = runs.reduce((a, x) => a + x.ok + x.shed + x.otherErrors, 0);
       return total === 0 ? 0 : runs.reduce((a, x) => a + x.shed, 0) / total;
     };
     report.comparisons.push({
-      title: `${name}: overload, ${fmt(rate)} req/s offered over ${fmt(connections)} connections to the report route (${OVERLOAD_FACTOR}x its measured capacity of ${fmt(capacity)} req/s, at most 0.8x the Express ceiling)`,
+      title: `${name}: overload, ${fmt(rate)} req/s target rate over ${fmt(connections)} connections to the report route (${OVERLOAD_FACTOR}x its measured capacity of ${fmt(capacity)} req/s, at most 0.8x the Express ceiling)`,
       unit: 'req/s',
       variants: [
         { label: 'No SafetyValve', route: variants[0].route, runs: r.get('unprotected')! },
@@ -488,9 +490,20 @@ async function overloadAndEvents(
           "connection's per-second budget in one synchronized burst at the top of every second (a thundering herd of all " +
           'connections at once, then an idle second, not an offered rate: with it the SafetyValve admitted about 50 req/s ' +
           `while the database sat idle). The first ${OVERLOAD_RAMP_UP_S} s of each run (waves starting, connections opening) ` +
-          'is left out of every number, and the rates are per second of the rest. The demo listens with a backlog of 4,096 ' +
+          "is left out: counts and rates are of the responses received from then until the run's duration ends (every wave is sending " +
+          'throughout that window), latencies of the requests sent after it. The demo listens with a backlog of 4,096 ' +
           "(Node's default 511 overflowed when 600 connections opened at once; each dropped handshake cost a 1 to 3 s SYN " +
           'retransmission).',
+        'What each variant was actually sent: autocannon is closed-loop per connection (a connection sends its next ' +
+          'request only after the answer to the last), so a slow answer lowers what that connection sends: the target ' +
+          `rate reaches the server only while answers are fast. Answered per second in the steady window (2xx + 503 + other, ` +
+          `medians): no SafetyValve ${fmt(medianOf('unprotected', (x) => x.totalPerSec))}, with SafetyValve ` +
+          `${fmt(medianOf('protected', (x) => x.totalPerSec))}. The unprotected route, answering slowly, receives less ` +
+          'than the target, so its queue and its p99 are smaller than a true open loop would give them: the ratio is ' +
+          `conservative for the valve. p99 over the whole run, the first ${OVERLOAD_RAMP_UP_S} s included (medians): ` +
+          `no SafetyValve ${fmt(medianOf('unprotected', (x) => x.p99AllMs))} ms, with SafetyValve ` +
+          `${fmt(medianOf('protected', (x) => x.p99AllMs))} ms (ratio ` +
+          `${(medianOf('unprotected', (x) => x.p99AllMs) / medianOf('protected', (x) => x.p99AllMs)).toFixed(2)}x).`,
         `Non-503 errors (other statuses, socket errors, timeouts) over both variants: **${other}**. ` +
           `503 share with the SafetyValve: ${(100 * shedShare('protected')).toFixed(1)}% (without: ${(100 * shedShare('unprotected')).toFixed(1)}%). ` +
           `Report queries the database ran over these runs (warm-ups included): ${fmt(queriesAfter - queriesBefore)}.`,

@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgliteWorkerConnection, PgliteWorkerError } from '../src/db/PgliteWorkerConnection.js';
 
+const crashingWorker = new URL('./fixtures/crashingPgliteWorker.js', import.meta.url);
+
 /** Message ports holding the process open (a ref'd Worker shows as one). */
 const openPorts = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
 
@@ -69,9 +71,7 @@ describe('PgliteWorkerConnection.close()', () => {
 describe('PgliteWorkerConnection: the worker crashes', () => {
   it('rejects every unanswered query with an error naming the exit, and every later query at once', async () => {
     const portsBefore = openPorts();
-    const connection = new PgliteWorkerConnection({
-      workerUrl: new URL('./fixtures/crashingPgliteWorker.js', import.meta.url),
-    });
+    const connection = new PgliteWorkerConnection({ workerUrl: crashingWorker });
     await connection.start();
     expect(await connection.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
     // Sent together: the worker dies on the first, so none of them is ever answered.
@@ -85,6 +85,57 @@ describe('PgliteWorkerConnection: the worker crashes', () => {
     }
     await expect(connection.query('SELECT 4')).rejects.toThrow(/exited unexpectedly/);
     await connection.close();
+    expect(openPorts()).toBe(portsBefore);
+  });
+
+  // Review finding: `events.once(worker, 'exit')` rejected on the 'error' event a throwing worker
+  // emits first, so the queries never settled and the rejection went unhandled (the process died).
+  it('an uncaught throw in the worker rejects the waiting queries with its message', async () => {
+    const portsBefore = openPorts();
+    const connection = new PgliteWorkerConnection({ workerUrl: crashingWorker });
+    await connection.start();
+    const unanswered = [connection.query('-- throw'), connection.query('SELECT 2')];
+    for (const result of await Promise.allSettled(unanswered)) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason.message).toMatch(
+        /exited unexpectedly \(exit code 1: boom in the worker\) with 2 queries unanswered/,
+      );
+    }
+    await expect(connection.query('SELECT 3')).rejects.toThrow(/boom in the worker/);
+    // Already reported to every query: closing the dead connection resolves.
+    await connection.close();
+    expect(openPorts()).toBe(portsBefore);
+  });
+
+  it('a worker that dies while closing makes close() reject', async () => {
+    const connection = new PgliteWorkerConnection({ workerUrl: crashingWorker });
+    await connection.start();
+    expect(await connection.query('SELECT 5 AS n -- exit-on-close')).toEqual([{ n: 5 }]);
+    await expect(connection.close()).rejects.toThrow(/exited unexpectedly \(exit code 4\)/);
+  });
+
+  it('a PGlite that cannot start rejects start() and leaves nothing unhandled', async () => {
+    const portsBefore = openPorts();
+    const connection = new PgliteWorkerConnection({ dataDir: '/proc/valve-no-such-dir/data' });
+    await expect(connection.start()).rejects.toThrow(/PGlite failed to start/);
+    await expect(connection.query('SELECT 1')).rejects.toThrow(PgliteWorkerError);
+    await connection.close();
+    expect(openPorts()).toBe(portsBefore);
+  });
+});
+
+describe('PgliteWorkerConnection.close() keeps the process alive until it is done', () => {
+  // Review finding: the last answer before a pending close unref'd the worker, so a process with
+  // nothing else to do could exit before PGlite had closed and close() had settled.
+  it("the worker stays ref'd from close() until the thread has ended", async () => {
+    const portsBefore = openPorts();
+    const connection = new PgliteWorkerConnection();
+    await connection.start();
+    const sent = connection.query('SELECT 8 AS n');
+    const closed = connection.close();
+    expect(await sent).toEqual([{ n: 8 }]);
+    expect(openPorts()).toBeGreaterThan(portsBefore);
+    await closed;
     expect(openPorts()).toBe(portsBefore);
   });
 });

@@ -221,6 +221,13 @@ describe('demo smoke test (embedded PGlite)', () => {
     expect(text).toMatch(/^valve_backpressure_buffer_items\{valve="audit"\} \d+$/m);
     expect(text).toMatch(/^valve_demo_db_queries_total\{database="pglite",query="get_customer"\} [1-9]\d*$/m);
     expect(text).toMatch(/^valve_demo_db_queries_total\{database="pglite",query="customer_report"\} [1-9]\d*$/m);
+    // Each statement's time, in seconds: every timed lookup is counted, and falls under +Inf.
+    const lookups =
+      /^valve_demo_db_query_duration_seconds_count\{database="pglite",query="get_customer"\} (\d+)$/m.exec(text);
+    expect(Number(lookups?.[1])).toBeGreaterThan(0);
+    expect(text).toContain(
+      `valve_demo_db_query_duration_seconds_bucket{database="pglite",query="get_customer",le="+Inf"} ${lookups?.[1]}`,
+    );
     expect(text).toMatch(/^valve_pool_completed_total\{valve="background"\} [1-9]\d*$/m);
     expect(text).toMatch(/^valve_pool_limit\{valve="background"\} 4$/m);
     expect(text).toMatch(/^nodejs_eventloop_delay_p99_seconds [\d.e+-]+$/m);

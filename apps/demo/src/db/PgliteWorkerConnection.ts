@@ -5,13 +5,16 @@
  *
  * Invariants:
  *   - every query settles exactly once: with its rows, with the database's error (message, code
- *     and PostgreSQL's other fields kept), or, when the worker ends before answering (a crash,
- *     `close()` racing it), with a `PgliteWorkerError` naming how it ended;
+ *     and PostgreSQL's other fields kept), or, when the worker ends before answering (a crash, an
+ *     uncaught throw, `close()` racing it), with a `PgliteWorkerError` naming how it ended;
  *   - after the worker has ended, or once `close()` began, a query rejects at once;
+ *   - `close()` resolves after a clean close (the worker said 'closed' and exited with 0) and
+ *     rejects when the worker ends otherwise while it closes; on a worker that had already
+ *     crashed (reported to every query) it resolves;
  *   - the worker keeps the process alive only while a query, the start or the close waits on it
- *     (it is `unref()`ed when idle), so an idle or closed database never holds an exit.
+ *     (it is `unref()`ed when idle, never once `close()` began), so an idle or closed database
+ *     never holds an exit, and a pending close is never cut short by one.
  */
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 
 /** A query or start-up that the worker could not answer: it ended first, or was never started. */
@@ -68,7 +71,16 @@ export class PgliteWorkerConnection {
   private ended: Error | undefined;
   /** The worker's last 'error' event, the cause of an unexpected exit. */
   private crash: Error | undefined;
+  /** The worker answered `close` (it closed PGlite and is ending by itself). */
+  private closedMessage = false;
+  /**
+   * Set when the worker ended other than cleanly while `close()` was under way: `close()` rejects
+   * with it. (A crash before `close()` was already reported to every query; closing the dead
+   * connection afterwards just resolves.)
+   */
+  private closeError: PgliteWorkerError | undefined;
   private readonly ready: Promise<void>;
+  /** Resolves when the thread has ended; never rejects (see the constructor). */
   private readonly exited: Promise<void>;
   private closing: Promise<void> | undefined;
 
@@ -97,22 +109,28 @@ export class PgliteWorkerConnection {
           const waiter = this.pending.get(message.id);
           if (waiter === undefined) return;
           this.pending.delete(message.id);
-          if (this.pending.size === 0) this.worker.unref();
+          this.unrefIfIdle();
           if (message.error) waiter.reject(rebuildError(message.error));
           else waiter.resolve(message.rows ?? []);
           break;
         }
         case 'closed':
+          this.closedMessage = true;
           break;
       }
     });
     this.worker.on('error', (error) => {
       this.crash = error;
     });
-    this.exited = once(this.worker, 'exit').then(([code]) => {
-      const how = this.closing
+    // Not `events.once(worker, 'exit')`: that promise rejects on the 'error' event a crashing
+    // worker emits before 'exit', so the clean-up below would never run and the rejection would
+    // go unhandled (found in review: an uncaught throw in the worker took the process down).
+    this.exited = new Promise<number>((resolve) => this.worker.once('exit', resolve)).then((code) => {
+      const clean = this.closedMessage && code === 0;
+      const how = clean
         ? `PgliteWorkerConnection: the PGlite worker closed (exit code ${code})`
         : `PgliteWorkerConnection: the PGlite worker exited unexpectedly (exit code ${code}${this.crash ? `: ${this.crash.message}` : ''})`;
+      if (!clean && this.closing !== undefined) this.closeError = new PgliteWorkerError(how, { cause: this.crash });
       this.ended ??= new PgliteWorkerError(how, { cause: this.crash });
       readyReject(new PgliteWorkerError(`${how} before PGlite started`, { cause: this.crash }));
       const waiting = [...this.pending.values()];
@@ -130,7 +148,12 @@ export class PgliteWorkerConnection {
   /** Resolves once PGlite has started in the worker; rejects if it failed or the worker ended. */
   async start(): Promise<void> {
     await this.ready;
-    if (this.pending.size === 0) this.worker.unref();
+    this.unrefIfIdle();
+  }
+
+  /** Lets the process exit while nothing waits on the worker; never once `close()` began. */
+  private unrefIfIdle(): void {
+    if (this.pending.size === 0 && this.closing === undefined) this.worker.unref();
   }
 
   query(sql: string, params: unknown[] = []): Promise<Row[]> {
@@ -144,7 +167,7 @@ export class PgliteWorkerConnection {
       } catch (error) {
         // A parameter the structured clone cannot copy (a function, a symbol): nothing was sent.
         this.pending.delete(id);
-        if (this.pending.size === 0) this.worker.unref();
+        this.unrefIfIdle();
         reject(error);
       }
     });
@@ -171,6 +194,7 @@ export class PgliteWorkerConnection {
       const error = await closed;
       await this.exited;
       if (error) throw rebuildError(error);
+      if (this.closeError) throw this.closeError;
     })();
     return this.closing;
   }

@@ -19,6 +19,7 @@
  * `error` is a plain object: the message, name and PostgreSQL's fields (code, severity, detail, …).
  * A message of any other shape is a bug in the caller: it is thrown, uncaught, and ends the worker.
  */
+import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -30,7 +31,16 @@ const FIELDS = ['code', 'severity', 'detail', 'hint', 'position', 'where', 'sche
  * @returns {Record<string, string>}
  */
 function serializeError(error) {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  if (!(error instanceof Error)) {
+    // Emscripten's file-system errors (a bad data directory) are plain objects, not Errors:
+    // String() would say "[object Object]", so keep their errno/code and show the rest.
+    const fields = /** @type {Record<string, unknown>} */ (typeof error === 'object' && error !== null ? error : {});
+    /** @type {Record<string, string>} */
+    const out = { name: 'Error', message: typeof error === 'string' ? error : inspect(error, { depth: 2 }) };
+    if (fields.code !== undefined) out.code = String(fields.code);
+    if (fields.errno !== undefined) out.errno = String(fields.errno);
+    return out;
+  }
   /** @type {Record<string, string>} */
   const out = { name: error.name, message: error.message };
   const fields = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (error));
