@@ -116,7 +116,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   private readonly timed: boolean;
   /** map key → the call that owns the slot (PENDING, FRESH or STALE). */
   private readonly map = new Map<unknown, Call<T, K>>();
-  /** One abort listener per distinct caller signal (see SignalGroups). */
+  /** The callers waiting with a signal, grouped by signal: one abort listener per signal (see SignalGroups). */
   private readonly groups = new SignalGroups(this);
   private readonly fresh: LingerQueue<Call<T, K>> | undefined;
   private readonly stale: LingerQueue<Call<T, K>> | undefined;
@@ -130,7 +130,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   private lingeringCount = 0;
   /** Batch mode: calls started this tick, not yet handed to the batch fetcher. */
   private pendingBatch: Call<T, K>[] | undefined = undefined;
-  /** The call the last `join` returned, read by `fetchShared` right after `fetch`. */
+  /** The call the last `join` returned, read by `fetchShared` right after `fetchCall`. */
   private lastCall: Call<T, K> | undefined = undefined;
 
   constructor(fetcher: Fetcher<T, K>);
@@ -489,29 +489,32 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       // A synchronous throw rejects every caller with exactly that value (and frees the key).
       result = Promise.reject(error);
     }
-    // Callers share the fetcher's own promise when it is a plain native one (a subclass or a
-    // thenable is adopted by a native promise first). No promise is derived for them: the
-    // clean-up below is the first reaction on that promise, so it runs (the slot is freed, the
-    // waiters settle, onSettle fires) before any caller's continuation, one microtask sooner.
-    const promise =
+    // Callers get a promise derived from the fetcher's, once per call (not per caller), never the
+    // fetcher's own: its clean-up (free the key, settle the waiters, onSettle) runs before any
+    // caller resumes even when the fetcher hands the same promise to several keys; a rejection
+    // nobody handles still surfaces as an unhandled rejection (rethrown below while callers hold
+    // it); and what the fetcher hangs on its promise (a cancel(), a subclass) is not shared with
+    // every caller. A subclass or a thenable is adopted by a native promise first. (Sharing the
+    // fetcher's own promise was tried for speed and reverted after review for those reasons.)
+    const source =
       result instanceof Promise && result.constructor === Promise ? (result as Promise<T>) : Promise.resolve(result);
-    promise.then(
+    const settled = source.then(
       (value) => this.fulfilled(call, value),
       (error) => this.rejected(call, error),
     );
-    if (!this.external) call.promise = promise;
+    if (!this.external) call.promise = settled;
   }
 
-  private fulfilled(call: Call<T, K>, value: T): void {
+  private fulfilled(call: Call<T, K>, value: T): T {
     if (call.state === PENDING) {
       const durationMs = this.measure(call);
       this.finish(call, true, value);
       if (this.settle$.hasListeners) this.emitSettle(call, true, durationMs);
     }
+    return value;
   }
 
-  /** Never throws: the promise `then` derives here is held by nobody. */
-  private rejected(call: Call<T, K>, error: unknown): void {
+  private rejected(call: Call<T, K>, error: unknown): T {
     if (call.state === PENDING) {
       const durationMs = this.measure(call);
       this.metrics.errors.inc();
@@ -522,6 +525,10 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       this.metrics.errors.inc();
       this.report(error, call.key);
     }
+    // Rethrow only to callers holding the shared promise; with none, a rethrow would be an
+    // unhandled rejection of a promise nobody can see.
+    if (!this.external && call.sharedUsers > 0) throw error;
+    return undefined as T;
   }
 
   /** Settles a call and its callers, then lingers or frees its slot (if it still owns it). */
