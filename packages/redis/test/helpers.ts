@@ -2,6 +2,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { randomUUID } from 'node:crypto';
 import { requireService } from '@valve/testkit';
 import { Redis } from 'ioredis';
+import { afterAll, afterEach } from 'vitest';
 
 /** REDIS_URL, or undefined after a loud skip message (a failure under VALVE_REQUIRE_SERVICES=1). */
 export const url = requireService('REDIS_URL', 'redis');
@@ -25,6 +26,66 @@ export async function closeClients(): Promise<void> {
   for (const c of clients.splice(0)) {
     if (c.status !== 'end') c.disconnect();
   }
+}
+
+/**
+ * The lifecycle the real-server regression tests share: after each test, the clean-ups it
+ * registered run (last first) and its keys under `prefix` are deleted; after the file, the
+ * clients close. Returns the function a test registers a clean-up with.
+ */
+export function cleanupsPerTest(prefix: string): Defer {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    await deleteUnder(client(), prefix);
+  });
+  afterAll(closeClients);
+  return (...cleanup) => {
+    cleanups.push(...cleanup);
+  };
+}
+
+/** Registers clean-ups for the end of the current test (see {@link cleanupsPerTest}). */
+export type Defer = (...cleanup: (() => Promise<unknown> | unknown)[]) => void;
+
+/** A client whose replies go through a {@link slowProxy}; both are cleaned up by `defer`. */
+export async function slowClient(
+  defer: Defer,
+): Promise<{ proxy: Awaited<ReturnType<typeof slowProxy>>; redis: Redis }> {
+  const proxy = await slowProxy();
+  defer(() => proxy.close());
+  const redis = new Redis({ host: '127.0.0.1', port: proxy.port });
+  redis.on('error', () => {});
+  defer(() => redis.disconnect());
+  return { proxy, redis };
+}
+
+/**
+ * A proxy connection's other end: a new connection to Redis, both tracked in `sockets` and each
+ * closed with the other. Commands flow inbound -> Redis; the caller forwards the replies.
+ */
+function toRedis(inbound: Socket, sockets: Set<Socket>): Socket {
+  const target = new URL(url!);
+  const outbound = connect(Number(target.port || 6379), target.hostname);
+  for (const s of [inbound, outbound]) {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => {
+      sockets.delete(s);
+      inbound.destroy();
+      outbound.destroy();
+    });
+  }
+  inbound.pipe(outbound);
+  return outbound;
+}
+
+/** Drops every connection and closes the server. */
+function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  });
 }
 
 /** Every key under `prefix`, found by SCAN (what a user would see left behind). */
@@ -70,36 +131,20 @@ export async function redisProxy(): Promise<{
   restore(): Promise<void>;
   close(): Promise<void>;
 }> {
-  const target = new URL(url!);
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
   const listen = () =>
     new Promise<void>((resolve) => {
       server = createServer((inbound) => {
-        const outbound = connect(Number(target.port || 6379), target.hostname);
-        for (const s of [inbound, outbound]) {
-          sockets.add(s);
-          s.on('error', () => {});
-          s.on('close', () => {
-            sockets.delete(s);
-            inbound.destroy();
-            outbound.destroy();
-          });
-        }
-        inbound.pipe(outbound);
-        outbound.pipe(inbound);
+        toRedis(inbound, sockets).pipe(inbound);
       });
       server.listen(port, '127.0.0.1', () => {
         port = (server!.address() as AddressInfo).port;
         resolve();
       });
     });
-  const cut = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server!.close(() => resolve());
-    });
+  const cut = () => closeServer(server!, sockets);
   await listen();
   return { port, cut, restore: listen, close: cut };
 }
@@ -113,14 +158,7 @@ export async function blackhole(): Promise<{ port: number; close(): Promise<void
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { port: (server.address() as AddressInfo).port, close: () => closeServer(server, sockets) };
 }
 
 /** A port nothing listens on (bound, read, released). */
@@ -138,23 +176,12 @@ export async function deadPort(): Promise<number> {
  * late. Replies keep their order whatever `delayMs` does, so ioredis never mismatches them.
  */
 export async function slowProxy(): Promise<{ port: number; delayMs: number; close(): Promise<void> }> {
-  const target = new URL(url!);
   const sockets = new Set<Socket>();
   const proxy = { port: 0, delayMs: 0, close: async () => {} };
   const server = createServer((inbound) => {
-    const outbound = connect(Number(target.port || 6379), target.hostname);
+    const outbound = toRedis(inbound, sockets);
     let releaseAt = 0;
     let held = 0; // chunks scheduled and not yet written
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        sockets.delete(s);
-        inbound.destroy();
-        outbound.destroy();
-      });
-    }
-    inbound.pipe(outbound);
     outbound.on('data', (chunk: Buffer) => {
       // Never before an earlier chunk: a later, shorter delay must not overtake a longer one.
       releaseAt = Math.max(releaseAt, Date.now() + proxy.delayMs);
@@ -175,10 +202,6 @@ export async function slowProxy(): Promise<{ port: number; delayMs: number; clos
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   proxy.port = (server.address() as AddressInfo).port;
-  proxy.close = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
+  proxy.close = () => closeServer(server, sockets);
   return proxy;
 }

@@ -7,25 +7,16 @@
  * the lease may have expired reports the lease lost.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type LeaseLost, RedisSemaphore } from '../../src/index.js';
-import { client, closeClients, deleteUnder, eventually, redisProxy, slowProxy, uniquePrefix, url } from '../helpers.js';
+import { cleanupsPerTest, client, eventually, redisProxy, slowClient, uniquePrefix, url } from '../helpers.js';
 
 describe.skipIf(!url)('issue 7: lease renewal is not stopped by the probe gate', () => {
   const prefix = uniquePrefix();
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-    await deleteUnder(client(), prefix);
-  });
-  afterAll(closeClients);
+  const defer = cleanupsPerTest(prefix);
 
   it('one slow reply does not stop renewals: the holder keeps its permit and nobody else gets it', async () => {
-    const proxy = await slowProxy();
-    cleanups.push(() => proxy.close());
-    const slow = new Redis({ host: '127.0.0.1', port: proxy.port });
-    slow.on('error', () => {});
-    cleanups.push(() => slow.disconnect());
+    const { proxy, redis: slow } = await slowClient(defer);
     const direct = client();
     // Renewal every 600 ms; the failure below (at ~200 ms) closes the gate until ~1,400 ms, so
     // under the old code the renewals at 600 and 1,200 ms were skipped and the lease expired at
@@ -34,7 +25,7 @@ describe.skipIf(!url)('issue 7: lease renewal is not stopped by the probe gate',
     const timing = { limit: 1, leaseMs: 1800, commandTimeoutMs: 200, probeIntervalMs: 1200 } as const;
     const a = new RedisSemaphore({ ...timing, redis: slow, prefix, name: 's', redisErrorPolicy: 'fail-closed' });
     const b = new RedisSemaphore({ ...timing, redis: direct, prefix, name: 's', redisErrorPolicy: 'fail-closed' });
-    cleanups.push(
+    defer(
       () => a.close(),
       () => b.close(),
     );
@@ -61,10 +52,10 @@ describe.skipIf(!url)('issue 7: lease renewal is not stopped by the probe gate',
 
   it('reports the lease lost as soon as a renewal fails after the lease may have expired', async () => {
     const proxy = await redisProxy();
-    cleanups.push(() => proxy.close());
+    defer(() => proxy.close());
     const cut = new Redis({ host: '127.0.0.1', port: proxy.port, retryStrategy: () => 20 });
     cut.on('error', () => {});
-    cleanups.push(() => cut.disconnect());
+    defer(() => cut.disconnect());
     const a = new RedisSemaphore({
       redis: cut,
       prefix,
@@ -75,7 +66,7 @@ describe.skipIf(!url)('issue 7: lease renewal is not stopped by the probe gate',
       probeIntervalMs: 100,
       redisErrorPolicy: 'fail-closed',
     });
-    cleanups.push(() => a.close());
+    defer(() => a.close());
     const lost: LeaseLost[] = [];
     a.onLeaseLost((l) => lost.push(l));
     const permit = await a.acquire();

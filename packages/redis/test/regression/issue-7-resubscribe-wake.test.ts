@@ -5,22 +5,17 @@
  * the subscription is back.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisSemaphore } from '../../src/index.js';
-import { client, closeClients, deleteUnder, eventually, redisProxy, sleep, uniquePrefix, url } from '../helpers.js';
+import { cleanupsPerTest, client, eventually, redisProxy, sleep, uniquePrefix, url } from '../helpers.js';
 
 describe.skipIf(!url)('issue 7: waiters look again after the subscriber reconnects', () => {
   const prefix = uniquePrefix();
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-    await deleteUnder(client(), prefix);
-  });
-  afterAll(closeClients);
+  const defer = cleanupsPerTest(prefix);
 
   it('a release announced while only the pub/sub connection was down still wakes the waiter', async () => {
     const proxy = await redisProxy();
-    cleanups.push(() => proxy.close());
+    defer(() => proxy.close());
     // B's commands go straight to Redis; only its pub/sub connection (its duplicate()) goes
     // through the proxy, as when an idle-connection timeout somewhere drops just that one.
     const commands = client();
@@ -32,13 +27,13 @@ describe.skipIf(!url)('issue 7: waiters look again after the subscriber reconnec
       subscribers.push(sub);
       return sub;
     };
-    cleanups.push(() => {
+    defer(() => {
       for (const s of subscribers) s.disconnect();
     });
     const common = { prefix, name: 's', limit: 1, redisErrorPolicy: 'fail-closed' } as const; // leaseMs 30 s
     const a = new RedisSemaphore({ ...common, redis: client() });
     const b = new RedisSemaphore({ ...common, redis: commands });
-    cleanups.push(
+    defer(
       () => a.close(),
       () => b.close(),
     );

@@ -5,30 +5,20 @@
  * the release for that lease id right after the timeout, on the same connection, so Redis runs
  * it after the late acquire.
  */
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisSemaphore } from '../../src/index.js';
-import { client, closeClients, deleteUnder, eventually, slowProxy, uniquePrefix, url } from '../helpers.js';
+import { cleanupsPerTest, client, eventually, slowClient, uniquePrefix, url } from '../helpers.js';
 
 describe.skipIf(!url)('issue 7: a timed-out acquire leaves no phantom lease', () => {
   const prefix = uniquePrefix();
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-    await deleteUnder(client(), prefix);
-  });
-  afterAll(closeClients);
+  const defer = cleanupsPerTest(prefix);
 
   it('the lease a late acquire added is released, so the slot is free again at once', async () => {
-    const proxy = await slowProxy();
-    cleanups.push(() => proxy.close());
-    const slow = new Redis({ host: '127.0.0.1', port: proxy.port });
-    slow.on('error', () => {});
-    cleanups.push(() => slow.disconnect());
+    const { proxy, redis: slow } = await slowClient(defer);
     const common = { prefix, name: 's', limit: 1, redisErrorPolicy: 'fail-closed' } as const;
     const a = new RedisSemaphore({ ...common, redis: slow, commandTimeoutMs: 50 }); // leaseMs 30 s
     const b = new RedisSemaphore({ ...common, redis: client() });
-    cleanups.push(
+    defer(
       () => a.close(),
       () => b.close(),
     );

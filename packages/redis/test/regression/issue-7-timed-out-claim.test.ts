@@ -5,31 +5,21 @@
  * did not exist. The coalescer now gives such a lock back (guarded by the claim's token) and
  * announces a failure, so the others lead or fetch at once.
  */
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisCoalescer } from '../../src/index.js';
-import { client, closeClients, deleteUnder, eventually, keysUnder, slowProxy, uniquePrefix, url } from '../helpers.js';
+import { cleanupsPerTest, client, eventually, keysUnder, slowClient, uniquePrefix, url } from '../helpers.js';
 
 describe.skipIf(!url)('issue 7: a timed-out claim leaves no orphan lock', () => {
   const prefix = uniquePrefix();
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-    await deleteUnder(client(), prefix);
-  });
-  afterAll(closeClients);
+  const defer = cleanupsPerTest(prefix);
 
   it('the lock a late claim took is given back, so the next instance leads instead of waiting', async () => {
-    const proxy = await slowProxy();
-    cleanups.push(() => proxy.close());
-    const slow = new Redis({ host: '127.0.0.1', port: proxy.port });
-    slow.on('error', () => {});
-    cleanups.push(() => slow.disconnect());
+    const { proxy, redis: slow } = await slowClient(defer);
     const direct = client();
     const common = { prefix, name: 'c', redisErrorPolicy: 'fail-open', waitTimeoutMs: 3000 } as const;
     const a = new RedisCoalescer<string>({ ...common, redis: slow, commandTimeoutMs: 1000 });
     const b = new RedisCoalescer<string>({ ...common, redis: direct });
-    cleanups.push(
+    defer(
       () => a.close(),
       () => b.close(),
     );
