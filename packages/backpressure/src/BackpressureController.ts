@@ -23,6 +23,7 @@ import {
   type Clock,
   Emitter,
   type Event,
+  KeepAlive,
   RingBuffer,
   type Timer,
   validateBoolean,
@@ -77,8 +78,6 @@ const ASK = 0;
 const EVICT = 1;
 const REFUSE = 2;
 type WhenFull = typeof ASK | typeof EVICT | typeof REFUSE;
-/** The longest a Node timer can wait; one ref'd timer this long keeps the process alive. */
-const KEEPALIVE_MS = 2 ** 31 - 1;
 
 export class BackpressureController<T> {
   readonly name: string;
@@ -121,7 +120,7 @@ export class BackpressureController<T> {
   private kick = false;
   private pumping = false;
   private linger: Timer | undefined;
-  private keepAlive: Timer | undefined;
+  private readonly keepAlive: KeepAlive;
   /** Utilization last fed to the watermarks (skip the update when unchanged). */
   private lastUtil = 0;
   private inFlightItems = 0;
@@ -164,6 +163,7 @@ export class BackpressureController<T> {
     this.o = o;
     this.name = o.name;
     this.clock = o.clock;
+    this.keepAlive = new KeepAlive(this.clock);
     this.watermarks = new Watermarks(o);
     // A low watermark of 0 makes even an empty buffer `elevated`.
     this.watermarks.update(0);
@@ -656,19 +656,11 @@ export class BackpressureController<T> {
       this.linger.clear();
       this.linger = undefined;
     }
-    const keep =
+    this.keepAlive.hold(
       this.idleWaiters.size > 0 ||
-      this.flushWaiters.size > 0 ||
-      (this.blocked.size > 0 && this.o.maxBlockTimeMs === Number.POSITIVE_INFINITY);
-    if (keep && this.keepAlive === undefined) {
-      this.keepAlive = this.clock.setTimeout(() => {
-        this.keepAlive = undefined;
-      }, KEEPALIVE_MS);
-      this.keepAlive.ref();
-    } else if (!keep && this.keepAlive !== undefined) {
-      this.keepAlive.clear();
-      this.keepAlive = undefined;
-    }
+        this.flushWaiters.size > 0 ||
+        (this.blocked.size > 0 && this.o.maxBlockTimeMs === Number.POSITIVE_INFINITY),
+    );
   }
 
   private utilization(): number {

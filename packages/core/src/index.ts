@@ -3,6 +3,7 @@
 export type { Clock, Timer } from './clock/Clock.js';
 export { systemClock } from './clock/systemClock.js';
 export { ManualClock } from './clock/ManualClock.js';
+export { KeepAlive } from './clock/KeepAlive.js';
 
 export { RingBuffer } from './buffers/RingBuffer.js';
 export { BoundedRingBuffer } from './buffers/BoundedRingBuffer.js';

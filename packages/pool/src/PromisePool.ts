@@ -18,6 +18,7 @@ import {
   rejectUnknownOptions,
   retry,
   systemClock,
+  KeepAlive,
   type Timer,
   TimeoutError,
   TokenBucket,
@@ -62,9 +63,6 @@ const KNOWN_OPTIONS = [
   'name',
   'clock',
 ] as const;
-
-/** A keep-alive timer's delay: the longest a timer can wait; it is cleared long before. */
-const KEEPALIVE_MS = 2 ** 31 - 1;
 
 /** Dead (aborted) jobs tolerated in the queue before it is compacted. */
 const COMPACT_AFTER = 64;
@@ -205,7 +203,7 @@ export class PromisePool implements CohortOwner {
    * Ref'd while a drain waits on queued work that nothing else will start (a paused pool): no
    * task runs and no timer is due, so without it the process could exit with work accepted.
    */
-  private keepAlive: Timer | undefined = undefined;
+  private readonly keepAlive: KeepAlive;
 
   private closed = false;
   private donePromise: Promise<PoolSummary> | undefined = undefined;
@@ -220,6 +218,7 @@ export class PromisePool implements CohortOwner {
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', KNOWN_OPTIONS);
     this.clock = options.clock ?? systemClock;
+    this.keepAlive = new KeepAlive(this.clock);
     if (options.clock !== undefined) validateShape(options.clock, 'clock', ['now', 'setTimeout']);
     this.name = validateString(options.name ?? 'pool', 'name', { nonEmpty: true });
 
@@ -696,7 +695,7 @@ export class PromisePool implements CohortOwner {
     if (this.sizeWaiters.length > 0) this.checkSizeWaiters();
     if (this.queued === 0) {
       this.pauseTimer?.unref();
-      if (this.keepAlive !== undefined) this.syncKeepAlive();
+      if (this.keepAlive.held) this.syncKeepAlive();
       if (this.rateTimer !== undefined) {
         this.rateTimer.clear();
         this.rateTimer = undefined;
@@ -1088,23 +1087,11 @@ export class PromisePool implements CohortOwner {
 
   /** Holds or drops the keep-alive timer (see `keepAlive`). */
   private syncKeepAlive(): void {
-    const keep = this.drainWaiter !== undefined && this.queued > 0 && this.paused;
-    if (keep && this.keepAlive === undefined) {
-      this.keepAlive = this.clock.setTimeout(() => {
-        this.keepAlive = undefined;
-      }, KEEPALIVE_MS);
-      this.keepAlive.ref();
-    } else if (!keep && this.keepAlive !== undefined) {
-      this.keepAlive.clear();
-      this.keepAlive = undefined;
-    }
+    this.keepAlive.hold(this.drainWaiter !== undefined && this.queued > 0 && this.paused);
   }
 
   private clearDrainTimers(): void {
-    if (this.keepAlive !== undefined) {
-      this.keepAlive.clear();
-      this.keepAlive = undefined;
-    }
+    this.keepAlive.hold(false);
     this.runtimeTimer?.clear();
     this.runtimeTimer = undefined;
     this.idleTimer?.clear();
