@@ -1,9 +1,18 @@
 /**
- * Entry point: `node dist/server.js`. Reads the environment, starts the demo, prints its
- * address, and shuts down gracefully on SIGTERM or SIGINT (a second signal exits at once).
+ * Entry point: `node dist/server.js` (what a supervisor should run; `pnpm demo` builds and then
+ * `exec`s exactly this, so the shell is replaced by node and pnpm's forwarded SIGTERM/SIGINT
+ * reach the server). Reads the environment, starts the demo, prints its address and pid, and
+ * shuts down gracefully on SIGTERM or SIGINT, exiting 0 once everything accepted is settled.
+ *
+ * A second signal exits at once (130), unless it comes within DUPLICATE_SIGNAL_MS of the
+ * first: Ctrl-C under `pnpm demo` delivers SIGINT twice, once from the terminal to the whole
+ * process group and once forwarded by pnpm, and that one keypress must still shut down cleanly.
  */
 import { startDemo } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+
+/** Signals closer together than this are one signal delivered twice (see the header). */
+const DUPLICATE_SIGNAL_MS = 1000;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -20,16 +29,18 @@ async function main(): Promise<void> {
   const demo = await startDemo(config);
   console.log(
     `valve demo listening on ${demo.url} (database: ${demo.db.description}, cache: ${demo.cache.kind}, ` +
-      `${config.seedCustomers} customers, ready in ${Math.round(performance.now() - started)} ms)`,
+      `${config.seedCustomers} customers, ready in ${Math.round(performance.now() - started)} ms, pid ${process.pid})`,
   );
 
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const shutdown = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
+    const now = performance.now();
+    if (firstSignalAt !== undefined && now - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+    if (firstSignalAt !== undefined) {
       console.error(`${signal} again: exiting without waiting`);
       process.exit(130);
     }
+    firstSignalAt = now;
     console.log(`${signal}: shutting down (draining accepted work)…`);
     demo.close().then(
       () => {
