@@ -12,7 +12,7 @@ for (const group of ['packages', 'apps']) {
   if (!existsSync(base)) continue;
   for (const d of readdirSync(base)) dirs.push(join(base, d));
 }
-dirs.push(join(root, 'bench'));
+dirs.push(join(root, 'bench'), join(root, 'scripts'));
 
 let passed = 0;
 let failed = 0;
