@@ -4,6 +4,7 @@
  * every non-2xx status and socket error is counted.
  */
 import autocannon from 'autocannon';
+import { percentile } from '@valve/demo/shared';
 
 export interface Target {
   method?: 'GET' | 'POST';
@@ -56,12 +57,6 @@ export interface RunResult {
   /** p99 of every 2xx response of the run, the ramp-up included (equals p99Ms without one). */
   p99AllMs: number;
   durationS: number;
-}
-
-export function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
 }
 
 /**

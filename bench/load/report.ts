@@ -3,6 +3,7 @@
  * (Run 1/2/3 and the median), the latencies, the ratio of medians, and the Express ceiling
  * measured in the same run.
  */
+import { median } from '@valve/demo/shared';
 import type { RunResult } from './measure.js';
 
 export interface VariantRuns {
@@ -27,13 +28,6 @@ export interface Comparison {
   /** Whether the measured ratio meets the target. */
   met: (ratio: number) => boolean;
   notes?: string[];
-}
-
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 export function ratioOf(c: Comparison): number {

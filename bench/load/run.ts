@@ -20,10 +20,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Bar, renderChart } from './chart.js';
+import { CUSTOMERS, HOT_ID, median, SEEDS, ZIPF_S, zipfSampler } from '@valve/demo/shared';
 import { type DemoProcess, startDemo } from './demoProcess.js';
 import { measure, type RunResult, type Target } from './measure.js';
-import { type Comparison, comparisonMarkdown, median, ratioOf, type VariantRuns } from './report.js';
-import { zipfSampler } from './zipf.js';
+import { type Comparison, comparisonMarkdown, ratioOf, type VariantRuns } from './report.js';
 
 const DATABASES = ['pglite', 'mysql', 'postgres'] as const;
 type DatabaseKey = (typeof DATABASES)[number];
@@ -100,9 +100,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..', '..');
 const SERVER = join(repo, 'apps', 'demo', 'dist', 'server.js');
 const RESULTS = join(repo, 'bench', 'results');
-const CUSTOMERS = 10_000;
-const HOT_ID = 4242;
-const ZIPF_S = 1.1;
 /** Connections for the overload scenario: enough that an unbounded queue shows in latency. */
 const OVERLOAD_CONNECTIONS = 600;
 /**
@@ -279,7 +276,7 @@ async function runDatabase(
     const direct = await pick('/direct/customers');
     const hasBurst = await routeExists(url, 'GET', '/customers/1');
     const burst = hasBurst ? await pick('/customers') : undefined;
-    const zipf = zipfSampler(CUSTOMERS, ZIPF_S, 7);
+    const zipf = zipfSampler(CUSTOMERS, ZIPF_S, SEEDS.zipf);
     const zipfPath = (base: string) => () => `${base}/${zipf()}`;
 
     const variants: Variant[] = [
@@ -426,7 +423,7 @@ async function overloadAndEvents(
   // to both variants over many connections.
   const hasReports = await routeExists(url, 'GET', '/unprotected/reports/customers/1');
   if (hasReports && s.scenarios.has('overload')) {
-    const probeZipf = zipfSampler(CUSTOMERS, ZIPF_S, 13);
+    const probeZipf = zipfSampler(CUSTOMERS, ZIPF_S, SEEDS.overloadProbe);
     const probe = await measure({
       url,
       target: get(() => `/unprotected/reports/customers/${probeZipf()}`),
@@ -437,7 +434,7 @@ async function overloadAndEvents(
     const capacity = probe.okPerSec;
     const rate = Math.max(1, Math.round(Math.min(OVERLOAD_FACTOR * capacity, 0.8 * report.ceiling)));
     log(`[${name}] report route capacity ${fmt(capacity)} req/s (closed loop); offering ${fmt(rate)} req/s`);
-    const zipf = zipfSampler(CUSTOMERS, ZIPF_S, 11);
+    const zipf = zipfSampler(CUSTOMERS, ZIPF_S, SEEDS.overload);
     // autocannon splits overallRate over the connections; keep at least 1 req/s on each.
     const connections = Math.min(OVERLOAD_CONNECTIONS, rate);
     const variants: Variant[] = [

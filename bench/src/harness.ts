@@ -8,6 +8,7 @@
  * ours, because absolute numbers on shared machines are noise and ratios in one run are not.
  */
 import { cpus } from 'node:os';
+import { median } from '@valve/demo/shared';
 
 export interface Contender {
   name: string;
@@ -77,12 +78,6 @@ export interface HarnessOptions {
   rounds: number;
   warmup: number;
   log: (line: string) => void;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 export async function runCase(c: Case, options: HarnessOptions): Promise<CaseResult> {

@@ -20,7 +20,7 @@ import { type Dashboard, mountDashboard } from './dashboard/index.js';
 import { CountingDatabase } from './db/CountingDatabase.js';
 import { createDatabase, type Database } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
-import { errorHandler, HttpError, notFound, sendError } from './httpErrors.js';
+import { errorHandler, HttpError, notFound, sendOverloaded } from './httpErrors.js';
 import { registerProcessMetrics } from './processMetrics.js';
 import {
   type CustomerLoader,
@@ -117,7 +117,7 @@ export function buildApp(parts: AppParts): BuiltApp {
 
   app.get('/healthz', (_req, res) => {
     if (parts.isShuttingDown()) {
-      sendError(res, 503, 'shutting_down', 'the server is shutting down', 1);
+      sendOverloaded(res, 'shutdown', 1);
       return;
     }
     res.json({ status: 'ok', database: db.kind, cache: cache.kind, uptimeSeconds: Math.round(process.uptime()) });
@@ -190,14 +190,9 @@ export function buildApp(parts: AppParts): BuiltApp {
       res.status(202).json({ accepted });
       return;
     }
-    res.setHeader('Retry-After', '1');
-    res.status(503).json({
-      error: {
-        code: 'overload',
-        message: `the event buffer is full; the first ${accepted} of ${events.length} events were accepted, retry the rest later`,
-      },
-      accepted,
-    });
+    // The buffer stayed full for EVENTS_MAX_BLOCK_MS: the first `accepted` events will be
+    // inserted, the client retries the rest.
+    sendOverloaded(res, 'queue_full', 1, { accepted });
   });
 
   app.get('/events/stats', async (_req, res) => {

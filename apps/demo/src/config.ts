@@ -3,6 +3,7 @@
  * checked here, and a bad value stops the start with an error that names the variable, the
  * value and what is allowed (documented in README.md, "Configuration").
  */
+import { CUSTOMERS } from './shared/scenarios.js';
 
 export interface DemoConfig {
   host: string;
@@ -133,7 +134,7 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     databaseUrl,
     pgliteDataDir: env.PGLITE_DATA_DIR?.trim() || undefined,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    seedCustomers: int(env, 'SEED_CUSTOMERS', 10_000, 1, 10_000_000),
+    seedCustomers: int(env, 'SEED_CUSTOMERS', CUSTOMERS, 1, 10_000_000),
     tablePrefix: prefix,
     dbPoolSize,
     cacheTtlMs: int(env, 'CACHE_TTL_MS', 60_000, 1, 86_400_000),

@@ -1,8 +1,13 @@
 /**
- * Every error the demo answers is JSON: `{ "error": { "code", "message" } }`, with a 4xx status
- * for bad input (ids, bodies, unknown routes) and 503 with `Retry-After` for load shedding.
+ * Every error the demo answers is JSON. A 4xx (bad ids, bodies, unknown routes) or a 500 is
+ * `{ "error": { "code", "message" } }`. Every 503, whoever sheds (the SafetyValve through
+ * @valve/safety/http, a full event buffer, shutdown), is one shape: @valve/safety/http's
+ * `{"error":"overloaded","reason","retryAfterSeconds"}` with `Retry-After` and
+ * `Cache-Control: no-store`, so a client handles one body for "come back later" (POST /events
+ * adds `accepted`).
  */
-import { isValveError } from '@valve/core';
+import { isValveError, type Reason } from '@valve/core';
+import type { OverloadBody } from '@valve/safety/http';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 
 export class HttpError extends Error {
@@ -21,6 +26,23 @@ export class HttpError extends Error {
 export function sendError(res: Response, status: number, code: string, message: string, retryAfterS?: number): void {
   if (retryAfterS !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterS))));
   res.status(status).json({ error: { code, message } });
+}
+
+/**
+ * The demo's one 503: @valve/safety/http's body, for refusals that do not come from a
+ * SafetyValve (shutdown, a full event buffer). `extra` adds fields (POST /events: `accepted`).
+ */
+export function sendOverloaded(
+  res: Response,
+  reason: Reason,
+  retryAfterS: number,
+  extra?: Readonly<Record<string, number>>,
+): void {
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterS));
+  const body: OverloadBody = { error: 'overloaded', reason, retryAfterSeconds };
+  res.setHeader('Retry-After', String(retryAfterSeconds));
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(503).json(extra === undefined ? body : { ...body, ...extra });
 }
 
 export const notFound: RequestHandler = (req, res) => {
@@ -50,7 +72,7 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
     }
     if (isValveError(error)) {
       // A valve refused (shutting down, overloaded): the client may retry.
-      sendError(res, 503, error.reason ?? 'unavailable', error.message, 1);
+      sendOverloaded(res, error.reason ?? 'overload', 1);
       return;
     }
     const status = Number(error?.status ?? error?.statusCode);

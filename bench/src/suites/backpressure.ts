@@ -10,6 +10,7 @@
  */
 import { BackpressureController } from '@valve/backpressure';
 import { BoundedRingBuffer } from '@valve/core';
+import { median } from '@valve/demo/shared';
 import { type Contender, defineSuite } from '../harness.js';
 
 // ---- the seed, copied (enums as const objects; the algorithm is unchanged) -----------------
@@ -235,12 +236,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 function ours(options: Record<string, unknown>, flush: (items: number[]) => Promise<void> = async () => {}) {
   return new BackpressureController<number>(flush, { onDeadLetter: noop, ...options });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Awaited push into a full drop_oldest buffer of `size` items. */

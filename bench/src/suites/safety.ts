@@ -13,6 +13,7 @@
  *     contender and load.
  */
 import { ManualClock } from '@valve/core';
+import { mulberry32, percentileOf } from '@valve/demo/shared';
 import { SafetyValve, type SafetyValveOptions } from '@valve/safety';
 import { bulkhead } from 'cockatiel';
 import pLimit from 'p-limit';
@@ -68,21 +69,9 @@ interface SimResult {
   rejected: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** 0 when nothing was recorded (the tables print "0" for "no rejections"). */
 function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+  return xs.length === 0 ? 0 : percentileOf(xs, p);
 }
 
 async function simulate(options: Omit<SafetyValveOptions, 'clock' | 'concurrency'>, load: number, durationMs: number) {

@@ -14,7 +14,7 @@
  *
  * One run at a time: `start()` while running is refused (the caller answers 409).
  */
-import { SCENARIOS, type ScenarioName } from './scenarios.js';
+import { SCENARIOS, type ScenarioName } from '../shared/scenarios.js';
 
 export const LOAD_LIMITS = Object.freeze({
   /** Requests per second. */

@@ -13,6 +13,7 @@
  */
 import type { Server } from 'node:http';
 import type { Request, Response } from 'express';
+import { sendOverloaded } from '../httpErrors.js';
 
 interface Client {
   res: Response;
@@ -38,7 +39,7 @@ export class SnapshotStream {
   add(_req: Request, res: Response): void {
     if (this.closed) {
       res.setHeader('Connection', 'close');
-      res.status(503).json({ error: { code: 'shutting_down', message: 'the server is shutting down' } });
+      sendOverloaded(res, 'shutdown', 1);
       return;
     }
     const client: Client = { res };

@@ -18,13 +18,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricsRegistry } from '@valve/core';
 import express, { type Express, type Request, type Response } from 'express';
+import { sendError, sendOverloaded } from '../httpErrors.js';
+import { isScenarioName, SCENARIO_NAMES, SCENARIOS } from '../shared/scenarios.js';
 import { FrameBuilder } from './frames.js';
 import { LOAD_LIMITS, LoadGenerator, type LoadPlan } from './LoadGenerator.js';
-import { isScenarioName, SCENARIO_NAMES, SCENARIOS } from './scenarios.js';
 import { SnapshotStream, serverOf } from './SnapshotStream.js';
 
 export { LOAD_LIMITS, LoadGenerator, type LoadPlan, type LoadStatus } from './LoadGenerator.js';
-export { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.js';
+export { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from '../shared/scenarios.js';
 
 export interface DashboardOptions {
   /** The demo's shared registry: every valve's series. */
@@ -83,10 +84,6 @@ function plain(value: object): unknown {
       typeof v === 'number' && !Number.isFinite(v) ? (v === Number.POSITIVE_INFINITY ? 'inf' : null) : v,
     ),
   );
-}
-
-function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
 }
 
 /**
@@ -217,7 +214,7 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
       return;
     }
     if (closed) {
-      sendError(res, 503, 'shutting_down', 'the server is shutting down');
+      sendOverloaded(res, 'shutdown', 1);
       return;
     }
     generator.start(plan, origin);

@@ -1,8 +1,10 @@
 /**
- * The load generator's scenarios: the same as `bench/load` (hot customer, Zipf mix, overload,
- * events), each with the route that goes through the valve and its baseline without it, so a
- * visitor can run one after the other and watch the difference.
+ * The workloads, defined once for the dashboard's load generator and bench/load (hot customer,
+ * Zipf mix, overload, events): the ids, the Zipf exponent, the sampler seeds and the routes. The
+ * dashboard's scenarios pair each route that goes through a valve with its baseline without it,
+ * so a visitor can run one after the other and watch the difference.
  */
+import { zipfSampler } from './random.js';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -29,46 +31,26 @@ export const SCENARIO_NAMES = [
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
-/** The bench's hot id; smaller seeds use their last id. */
-const HOT_ID = 4242;
-/** The bench's Zipf exponent. */
-const ZIPF_S = 1.1;
+/** Rows the demo seeds by default (`SEED_CUSTOMERS`), and the id range bench/load draws from. */
+export const CUSTOMERS = 10_000;
+/** The hot-customer scenarios' id; smaller seeds use their last id. */
+export const HOT_ID = 4242;
+/** The Zipf mix's exponent: a few hot ids, a long tail. */
+export const ZIPF_S = 1.1;
 /** The Zipf table is O(n) floats: cap it (a 10M-row seed would need 80 MB). */
 const ZIPF_MAX_IDS = 100_000;
+/** Seeds of the samplers, per workload: the dashboard and bench/load offer the same sequences. */
+export const SEEDS = { zipf: 7, overload: 11, overloadProbe: 13 } as const;
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Zipf-distributed ids 1..n (P(k) ∝ 1/k^s), seeded: the same sampler as bench/load/zipf.ts. */
-export function zipfSampler(n: number, s: number, seed: number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let k = 1; k <= n; k++) {
-    sum += 1 / k ** s;
-    cdf[k - 1] = sum;
-  }
-  for (let i = 0; i < n; i++) cdf[i]! /= sum;
-  const random = mulberry32(seed);
-  return () => {
-    const u = random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo + 1;
-  };
-}
+/** The demo's routes the generators call (bench/load adds `/unprotected` and `/cached` variants). */
+export const ROUTES = {
+  customers: '/customers',
+  directCustomers: '/direct/customers',
+  reports: '/reports/customers',
+  unprotectedReports: '/unprotected/reports/customers',
+  events: '/events',
+  directEvents: '/direct/events',
+} as const;
 
 const hot = (base: string) => (customers: number) => {
   const path = `${base}/${Math.min(HOT_ID, customers)}`;
@@ -88,7 +70,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: 'Every request asks for the same customer; concurrent requests share one query.',
     method: 'GET',
     defaultRate: 300,
-    paths: hot('/customers'),
+    paths: hot(ROUTES.customers),
   },
   'hot-direct': {
     name: 'hot-direct',
@@ -96,7 +78,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: 'Every request asks for the same customer; one query per request.',
     method: 'GET',
     defaultRate: 300,
-    paths: hot('/direct/customers'),
+    paths: hot(ROUTES.directCustomers),
   },
   zipf: {
     name: 'zipf',
@@ -104,7 +86,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: `Customer ids drawn from a Zipf law (s = ${ZIPF_S}): a few hot ids, a long tail.`,
     method: 'GET',
     defaultRate: 300,
-    paths: zipf('/customers', 7),
+    paths: zipf(ROUTES.customers, SEEDS.zipf),
   },
   'zipf-direct': {
     name: 'zipf-direct',
@@ -112,7 +94,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: `Customer ids drawn from a Zipf law (s = ${ZIPF_S}), one query per request.`,
     method: 'GET',
     defaultRate: 300,
-    paths: zipf('/direct/customers', 7),
+    paths: zipf(ROUTES.directCustomers, SEEDS.zipf),
   },
   overload: {
     name: 'overload',
@@ -121,7 +103,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
       'More segment reports (a costly scan each) than the database serves; the SafetyValve sheds the excess with 503s.',
     method: 'GET',
     defaultRate: 1500,
-    paths: zipf('/reports/customers', 11),
+    paths: zipf(ROUTES.reports, SEEDS.overload),
   },
   'overload-unprotected': {
     name: 'overload-unprotected',
@@ -129,7 +111,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: 'More segment reports than the database serves, with no admission control: queues grow.',
     method: 'GET',
     defaultRate: 1500,
-    paths: zipf('/unprotected/reports/customers', 11),
+    paths: zipf(ROUTES.unprotectedReports, SEEDS.overload),
   },
   events: {
     name: 'events',
@@ -137,7 +119,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: 'POST /events: buffered, inserted in batches.',
     method: 'POST',
     defaultRate: 500,
-    paths: fixed('/events'),
+    paths: fixed(ROUTES.events),
     body: EVENT_BODY,
   },
   'events-direct': {
@@ -146,7 +128,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: 'POST /direct/events: one INSERT per request.',
     method: 'POST',
     defaultRate: 500,
-    paths: fixed('/direct/events'),
+    paths: fixed(ROUTES.directEvents),
     body: EVENT_BODY,
   },
 };

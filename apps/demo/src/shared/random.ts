@@ -1,7 +1,10 @@
 /**
- * Zipf-distributed ids 1..n (P(k) ∝ 1/k^s) from a seeded PRNG, so every run offers the same
- * sequence: a cumulative table built once (O(n)) and a binary search per draw (O(log n)).
+ * Seeded randomness for the load generators (the dashboard's and bench/load's): the same seed
+ * gives the same sequence on every run, so two runs (or the dashboard and the bench) offer the
+ * same requests.
  */
+
+/** mulberry32: a 32-bit-state PRNG, uniform in [0, 1). Small and fast; not for cryptography. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -13,6 +16,10 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * Zipf-distributed ids 1..n (P(k) ∝ 1/k^s) from a seeded mulberry32: a cumulative table built once
+ * (O(n) floats, so callers cap n) and a binary search per draw (O(log n)).
+ */
 export function zipfSampler(n: number, s: number, seed = 42): () => number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be an integer >= 1, got ${n}`);
   if (!(s > 0)) throw new RangeError(`s must be > 0, got ${s}`);
@@ -22,7 +29,7 @@ export function zipfSampler(n: number, s: number, seed = 42): () => number {
     sum += 1 / k ** s;
     cdf[k - 1] = sum;
   }
-  for (let i = 0; i < n; i++) cdf[i] /= sum;
+  for (let i = 0; i < n; i++) cdf[i] = (cdf[i] as number) / sum;
   const random = mulberry32(seed);
   return () => {
     const u = random();
@@ -30,7 +37,7 @@ export function zipfSampler(n: number, s: number, seed = 42): () => number {
     let hi = n - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
       else hi = mid;
     }
     return lo + 1;
