@@ -25,6 +25,7 @@ import {
   type Event,
   KeepAlive,
   RingBuffer,
+  rethrowLater,
   type Timer,
   validateBoolean,
   validateObject,
@@ -35,7 +36,7 @@ import { BatchFlusher } from './BatchFlusher.js';
 import type { FlushError } from './FlushError.js';
 import { type BlockedPush, BlockedQueue } from './internal/BlockedQueue.js';
 import { type ControllerMetrics, createMetrics } from './internal/metrics.js';
-import { rethrowLater, safeCall } from './internal/safeCall.js';
+import { safeCall } from './internal/safeCall.js';
 import { type BackpressureOptions, type NormalizedOptions, normalizeOptions } from './options.js';
 import { createStrategy } from './strategies/createStrategy.js';
 import type { DropStrategy } from './strategies/DropStrategy.js';

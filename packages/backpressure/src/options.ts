@@ -5,9 +5,10 @@ import {
   normalizeRetry,
   type RetryOptions,
   rejectUnknownOptions,
-  systemClock,
+  validateClock,
   validateFunction,
   validateInteger,
+  validateMetrics,
   validateNumber,
   validateObject,
   validateOneOf,
@@ -135,22 +136,8 @@ export function normalizeOptions<T>(options: BackpressureOptions<T>): Normalized
   } else if (o.maxBufferBytes !== undefined) {
     throw new TypeError('maxBufferBytes needs sizeOf (a function that measures an item), got no sizeOf');
   }
-  const clock = o.clock ?? systemClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function'
-  ) {
-    throw new TypeError('clock must be a Clock (an object with now() and setTimeout()), got an invalid value');
-  }
-  const metrics = o.metrics;
-  if (
-    metrics !== undefined &&
-    (typeof metrics !== 'object' || metrics === null || typeof metrics.counter !== 'function')
-  ) {
-    throw new TypeError('metrics must be a MetricsRegistry, got an invalid value');
-  }
+  const clock = validateClock(o.clock);
+  const metrics = validateMetrics(o.metrics);
   return {
     onDeadLetter: validateFunction(o.onDeadLetter, 'onDeadLetter'),
     onDrop: o.onDrop === undefined ? undefined : validateFunction(o.onDrop, 'onDrop'),

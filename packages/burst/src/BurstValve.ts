@@ -19,16 +19,17 @@
 import {
   abortReason,
   type Clock,
-  describe,
+  describeValue,
   Emitter,
   histogramSnapshot,
-  type MetricsRegistry,
   rejectUnknownOptions,
-  systemClock,
+  rethrowLater,
   TimeoutError,
   ValveError,
+  validateClock,
   validateFunction,
   validateInteger,
+  validateMetrics,
   validateNumber,
   validateObject,
   validateSignal,
@@ -169,8 +170,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       min: 1,
       allowInfinity: true,
     });
-    this.clock = o.clock === undefined ? systemClock : validateClock(o.clock);
-    const registry = o.metrics === undefined ? undefined : validateRegistry(o.metrics);
+    this.clock = validateClock(o.clock);
+    const registry = validateMetrics(o.metrics);
     this.onError = o.onError === undefined ? undefined : validateFunction(o.onError, 'onError');
     this.timed = registry !== undefined;
     this.external = this.batcher !== undefined || this.timeoutMs !== Number.POSITIVE_INFINITY;
@@ -460,7 +461,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
           () =>
             this.giveUp(
               w,
-              new TimeoutError(`${this.displayName}: gave up waiting for key ${describe(key)} after ${ms} ms`),
+              new TimeoutError(`${this.displayName}: gave up waiting for key ${describeValue(key)} after ${ms} ms`),
             ),
           ms,
         )
@@ -645,7 +646,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     if (call.state !== PENDING) return;
     this.metrics.timeouts.inc();
     const error = new TimeoutError(
-      `${this.displayName}: the call for key ${describe(call.key)} timed out after ${this.timeoutMs} ms`,
+      `${this.displayName}: the call for key ${describeValue(call.key)} timed out after ${this.timeoutMs} ms`,
     );
     this.finish(call, false, error);
     call.abort(error);
@@ -758,7 +759,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     }
     const earlyWrite = (key: K, result: T | Error): void => {
       if (run.finished) {
-        throw new Error(`${this.displayName}: earlyWrite(${describe(key)}) after the batch fetcher finished`);
+        throw new Error(`${this.displayName}: earlyWrite(${describeValue(key)}) after the batch fetcher finished`);
       }
       const c = run.lookup(key);
       if (c !== undefined) this.settleKey(c, result);
@@ -807,7 +808,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     } else if (result !== undefined) {
       const error = new ValveError(
         ERR_BURST_NO_RESULT,
-        `${this.displayName}: the batch fetcher must return an array, a Map or nothing, got ${describe(result)}`,
+        `${this.displayName}: the batch fetcher must return an array, a Map or nothing, got ${describeValue(result)}`,
       );
       for (const c of calls) this.settleKey(c, error);
       return;
@@ -818,7 +819,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
           c,
           new ValveError(
             ERR_BURST_NO_RESULT,
-            `${this.displayName}: the batch fetcher returned no result for key ${describe(c.key)}`,
+            `${this.displayName}: the batch fetcher returned no result for key ${describeValue(c.key)}`,
           ),
         );
       }
@@ -871,7 +872,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
    */
   private mapKeysOf(keys: K[]): unknown[] | Promise<never> {
     if (!Array.isArray(keys)) {
-      return Promise.reject(new TypeError(`keys must be an array, got ${describe(keys)}`));
+      return Promise.reject(new TypeError(`keys must be an array, got ${describeValue(keys)}`));
     }
     if (this.batcher !== undefined && keys.includes(undefined as K)) {
       return Promise.reject(new TypeError(`${this.displayName}: batch mode keys must not be undefined`));
@@ -911,25 +912,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     try {
       onError(error, key);
     } catch (thrown) {
-      queueMicrotask(() => {
-        throw thrown;
-      });
+      rethrowLater(thrown);
     }
   }
-}
-
-function validateClock(clock: unknown): Clock {
-  const c = validateObject(clock, 'clock');
-  if (typeof c.now !== 'function' || typeof c.setTimeout !== 'function') {
-    throw new TypeError(`clock must have now() and setTimeout(), got ${describe(clock)}`);
-  }
-  return clock as Clock;
-}
-
-function validateRegistry(registry: unknown): MetricsRegistry {
-  const r = validateObject(registry, 'metrics');
-  if (typeof r.counter !== 'function' || typeof r.histogram !== 'function' || typeof r.gauge !== 'function') {
-    throw new TypeError(`metrics must be a MetricsRegistry, got ${describe(registry)}`);
-  }
-  return registry as MetricsRegistry;
 }

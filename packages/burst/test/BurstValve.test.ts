@@ -507,7 +507,7 @@ describe('BurstValve: construction', () => {
     [{ maxBatchSize: 0 }, 'maxBatchSize must be an integer or Infinity >= 1, got 0'],
     [{ keyOf: 'id' }, 'keyOf must be a function, got "id"'],
     [{ onError: 1 }, 'onError must be a function, got 1'],
-    [{ clock: {} }, 'clock must have now() and setTimeout(), got an object'],
+    [{ clock: {} }, 'clock must be a Clock (an object with now() and setTimeout()), got an object'],
     [{ metrics: {} }, 'metrics must be a MetricsRegistry, got an object'],
     [{ name: '' }, 'name must be a non-empty string, got ""'],
     [{ displayName: 5 }, 'displayName must be a string, got 5'],

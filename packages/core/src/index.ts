@@ -41,7 +41,11 @@ export {
   type ValveErrorOptions,
 } from './errors/ValveError.js';
 
-export { Emitter, type Disposable, type Event, type Listener } from './events/Emitter.js';
+export { Emitter, disposable, type Disposable, type Event, type Listener } from './events/Emitter.js';
+export { rethrowLater } from './events/rethrowLater.js';
+
+export { emptyRejectedByReason, type Valve, type ValveStats } from './valve/Valve.js';
+export { ValveMetrics } from './valve/ValveMetrics.js';
 
 export { isLimit, type Limit, type LimitSample } from './limits/Limit.js';
 export { AimdLimit, type AimdLimitOptions } from './limits/AimdLimit.js';
@@ -51,7 +55,7 @@ export { VegasLimit, type LimitFunction, type VegasLimitOptions } from './limits
 export type { ConcurrencySource, Permit, RateSource } from './sources/Sources.js';
 export { WaiterQueue } from './sources/WaiterQueue.js';
 export { TokenBucket, type TokenBucketOptions } from './sources/TokenBucket.js';
-export { LocalConcurrency, type LocalConcurrencyOptions } from './sources/LocalConcurrency.js';
+export { LocalConcurrency, type LocalConcurrencyOptions, type LocalPermit } from './sources/LocalConcurrency.js';
 
 export {
   backoffMs,
@@ -65,11 +69,13 @@ export {
 } from './retry.js';
 
 export {
-  describe,
+  describeValue,
   rejectUnknownOptions,
   validateBoolean,
+  validateClock,
   validateFunction,
   validateInteger,
+  validateMetrics,
   validateNumber,
   validateObject,
   validateOneOf,

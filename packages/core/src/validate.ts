@@ -4,8 +4,15 @@
  * `maxWorkers must be an integer >= 1, got 0`.
  */
 
-/** Renders a received value for an error message. */
-export function describe(value: unknown): string {
+import type { Clock } from './clock/Clock.js';
+import { systemClock } from './clock/systemClock.js';
+import type { MetricsRegistry } from './metrics/MetricsRegistry.js';
+
+/**
+ * Renders a received value for an error message. (Not named `describe`: that would clash with the
+ * test frameworks' global of the same name in any file that imports it.)
+ */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
@@ -39,7 +46,7 @@ function checkRange(value: number, name: string, kind: string, o: RangeOptions):
     (o.max !== undefined && value > o.max) ||
     (o.above !== undefined && value <= o.above)
   ) {
-    throw new RangeError(`${name} must be ${kind} ${rangeText(o)}, got ${describe(value)}`);
+    throw new RangeError(`${name} must be ${kind} ${rangeText(o)}, got ${describeValue(value)}`);
   }
 }
 
@@ -52,10 +59,10 @@ export function validateNumber(
   const kind = range.allowInfinity ? 'a number' : 'a finite number';
   const text = rangeText(range);
   if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+    throw new TypeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describeValue(value)}`);
   }
   if (!Number.isFinite(value) && !(range.allowInfinity && value === Number.POSITIVE_INFINITY)) {
-    throw new RangeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+    throw new RangeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describeValue(value)}`);
   }
   checkRange(value, name, kind, range);
   return value;
@@ -70,11 +77,11 @@ export function validateInteger(
   const kind = range.allowInfinity ? 'an integer or Infinity' : 'an integer';
   const text = rangeText(range);
   if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+    throw new TypeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describeValue(value)}`);
   }
   const isInf = value === Number.POSITIVE_INFINITY && range.allowInfinity;
   if (!isInf && !Number.isSafeInteger(value)) {
-    throw new RangeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describe(value)}`);
+    throw new RangeError(`${name} must be ${kind}${text ? ` ${text}` : ''}, got ${describeValue(value)}`);
   }
   checkRange(value, name, kind, range);
   return value;
@@ -82,21 +89,21 @@ export function validateInteger(
 
 export function validateFunction<F extends (...args: never[]) => unknown>(value: unknown, name: string): F {
   if (typeof value !== 'function') {
-    throw new TypeError(`${name} must be a function, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a function, got ${describeValue(value)}`);
   }
   return value as F;
 }
 
 export function validateBoolean(value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') {
-    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a boolean, got ${describeValue(value)}`);
   }
   return value;
 }
 
 export function validateString(value: unknown, name: string, opts: { nonEmpty?: boolean } = {}): string {
   if (typeof value !== 'string' || (opts.nonEmpty && value.length === 0)) {
-    throw new TypeError(`${name} must be a ${opts.nonEmpty ? 'non-empty ' : ''}string, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a ${opts.nonEmpty ? 'non-empty ' : ''}string, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -104,7 +111,7 @@ export function validateString(value: unknown, name: string, opts: { nonEmpty?: 
 export function validateOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
     throw new TypeError(
-      `${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`,
+      `${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describeValue(value)}`,
     );
   }
   return value as T;
@@ -112,7 +119,7 @@ export function validateOneOf<T extends string>(value: unknown, name: string, al
 
 export function validateObject(value: unknown, name: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+    throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
   }
   return value as Record<string, unknown>;
 }
@@ -125,7 +132,7 @@ export function validateSignal(value: unknown, name: string): AbortSignal | unde
     typeof (value as AbortSignal).aborted !== 'boolean' ||
     typeof (value as AbortSignal).addEventListener !== 'function'
   ) {
-    throw new TypeError(`${name} must be an AbortSignal, got ${describe(value)}`);
+    throw new TypeError(`${name} must be an AbortSignal, got ${describeValue(value)}`);
   }
   return value as AbortSignal;
 }
@@ -137,4 +144,42 @@ export function rejectUnknownOptions(options: object, name: string, known: reado
       throw new TypeError(`${name}.${key} is not a known option; known options are ${known.join(', ')}`);
     }
   }
+}
+
+/**
+ * The `clock` option of every valve: `undefined` gives {@link systemClock}; anything else must have
+ * `now()` and `setTimeout()` (checked by shape, not `instanceof`, so a user's own clock works).
+ */
+export function validateClock(value: unknown, name = 'clock'): Clock {
+  if (value === undefined) return systemClock;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as Clock).now !== 'function' ||
+    typeof (value as Clock).setTimeout !== 'function'
+  ) {
+    throw new TypeError(`${name} must be a Clock (an object with now() and setTimeout()), got ${describeValue(value)}`);
+  }
+  return value as Clock;
+}
+
+/**
+ * The `metrics` option of every valve: `undefined` (no registry) or a {@link MetricsRegistry}.
+ * Checked by shape rather than `instanceof`, since a process may load both the ESM and the CJS
+ * build of core, and each has its own class.
+ */
+export function validateMetrics(value: unknown, name = 'metrics'): MetricsRegistry | undefined {
+  if (value === undefined) return undefined;
+  const r = value as Partial<Record<keyof MetricsRegistry, unknown>>;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof r.counter !== 'function' ||
+    typeof r.gauge !== 'function' ||
+    typeof r.histogram !== 'function' ||
+    typeof r.remove !== 'function'
+  ) {
+    throw new TypeError(`${name} must be a MetricsRegistry, got ${describeValue(value)}`);
+  }
+  return value as MetricsRegistry;
 }

@@ -1,10 +1,15 @@
 import { describe as suite, expect, it } from 'vitest';
 import {
-  describe,
+  describeValue,
   rejectUnknownOptions,
+  ManualClock,
+  MetricsRegistry,
+  systemClock,
   validateBoolean,
+  validateClock,
   validateFunction,
   validateInteger,
+  validateMetrics,
   validateNumber,
   validateObject,
   validateOneOf,
@@ -19,7 +24,7 @@ const throws = (fn: () => unknown, type: ErrorConstructor, message: string) => {
 
 suite('validators', () => {
   it('describe() renders received values', () => {
-    expect([1, 'x', 2n, null, undefined, [], {}, Symbol('s'), () => {}, function named() {}].map(describe)).toEqual([
+    expect([1, 'x', 2n, null, undefined, [], {}, Symbol('s'), () => {}, function named() {}].map(describeValue)).toEqual([
       '1',
       '"x"',
       '2n',
@@ -117,5 +122,29 @@ suite('validators', () => {
       TypeError,
       'options.maxWorker is not a known option; known options are maxWorkers, clock',
     );
+  });
+
+  it('validateClock: undefined is systemClock; anything without now() and setTimeout() throws', () => {
+    expect(validateClock(undefined)).toBe(systemClock);
+    const clock = new ManualClock();
+    expect(validateClock(clock)).toBe(clock);
+    const own = { now: () => 0, setTimeout: () => ({ clear() {}, ref() {}, unref() {} }) };
+    expect(validateClock(own)).toBe(own);
+    throws(
+      () => validateClock({ now: () => 0 }),
+      TypeError,
+      'clock must be a Clock (an object with now() and setTimeout()), got an object',
+    );
+    throws(() => validateClock(null), TypeError, 'clock must be a Clock');
+    throws(() => validateClock(Date.now, 'options.clock'), TypeError, 'options.clock must be a Clock');
+  });
+
+  it('validateMetrics: undefined or a MetricsRegistry', () => {
+    expect(validateMetrics(undefined)).toBeUndefined();
+    const registry = new MetricsRegistry();
+    expect(validateMetrics(registry)).toBe(registry);
+    throws(() => validateMetrics({}), TypeError, 'metrics must be a MetricsRegistry, got an object');
+    throws(() => validateMetrics(true), TypeError, 'metrics must be a MetricsRegistry, got true');
+    throws(() => validateMetrics({ counter() {} }, 'options.metrics'), TypeError, 'options.metrics must be');
   });
 });

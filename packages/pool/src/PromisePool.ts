@@ -1,6 +1,6 @@
 import {
   abortReason,
-  describe,
+  describeValue,
   type Clock,
   ClosedError,
   type ConcurrencySource,
@@ -16,8 +16,8 @@ import {
   type Permit,
   type RateSource,
   rejectUnknownOptions,
+  rethrowLater,
   retry,
-  systemClock,
   KeepAlive,
   type Timer,
   TimeoutError,
@@ -28,6 +28,8 @@ import {
   validateObject,
   validateSignal,
   validateBoolean,
+  validateClock,
+  validateMetrics,
   validateString,
 } from '@valve/core';
 import { Cohort, type CohortOwner } from './internal/Cohort.js';
@@ -217,9 +219,8 @@ export class PromisePool implements CohortOwner {
   constructor(options: PromisePoolOptions = {}) {
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', KNOWN_OPTIONS);
-    this.clock = options.clock ?? systemClock;
+    this.clock = validateClock(options.clock);
     this.keepAlive = new KeepAlive(this.clock);
-    if (options.clock !== undefined) validateShape(options.clock, 'clock', ['now', 'setTimeout']);
     this.name = validateString(options.name ?? 'pool', 'name', { nonEmpty: true });
 
     // Plain options first, so a bad one throws before any source is subscribed to.
@@ -232,7 +233,7 @@ export class PromisePool implements CohortOwner {
     this.retryOptions = r !== undefined && r.retries > 0 ? r : undefined;
     this.onErrorOption = options.onError === undefined ? undefined : validateFunction(options.onError, 'onError');
     this.maxErrors = validateInteger(options.maxErrors ?? 10, 'maxErrors', { min: 0 });
-    if (options.metrics !== undefined) validateShape(options.metrics, 'metrics', ['counter', 'gauge', 'histogram']);
+    validateMetrics(options.metrics);
 
     if (options.concurrencySource !== undefined) {
       if (options.maxWorkers !== undefined) {
@@ -355,7 +356,7 @@ export class PromisePool implements CohortOwner {
    */
   run<T>(task: Task<T>, options?: RunOptions): Promise<T> {
     if (typeof task !== 'function') {
-      throw new TypeError(`run(): task must be a function returning a promise, got ${describe(task)}`);
+      throw new TypeError(`run(): task must be a function returning a promise, got ${describeValue(task)}`);
     }
     let priority = 0;
     let signal: AbortSignal | undefined;
@@ -946,9 +947,7 @@ export class PromisePool implements CohortOwner {
     try {
       onError(error, { priority, attempts });
     } catch (thrown) {
-      queueMicrotask(() => {
-        throw thrown;
-      });
+      rethrowLater(thrown);
     }
   }
 
@@ -1142,7 +1141,7 @@ export class PromisePool implements CohortOwner {
 }
 
 function throwNotATask(index: number, value: unknown): never {
-  throw new TypeError(`add(): task ${index} must be a function returning a promise, got ${describe(value)}`);
+  throw new TypeError(`add(): task ${index} must be a function returning a promise, got ${describeValue(value)}`);
 }
 
 function optionalMs(value: unknown, name: string): number | undefined {

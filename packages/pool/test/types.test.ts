@@ -27,6 +27,6 @@ describe('inferred types', () => {
     expect(() => new PromisePool({ maxWorkers: '4' })).toThrow(TypeError);
     const bad = { metrics: 5 as unknown as MetricsRegistry['snapshot'] };
     // @ts-expect-error metrics is a registry
-    expect(() => new PromisePool(bad)).toThrow('metrics must be an object, got 5');
+    expect(() => new PromisePool(bad)).toThrow('metrics must be a MetricsRegistry, got 5');
   });
 });

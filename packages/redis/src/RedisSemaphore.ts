@@ -6,7 +6,7 @@ import {
   type ConcurrencySource,
   Emitter,
   LocalConcurrency,
-  type Permit,
+  type LocalPermit,
   rejectUnknownOptions,
   type Timer,
   validateInteger,
@@ -70,7 +70,7 @@ export class RedisSemaphore implements ConcurrencySource {
   private readonly clock: Clock;
   private readonly local: LocalConcurrency;
   /** Woken with a Redis permit, or with undefined for "take one from the local fallback". */
-  private readonly waiters = new WaiterQueue<Permit | undefined>();
+  private readonly waiters = new WaiterQueue<LocalPermit | undefined>();
   private readonly available$ = new Emitter<void>();
   private readonly leaseLost$ = new Emitter<LeaseLost>();
   readonly onAvailable = this.available$.event;
@@ -142,12 +142,12 @@ export class RedisSemaphore implements ConcurrencySource {
   }
 
   /** Undefined while Redis is in use (use `acquire`); the fallback's answer while failing open. */
-  tryAcquire(): Permit | undefined {
+  tryAcquire(): LocalPermit | undefined {
     if (this.closed) return undefined;
     return this.failingOpen ? this.local.tryAcquire() : undefined;
   }
 
-  acquire(signal?: AbortSignal): Promise<Permit> {
+  acquire(signal?: AbortSignal): Promise<LocalPermit> {
     if (this.closed) return Promise.reject(new ClosedError('the Redis semaphore is closed'));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (!this.link.usable) return this.byPolicy(signal);
@@ -184,7 +184,7 @@ export class RedisSemaphore implements ConcurrencySource {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private byPolicy(signal: AbortSignal | undefined): Promise<Permit> {
+  private byPolicy(signal: AbortSignal | undefined): Promise<LocalPermit> {
     if (this.redisErrorPolicy === 'fail-open') return this.local.acquire(signal);
     return Promise.reject(this.link.unavailable(`semaphore "${this.name}"`));
   }
@@ -383,7 +383,7 @@ export class RedisSemaphore implements ConcurrencySource {
 }
 
 /** A Redis lease. `release()` is idempotent: only the first call removes the lease. */
-class RedisPermit implements Permit {
+class RedisPermit implements LocalPermit {
   /** Set by renewal when the lease was found expired; the permit stops being renewed. */
   lost = false;
   private semaphore: RedisSemaphore | undefined;
@@ -405,5 +405,10 @@ class RedisPermit implements Permit {
     if (s === undefined) return;
     this.semaphore = undefined;
     s.releaseLease(this);
+  }
+
+  /** `release()`, so `using permit = await semaphore.acquire()` releases at the end of the block. */
+  [Symbol.dispose](): void {
+    this.release();
   }
 }

@@ -36,7 +36,7 @@ describe('RedisTokenBucket options', () => {
     ['probeIntervalMs -1', { probeIntervalMs: -1 }, /probeIntervalMs must be an integer >= 0, got -1/],
     ['redis missing', { redis: undefined }, /redis must be an object, got undefined/],
     ['redis not a client', { redis: {} }, /redis.evalsha must be a function/],
-    ['clock without setTimeout', { clock: { now: () => 0 } }, /clock.setTimeout must be a function/],
+    ['clock without setTimeout', { clock: { now: () => 0 } }, /clock must be a Clock/],
     ['unknown option', { onRedisError: 'fail-open' }, /options.onRedisError is not a known option/],
   ];
   for (const [title, patch, message] of bad) {

@@ -33,11 +33,13 @@ import {
   REASONS,
   type Reason,
   rejectUnknownOptions,
-  systemClock,
+  rethrowLater,
   type Timer,
   TokenBucket,
+  validateClock,
   validateFunction,
   validateInteger,
+  validateMetrics,
   validateNumber,
   validateObject,
   validateOneOf,
@@ -148,10 +150,8 @@ export class SafetyValve {
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', KNOWN_OPTIONS);
     this.name = validateString(options.name ?? 'safety', 'name', { nonEmpty: true });
-    this.clock = options.clock ?? systemClock;
-    if (typeof this.clock?.now !== 'function' || typeof this.clock.setTimeout !== 'function') {
-      throw new TypeError('clock must have now() and setTimeout()');
-    }
+    this.clock = validateClock(options.clock);
+    validateMetrics(options.metrics);
     this.size = validateInteger(options.size, 'size', { min: 0, allowInfinity: true });
     this.discipline = validateOneOf(options.queue ?? 'fifo', 'queue', QUEUE_DISCIPLINES);
     const lifo = options.lifo ?? false;
@@ -726,9 +726,7 @@ export class SafetyValve {
       try {
         this.onRejectOption(event);
       } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
+        rethrowLater(e);
       }
     }
     if (this.reject$.hasListeners) this.reject$.emit(event);

@@ -31,7 +31,7 @@ describe('validation', () => {
     [{ name: '' }, TypeError, 'name must be a non-empty string, got ""'],
     [{ onReject: 'x' }, TypeError, 'onReject must be a function, got "x"'],
     [{ concurrencyy: 3 }, TypeError, 'options.concurrencyy is not a known option'],
-    [{ clock: {} }, TypeError, 'clock must have now() and setTimeout()'],
+    [{ clock: {} }, TypeError, 'clock must be a Clock (an object with now() and setTimeout())'],
     [{ rateSource: {}, hz: 1 }, TypeError, 'rateSource replaces hz, rate and tokenLimit'],
     [{ rateSource: {} }, TypeError, 'rateSource.tryAcquire must be a function'],
     [{ concurrencySource: {}, concurrency: 2 }, TypeError, 'concurrencySource replaces concurrency'],

@@ -1,6 +1,8 @@
+import { rethrowLater } from '@valve/core';
+
 /**
  * Calls a user callback so that its throw cannot corrupt the controller mid-update: the error is
- * re-thrown on a microtask, where it surfaces as an uncaught exception (as core's Emitter does).
+ * re-thrown on a microtask (core's `rethrowLater`), where it surfaces as an uncaught exception.
  * Two fixed parameters rather than a rest parameter, which would allocate an array per call.
  */
 export function safeCall<A, B>(fn: (a: A, b: B) => void, a: A, b: B): void {
@@ -9,11 +11,4 @@ export function safeCall<A, B>(fn: (a: A, b: B) => void, a: A, b: B): void {
   } catch (error) {
     rethrowLater(error);
   }
-}
-
-/** Re-throws `error` on a microtask (an uncaught exception there), never in the caller. */
-export function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }

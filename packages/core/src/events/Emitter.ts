@@ -7,8 +7,26 @@
  * microtask so it surfaces as an uncaught exception instead of corrupting the valve's state.
  */
 
+import { rethrowLater } from './rethrowLater.js';
+
+/**
+ * What `onX(listener)` returns. `dispose()` unsubscribes (idempotent); `[Symbol.dispose]` is the
+ * same call, so `using sub = valve.onDrop(...)` unsubscribes at the end of the block.
+ */
 export interface Disposable {
   dispose(): void;
+  [Symbol.dispose](): void;
+}
+
+/** A {@link Disposable} around `dispose` (called at most once). */
+export function disposable(dispose: () => void): Disposable {
+  let disposed = false;
+  const once = () => {
+    if (disposed) return;
+    disposed = true;
+    dispose();
+  };
+  return { dispose: once, [Symbol.dispose]: once };
 }
 
 export type Listener<T> = (value: T) => void;
@@ -25,15 +43,10 @@ export class Emitter<T> {
       throw new TypeError(`listener must be a function, got ${typeof listener}`);
     }
     this.listeners = [...this.listeners, listener];
-    let disposed = false;
-    return {
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        const i = this.listeners.indexOf(listener);
-        if (i >= 0) this.listeners = [...this.listeners.slice(0, i), ...this.listeners.slice(i + 1)];
-      },
-    };
+    return disposable(() => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners = [...this.listeners.slice(0, i), ...this.listeners.slice(i + 1)];
+    });
   };
 
   /** Whether anybody listens: check it before computing an expensive event value. */
@@ -51,9 +64,7 @@ export class Emitter<T> {
       try {
         list[i]!(value);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        rethrowLater(error);
       }
     }
   }

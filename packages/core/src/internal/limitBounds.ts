@@ -1,4 +1,4 @@
-import { describe, rejectUnknownOptions, validateInteger, validateObject } from '../validate.js';
+import { describeValue, rejectUnknownOptions, validateInteger, validateObject } from '../validate.js';
 
 /** The guard rails every adaptive limit shares, validated once here. */
 export interface LimitBounds {
@@ -37,7 +37,7 @@ export function clampLimit(value: number, bounds: LimitBounds): number {
 
 /** A finite number in [min, below): the validators have no exclusive upper bound. */
 export function validateHalfOpen(value: unknown, name: string, min: number, below: number): number {
-  const text = `${name} must be a finite number >= ${min} and < ${below}, got ${describe(value)}`;
+  const text = `${name} must be a finite number >= ${min} and < ${below}, got ${describeValue(value)}`;
   if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(text);
   if (!Number.isFinite(value) || value < min || value >= below) throw new RangeError(text);
   return value;

@@ -1,6 +1,6 @@
 import { Emitter } from '../events/Emitter.js';
 import { clampLimit, type LimitBounds, resolveLimitBounds } from '../internal/limitBounds.js';
-import { describe, validateFunction, validateInteger, validateNumber } from '../validate.js';
+import { describeValue, validateFunction, validateInteger, validateNumber } from '../validate.js';
 import type { Limit, LimitSample } from './Limit.js';
 
 export interface Gradient2LimitOptions {
@@ -116,7 +116,7 @@ export class Gradient2Limit implements Limit {
     } else if (typeof q === 'function') {
       this.queueSize = validateFunction<(limit: number) => number>(q, 'queueSize');
     } else {
-      throw new TypeError(`queueSize must be a finite number >= 0 or a function, got ${describe(q)}`);
+      throw new TypeError(`queueSize must be a finite number >= 0 or a function, got ${describeValue(q)}`);
     }
   }
 

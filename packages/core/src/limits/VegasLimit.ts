@@ -1,6 +1,6 @@
 import { Emitter } from '../events/Emitter.js';
 import { clampLimit, type LimitBounds, resolveLimitBounds } from '../internal/limitBounds.js';
-import { describe, validateFunction, validateInteger, validateNumber } from '../validate.js';
+import { describeValue, validateFunction, validateInteger, validateNumber } from '../validate.js';
 import type { Limit, LimitSample } from './Limit.js';
 
 /** A number, or a function of the current (integer) limit. */
@@ -64,7 +64,7 @@ function limitFunction(value: unknown, name: string, fallback: (limit: number) =
     return () => value;
   }
   if (typeof value === 'function') return validateFunction<(limit: number) => number>(value, name);
-  throw new TypeError(`${name} must be a finite number >= 0 or a function, got ${describe(value)}`);
+  throw new TypeError(`${name} must be a finite number >= 0 or a function, got ${describeValue(value)}`);
 }
 
 /**

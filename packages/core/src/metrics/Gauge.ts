@@ -1,4 +1,4 @@
-import type { Disposable } from '../events/Emitter.js';
+import { type Disposable, disposable } from '../events/Emitter.js';
 
 /**
  * A value that goes up and down (Prometheus `gauge`). Either set it, or give it `collect`
@@ -32,11 +32,9 @@ export class Gauge {
   /** Adds a collector; dispose it when its owner goes away, so the registry does not keep it alive. */
   addCollector(collect: () => number): Disposable {
     this.collectors.push(collect);
-    return {
-      dispose: () => {
-        this.collectors = this.collectors.filter((c) => c !== collect);
-      },
-    };
+    return disposable(() => {
+      this.collectors = this.collectors.filter((c) => c !== collect);
+    });
   }
 
   get value(): number {

@@ -1,6 +1,5 @@
 import type { Clock } from '../clock/Clock.js';
-import { systemClock } from '../clock/systemClock.js';
-import { validateNumber } from '../validate.js';
+import { validateClock, validateNumber } from '../validate.js';
 
 export interface RateMeterOptions {
   /** Time constant of the moving average, in ms. @default 5000 */
@@ -28,7 +27,7 @@ export class RateMeter {
   constructor(options: RateMeterOptions = {}) {
     const windowMs = validateNumber(options.windowMs ?? 5000, 'windowMs', { above: 0 });
     this.tickMs = validateNumber(options.tickMs ?? 1000, 'tickMs', { above: 0 });
-    this.clock = options.clock ?? systemClock;
+    this.clock = validateClock(options.clock);
     this.alpha = 1 - Math.exp(-this.tickMs / windowMs);
     this.lastTick = this.clock.now();
   }

@@ -1,9 +1,8 @@
 import type { Clock } from '../clock/Clock.js';
-import { systemClock } from '../clock/systemClock.js';
 import { ClosedError } from '../errors/ValveError.js';
 import { type Disposable, Emitter } from '../events/Emitter.js';
 import { isLimit, type Limit } from '../limits/Limit.js';
-import { describe, validateInteger } from '../validate.js';
+import { describeValue, validateClock, validateInteger } from '../validate.js';
 import type { ConcurrencySource, Permit } from './Sources.js';
 import { WaiterQueue } from './WaiterQueue.js';
 
@@ -18,12 +17,15 @@ export interface LocalConcurrencyOptions {
  * An in-process concurrency cap: a counter, a limit, and (for an adaptive {@link Limit}) the
  * latency samples that move it. A permit is released once; releasing it again does nothing.
  */
+/** The permits this source hands out: `using permit = slots.tryAcquire()` releases at block end. */
+export type LocalPermit = Permit & { [Symbol.dispose](): void };
+
 export class LocalConcurrency implements ConcurrencySource {
   private held = 0;
   private readonly fixed: number;
   private readonly adaptive: Limit | undefined;
   private readonly clock: Clock;
-  private readonly waiters = new WaiterQueue<Permit>();
+  private readonly waiters = new WaiterQueue<LocalPermit>();
   private readonly available$ = new Emitter<void>();
   private readonly subscription: Disposable | undefined;
   private closed = false;
@@ -38,9 +40,9 @@ export class LocalConcurrency implements ConcurrencySource {
     } else if (typeof limit === 'number') {
       this.fixed = validateInteger(limit, 'limit', { min: 1, allowInfinity: true });
     } else {
-      throw new TypeError(`limit must be an integer >= 1, Infinity or a Limit, got ${describe(limit)}`);
+      throw new TypeError(`limit must be an integer >= 1, Infinity or a Limit, got ${describeValue(limit)}`);
     }
-    this.clock = options.clock ?? systemClock;
+    this.clock = validateClock(options.clock);
   }
 
   get limit(): number {
@@ -51,7 +53,7 @@ export class LocalConcurrency implements ConcurrencySource {
     return this.held;
   }
 
-  tryAcquire(): Permit | undefined {
+  tryAcquire(): LocalPermit | undefined {
     if (this.closed || this.held >= this.limit) return undefined;
     return this.grant();
   }
@@ -81,7 +83,7 @@ export class LocalConcurrency implements ConcurrencySource {
     this.wake();
   }
 
-  acquire(signal?: AbortSignal): Promise<Permit> {
+  acquire(signal?: AbortSignal): Promise<LocalPermit> {
     if (this.closed) return Promise.reject(new ClosedError('the concurrency source is closed'));
     if (this.waiters.size === 0) {
       const p = this.tryAcquire();
@@ -97,7 +99,7 @@ export class LocalConcurrency implements ConcurrencySource {
     this.waiters.rejectAll(new ClosedError('the concurrency source is closed'));
   }
 
-  private grant(): Permit {
+  private grant(): LocalPermit {
     this.held++;
     if (this.adaptive === undefined) return new FixedPermit(this);
     return new SampledPermit(this, this.clock.now(), this.held);
@@ -123,7 +125,7 @@ export class LocalConcurrency implements ConcurrencySource {
   }
 }
 
-class FixedPermit implements Permit {
+class FixedPermit implements LocalPermit {
   private source: LocalConcurrency | undefined;
   constructor(source: LocalConcurrency) {
     this.source = source;
@@ -134,9 +136,12 @@ class FixedPermit implements Permit {
     this.source = undefined;
     s.releaseSlot();
   }
+  [Symbol.dispose](): void {
+    this.release();
+  }
 }
 
-class SampledPermit implements Permit {
+class SampledPermit implements LocalPermit {
   private source: LocalConcurrency | undefined;
   constructor(
     source: LocalConcurrency,
@@ -151,5 +156,8 @@ class SampledPermit implements Permit {
     this.source = undefined;
     s.sample(this.startedAt, this.inflight, outcome?.dropped === true);
     s.releaseSlot();
+  }
+  [Symbol.dispose](): void {
+    this.release();
   }
 }

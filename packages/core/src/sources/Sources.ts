@@ -14,6 +14,11 @@ export interface Permit {
    * over-admits; ours does not). `dropped` tells an adaptive limit the work failed.
    */
   release(outcome?: { dropped?: boolean }): void;
+  /**
+   * `release()` without an outcome, so `using permit = ...` releases at the end of the block.
+   * Core's and redis's permits have it; optional so that a custom source's permits need not.
+   */
+  [Symbol.dispose]?(): void;
 }
 
 export interface ConcurrencySource {

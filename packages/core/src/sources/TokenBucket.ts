@@ -1,8 +1,7 @@
 import type { Clock, Timer } from '../clock/Clock.js';
-import { systemClock } from '../clock/systemClock.js';
 import { ClosedError } from '../errors/ValveError.js';
 import { Emitter } from '../events/Emitter.js';
-import { validateInteger, validateNumber } from '../validate.js';
+import { validateInteger, validateClock, validateNumber } from '../validate.js';
 import type { RateSource } from './Sources.js';
 import { WaiterQueue } from './WaiterQueue.js';
 
@@ -50,7 +49,7 @@ export class TokenBucket implements RateSource {
       throw new TypeError(`rate is required when hz is set (hz = ${this.hz})`);
     }
     this.rate = validateInteger(options.rate ?? this.tokenLimit, 'rate', { min: 1 });
-    this.clock = options.clock ?? systemClock;
+    this.clock = validateClock(options.clock);
     this.tokens = this.tokenLimit;
     this.start = this.clock.now();
   }

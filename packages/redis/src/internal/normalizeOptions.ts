@@ -1,6 +1,6 @@
 import {
   type Clock,
-  systemClock,
+  validateClock,
   validateFunction,
   validateInteger,
   validateObject,
@@ -35,10 +35,7 @@ export function normalizeCommon(options: RedisSourceOptions): NormalizedCommon {
   const redis = validateObject(options.redis, 'redis') as unknown as Redis;
   validateFunction(redis.evalsha, 'redis.evalsha');
   validateFunction(redis.eval, 'redis.eval');
-  const clock = options.clock ?? systemClock;
-  validateObject(clock, 'clock');
-  validateFunction(clock.now, 'clock.now');
-  validateFunction(clock.setTimeout, 'clock.setTimeout');
+  const clock = validateClock(options.clock);
   return {
     redis,
     name: validateString(options.name, 'name', { nonEmpty: true }),

@@ -7,6 +7,7 @@
 import {
   type ConcurrencySource,
   type Disposable,
+  disposable,
   Emitter,
   LocalConcurrency,
   ManualClock,
@@ -36,15 +37,10 @@ function spiedSource(limit: number) {
         spy.calls++;
         listener();
       });
-      let disposed = false;
-      return {
-        dispose: () => {
-          if (disposed) return;
-          disposed = true;
-          spy.listening--;
-          sub.dispose();
-        },
-      };
+      return disposable(() => {
+        spy.listening--;
+        sub.dispose();
+      });
     },
   };
   return { source, spy };
