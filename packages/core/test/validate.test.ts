@@ -24,7 +24,9 @@ const throws = (fn: () => unknown, type: ErrorConstructor, message: string) => {
 
 suite('validators', () => {
   it('describe() renders received values', () => {
-    expect([1, 'x', 2n, null, undefined, [], {}, Symbol('s'), () => {}, function named() {}].map(describeValue)).toEqual([
+    expect(
+      [1, 'x', 2n, null, undefined, [], {}, Symbol('s'), () => {}, function named() {}].map(describeValue),
+    ).toEqual([
       '1',
       '"x"',
       '2n',

@@ -23,7 +23,11 @@ describe('PromisePool options are validated at construction', () => {
     ['hz 0', { rate: 5, hz: 0 }, 'hz must be a finite number > 0, got 0'],
     ['rate 0', { rate: 0, hz: 1000 }, 'rate must be an integer >= 1, got 0'],
     ['tokenLimit 0', { rate: 1, hz: 1000, tokenLimit: 0 }, 'tokenLimit must be an integer >= 1, got 0'],
-    ['clock without setTimeout', { clock: { now: () => 0 } }, 'clock must be a Clock (an object with now() and setTimeout())'],
+    [
+      'clock without setTimeout',
+      { clock: { now: () => 0 } },
+      'clock must be a Clock (an object with now() and setTimeout())',
+    ],
     ['rateSource not a source', { rateSource: {} }, 'rateSource.tryAcquire must be a function'],
     ['concurrencySource not a source', { concurrencySource: 3 }, 'concurrencySource must be an object, got 3'],
   ];

@@ -1,4 +1,4 @@
-import { type Disposable } from '../events/Emitter.js';
+import type { Disposable } from '../events/Emitter.js';
 import { Counter } from '../metrics/Counter.js';
 import type { Histogram, HistogramOptions } from '../metrics/Histogram.js';
 import type { Labels, MetricsRegistry } from '../metrics/MetricsRegistry.js';

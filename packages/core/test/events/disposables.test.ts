@@ -41,9 +41,7 @@ describe('Symbol.dispose on subscriptions and permits', () => {
       expect(slots.inUse).toBe(1);
     }
     expect(slots.inUse).toBe(0);
-    {
-      await using_acquired(slots);
-    }
+    await using_acquired(slots);
     expect(slots.inUse).toBe(0);
   });
 });

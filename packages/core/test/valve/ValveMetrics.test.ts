@@ -30,7 +30,9 @@ describe('ValveMetrics', () => {
     const after = registry.toPrometheus();
     // A family with no series prints nothing: no orphan # HELP / # TYPE lines.
     expect(after).not.toContain('valve_test_');
-    expect(after).toBe('# HELP valve_other_total Not ours.\n# TYPE valve_other_total counter\nvalve_other_total{valve="x"} 1\n');
+    expect(after).toBe(
+      '# HELP valve_other_total Not ours.\n# TYPE valve_other_total counter\nvalve_other_total{valve="x"} 1\n',
+    );
     m.close(); // idempotent
     expect(names(registry)).toEqual(['valve_other_total']);
   });
