@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MetricsRegistry } from '@valve/core';
 import { respondOverloaded, safetyMiddleware } from '@valve/safety/http';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { backgroundWork } from './backgroundWork.js';
 import { type Cache, createCache } from './cache/index.js';
 import type { DemoConfig } from './config.js';
@@ -21,6 +21,7 @@ import { CountingDatabase } from './db/CountingDatabase.js';
 import { createDatabase, type Database } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
 import { errorHandler, HttpError, notFound, sendOverloaded } from './httpErrors.js';
+import { assertDepth } from './jsonDepth.js';
 import { registerProcessMetrics } from './processMetrics.js';
 import {
   type CustomerLoader,
@@ -159,7 +160,19 @@ export function buildApp(parts: AppParts): BuiltApp {
   app.get('/reports/customers/:id', admit, reportRoute(db));
   app.get('/unprotected/reports/customers/:id', reportRoute(db));
 
-  const json = express.json({ limit: config.bodyLimitBytes, strict: true });
+  // Parsed (JSON.parse is iterative, any depth is safe), then refused when deeper than
+  // BODY_MAX_DEPTH before a route sees it: what is accepted can be serialized again.
+  const parseJson = express.json({ limit: config.bodyLimitBytes, strict: true });
+  const json: RequestHandler = (req, res, next) =>
+    parseJson(req, res, (error?: unknown) => {
+      if (error !== undefined) return next(error);
+      try {
+        assertDepth(req.body, config.bodyMaxDepth);
+      } catch (tooDeep) {
+        return next(tooDeep);
+      }
+      next();
+    });
 
   // The baselines of the ingestion comparison, acknowledged when stored (201):
   //   default          one INSERT per event, in order (the per-event write that batching replaces);

@@ -31,6 +31,8 @@ export interface DemoConfig {
   cacheTtlMs: number;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
+  /** Deepest nesting of arrays/objects accepted in a JSON body (deeper: 400 `body_too_deep`). */
+  bodyMaxDepth: number;
   /** Background tasks (per-request metrics write and audit record) running at once in the shared PromisePool. */
   poolMaxWorkers: number;
   /** Background tasks that may wait in the PromisePool; above it a request's background work is skipped (counted). */
@@ -139,6 +141,8 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     dbPoolSize,
     cacheTtlMs: int(env, 'CACHE_TTL_MS', 60_000, 1, 86_400_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, 64, 10_485_760),
+    // Far below the ~5,000 levels where JSON.stringify overflows the stack (issue 18).
+    bodyMaxDepth: int(env, 'BODY_MAX_DEPTH', 32, 1, 1000),
     poolMaxWorkers: int(env, 'POOL_MAX_WORKERS', 4, 1, 1024),
     poolMaxQueued: int(env, 'POOL_MAX_QUEUED', 1000, 0, 1_000_000),
     // PGlite runs one query at a time, so more than a few in flight only queue inside it.

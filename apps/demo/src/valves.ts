@@ -21,6 +21,7 @@ import type { DemoConfig } from './config.js';
 import type { AuditRecord, Database, NewEvent } from './db/index.js';
 import type { CustomerLoader } from './routes/customers.js';
 import { insertIsolatingFailures } from './isolateFailures.js';
+import { previewJson } from './previewJson.js';
 
 export interface Valves {
   /** Admission to the database: every query of a protected route runs inside it. */
@@ -112,8 +113,8 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
       onDeadLetter: (items, error) => {
         deadLettered.inc(items.length);
         log(
-          `${name}: ${items.length} accepted ${what} could not be inserted after retries: ${String((error.cause as Error)?.message ?? error.message)}; ` +
-            `first: ${JSON.stringify(items[0])}`,
+          `${name}: ${items.length} accepted ${what} could not be inserted after retries: ${error.message}; ` +
+            `first: ${previewJson(items[0])}`,
         );
       },
     });

@@ -102,10 +102,7 @@ export class BatchFlusher<T> {
         { clock: this.clock },
       );
     } catch (error) {
-      const dead = isValveError(error, 'ERR_VALVE_FLUSH_FAILED')
-        ? (error as FlushError<T>)
-        : new FlushError(pending, [error], { cause: error });
-      this.hooks.deadLettered(pending, dead);
+      this.hooks.deadLettered(pending, toFlushError(pending, error));
     }
   }
 
@@ -154,6 +151,19 @@ export class BatchFlusher<T> {
       );
     });
   }
+}
+
+/**
+ * The dead letter for `items` after `error`, built without letting anything escape: `run()` must
+ * not reject whatever the flush threw (issue 18: a value that throws when inspected would have
+ * left the batch in flight and crashed the process with an unhandled rejection).
+ */
+function toFlushError<T>(items: T[], error: unknown): FlushError<T> {
+  let own = false;
+  try {
+    own = isValveError(error, 'ERR_VALVE_FLUSH_FAILED');
+  } catch {}
+  return own ? (error as FlushError<T>) : new FlushError(items, [error], { cause: error });
 }
 
 interface FailedOutcome<T> {
