@@ -6,44 +6,46 @@
  * `@valve/safety/http` never pulls in a framework.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isValveError, type Reason, validateFunction, validateObject } from '@valve/core';
+import { validateFunction } from '@valve/core';
 import type { SafetyValve } from './SafetyValve.js';
+import {
+  ADAPTER_OPTIONS,
+  type AdapterOptions,
+  checkAdapterOptions,
+  overloadAnswer,
+  rateLimitFields,
+} from './internal/answer.js';
+import { clientGone } from './internal/clientGone.js';
 
-export interface OverloadBody {
-  error: 'overloaded';
-  reason: Reason;
-  retryAfterSeconds: number;
-}
+export type { AdapterOptions, OverloadBody } from './internal/answer.js';
 
-/** Writes the 503 answer for a refusal; returns false (writing nothing) for other errors. */
-export function respondOverloaded(valve: SafetyValve, error: unknown, res: ServerResponse): boolean {
-  if (!isValveError(error) || error.reason === undefined) return false;
-  const seconds = Math.max(1, Math.ceil(valve.retryAfterMs() / 1000));
-  const body: OverloadBody = { error: 'overloaded', reason: error.reason, retryAfterSeconds: seconds };
+/**
+ * Writes the 503 answer for a refusal; returns false (writing nothing) for other errors. With
+ * `rateLimitHeaders`, the `RateLimit-*` fields are sent too.
+ */
+export function respondOverloaded(
+  valve: SafetyValve,
+  error: unknown,
+  res: ServerResponse,
+  rateLimitHeaders = false,
+): boolean {
+  const answer = overloadAnswer(valve, error, rateLimitHeaders);
+  if (answer === undefined) return false;
   if (!res.headersSent) {
-    res.statusCode = 503;
-    res.setHeader('Retry-After', String(seconds));
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
+    res.statusCode = answer.status;
+    for (const [name, value] of answer.headers) res.setHeader(name, value);
   }
-  res.end(JSON.stringify(body));
+  res.end(answer.body);
   return true;
 }
 
-/** An abort signal that fires when the client goes away before the response finished. */
-function clientGone(req: IncomingMessage, res: ServerResponse): AbortController {
-  const ac = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) ac.abort(new Error('the client closed the connection'));
-  };
-  res.once('close', onClose);
-  req.once('aborted', onClose);
-  return ac;
+function setRateLimitFields(valve: SafetyValve, res: ServerResponse): void {
+  for (const [name, value] of rateLimitFields(valve)) res.setHeader(name, value);
 }
 
 export type Next = (error?: unknown) => void;
 
-export interface HttpErrorOptions {
+export interface HttpErrorOptions extends AdapterOptions {
   /**
    * Told about an error the valve could not hand on: for `withSafetyValve`, whatever the handler
    * threw or rejected with (the client got a 500, or the response was destroyed if headers were
@@ -92,10 +94,18 @@ function failRequest(
   }
 }
 
-function checkErrorOptions(options: HttpErrorOptions | undefined): HttpErrorOptions['onError'] {
-  if (options === undefined) return undefined;
-  validateObject(options, 'options');
-  return options.onError === undefined ? undefined : validateFunction(options.onError, 'options.onError');
+const HTTP_OPTIONS: readonly string[] = Object.freeze([...ADAPTER_OPTIONS, 'onError']);
+
+function checkErrorOptions(
+  valve: SafetyValve,
+  options: HttpErrorOptions | undefined,
+): { onError: HttpErrorOptions['onError']; rateLimit: boolean } {
+  const rateLimit = checkAdapterOptions(valve, options, HTTP_OPTIONS);
+  const onError =
+    options?.onError === undefined
+      ? undefined
+      : validateFunction<NonNullable<HttpErrorOptions['onError']>>(options.onError, 'options.onError');
+  return { onError, rateLimit };
 }
 
 /**
@@ -109,8 +119,7 @@ export function safetyMiddleware(
   valve: SafetyValve,
   options?: HttpErrorOptions,
 ): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
-  validateObject(valve, 'valve');
-  const onError = checkErrorOptions(options);
+  const { onError, rateLimit } = checkErrorOptions(valve, options);
   const forward = (error: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => {
     try {
       next(error);
@@ -129,6 +138,7 @@ export function safetyMiddleware(
         const release = () => permit.done();
         res.once('finish', release);
         res.once('close', release);
+        if (rateLimit && !res.headersSent) setRateLimitFields(valve, res);
         try {
           next();
         } catch (error) {
@@ -139,7 +149,7 @@ export function safetyMiddleware(
         if (ac.signal.aborted) return; // nobody is listening any more
         let answered: boolean;
         try {
-          answered = respondOverloaded(valve, error, res);
+          answered = respondOverloaded(valve, error, res, rateLimit);
         } catch (writeError) {
           answered = false;
           error = writeError;
@@ -163,18 +173,25 @@ export function withSafetyValve<Req extends IncomingMessage, Res extends ServerR
   handler: (req: Req, res: Res) => unknown,
   options?: HttpErrorOptions,
 ): (req: Req, res: Res) => Promise<void> {
-  validateObject(valve, 'valve');
+  const { onError, rateLimit } = checkErrorOptions(valve, options);
   validateFunction(handler, 'handler');
-  const onError = checkErrorOptions(options);
   return async (req, res) => {
     const ac = clientGone(req, res);
     try {
-      await valve.run(() => handler(req, res), { signal: ac.signal });
+      await valve.run(
+        rateLimit
+          ? () => {
+              if (!res.headersSent) setRateLimitFields(valve, res);
+              return handler(req, res);
+            }
+          : () => handler(req, res),
+        { signal: ac.signal },
+      );
     } catch (error) {
       // The client left while queued: the valve rejected with our own abort reason.
       if (ac.signal.aborted && error === ac.signal.reason) return;
       try {
-        if (respondOverloaded(valve, error, res)) return;
+        if (respondOverloaded(valve, error, res, rateLimit)) return;
       } catch (writeError) {
         failRequest(writeError, req, res, onError);
         return;
