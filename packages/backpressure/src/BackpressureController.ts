@@ -21,7 +21,9 @@ import {
   BoundedRingBuffer,
   ClosedError,
   type Clock,
+  DroppedError,
   Emitter,
+  errorForReason,
   type Event,
   KeepAlive,
   RingBuffer,
@@ -33,6 +35,7 @@ import {
 } from '@valve/core';
 import { AdaptiveInterval } from './AdaptiveInterval.js';
 import { BatchFlusher } from './BatchFlusher.js';
+import { type Ack, rejectAcks } from './internal/Ack.js';
 import type { FlushError } from './FlushError.js';
 import { type BlockedPush, BlockedQueue } from './internal/BlockedQueue.js';
 import { type ControllerMetrics, createMetrics } from './internal/metrics.js';
@@ -87,6 +90,14 @@ export class BackpressureController<T> {
   private readonly buffer: BoundedRingBuffer<T>;
   /** Sizes parallel to `buffer`, only with `sizeOf`. */
   private readonly sizes: RingBuffer<number> | undefined;
+  /**
+   * The `pushDurable()` acknowledgements, parallel to `buffer` (undefined for items pushed
+   * otherwise). Created by the first `pushDurable()`, so controllers that never use it pay one
+   * field check per buffer change and nothing else.
+   */
+  private acks: RingBuffer<Ack | undefined> | undefined;
+  /** Why the last push was refused, for `pushDurable()`'s error; written by refuseOne. */
+  private lastRefusal: DropReason = 'queue_full';
   /** Sum of `sizes`; written by enqueue, evict, startFlush and stop. */
   private bytes = 0;
   private readonly watermarks: Watermarks;
@@ -281,8 +292,41 @@ export class BackpressureController<T> {
     }
   }
 
+  /**
+   * The durable acknowledgement mode: pushes one item (as `push`, waiting for space with
+   * `block`) and resolves only once the batch holding it has been written by `flush`. Rejects
+   * with the `FlushError` when the item is dead-lettered (after every retry; `onDeadLetter`
+   * sees it too), with a `ValveError` when it is refused or dropped (`QueueFullError`,
+   * `TimeoutError` after `maxBlockTimeMs`, `DroppedError` for `sampled` or `evicted`,
+   * `ClosedError` after `stop()` or when `stop()` drops it), or with `signal.reason` when the
+   * blocked push is aborted. Each call settles exactly once. A caller that answers "stored"
+   * only after this resolves never acknowledges an item a crash can lose; the cost is a wait of
+   * up to one flush interval plus the write.
+   */
+  pushDurable(item: T, options?: PushOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const ack: Ack = { resolve, reject };
+      if (this.acks === undefined) {
+        this.acks = new RingBuffer<Ack | undefined>();
+        for (let i = 0; i < this.buffer.size; i++) this.acks.push(undefined);
+      }
+      let r: boolean | Promise<boolean>;
+      try {
+        if (options !== undefined) validateObject(options, 'options');
+        r = this.pushOrPark(item, options?.signal, ack);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      const refused = (reason: DropReason) =>
+        reject(errorForReason(reason, `backpressure controller "${this.name}" refused the item (${reason})`));
+      if (r === false) refused(this.lastRefusal);
+      else if (r !== true) r.then((accepted) => accepted || refused('timeout'), reject);
+    });
+  }
+
   /** `push` without the promise when the answer is immediate (the stream adapters use it). Throws when closed. */
-  private pushOrPark(item: T, rawSignal: unknown): boolean | Promise<boolean> {
+  private pushOrPark(item: T, rawSignal: unknown, ack?: Ack): boolean | Promise<boolean> {
     if (this.closed) {
       this.refuseOne(item, 'shutdown');
       throw new ClosedError(`backpressure controller "${this.name}" is stopped; push refused`);
@@ -293,8 +337,8 @@ export class BackpressureController<T> {
       throw abortReason(signal);
     }
     const size = this.measure(item);
-    const r = this.admit(item, size, false);
-    if (r === WAIT) return this.park(item, size, signal);
+    const r = this.admit(item, size, false, ack);
+    if (r === WAIT) return this.park(item, size, signal, ack);
     return r;
   }
 
@@ -428,7 +472,7 @@ export class BackpressureController<T> {
   }
 
   /** true: accepted; false: refused (reported); WAIT: the caller parks (push with `block` only). */
-  private admit(item: T, size: number, isOffer: boolean): boolean | typeof WAIT {
+  private admit(item: T, size: number, isOffer: boolean, ack?: Ack): boolean | typeof WAIT {
     if (size > this.o.maxBufferBytes) {
       // It can never fit, whatever is evicted or however long it waits.
       this.refuseOne(item, 'queue_full');
@@ -437,19 +481,19 @@ export class BackpressureController<T> {
     // drop_oldest's answer to a full buffer is always `evict`; asking it per item costs a
     // polymorphic call and the budget checks on the hottest path, so it is decided once.
     if (this.whenFull === EVICT && this.buffer.size >= this.buffer.limit) {
-      this.replaceOldest(item);
+      this.replaceOldest(item, ack);
       return true;
     }
     // Parked producers go first: a newcomer may not take space they are waiting for.
     const full = this.blocked.size > 0 || !this.fits(size);
     switch (this.strategy.admit(full, this.watermarks.level)) {
       case 'accept':
-        this.enqueue(item, size);
+        this.enqueue(item, size, ack);
         this.afterEnqueue();
         return true;
       case 'evict':
         this.evictFor(size);
-        this.enqueue(item, size);
+        this.enqueue(item, size, ack);
         this.afterEnqueue();
         return true;
       case 'wait':
@@ -467,8 +511,9 @@ export class BackpressureController<T> {
     }
   }
 
-  private enqueue(item: T, size: number): void {
+  private enqueue(item: T, size: number, ack?: Ack): void {
     this.buffer.push(item);
+    if (this.acks !== undefined) this.acks.push(ack);
     if (this.sizes) {
       this.sizes.push(size);
       this.bytes += size;
@@ -483,9 +528,16 @@ export class BackpressureController<T> {
    * flushes in flight, phase, drains) changes, so the level, the flush triggers and the timers
    * are as the previous update left them: `afterEnqueue()` would find nothing to do.
    */
-  private replaceOldest(item: T): void {
+  private replaceOldest(item: T, ack?: Ack): void {
     const old = this.buffer.pushEvict(item) as T;
     this.evictions++;
+    if (this.acks !== undefined) {
+      const evicted = this.acks.shift();
+      this.acks.push(ack);
+      evicted?.reject(
+        new DroppedError('evicted', `backpressure controller "${this.name}" evicted the item (drop_oldest)`),
+      );
+    }
     const m = this.metrics;
     if (m !== undefined) {
       m.accepted.inc();
@@ -513,12 +565,15 @@ export class BackpressureController<T> {
   /** Evicts oldest items until `size` fits (several with `sizeOf`); each is reported as `evicted`. */
   private evictFor(size: number): void {
     let evicted: T[] | undefined;
+    let evictedAcks: (Ack | undefined)[] | undefined;
     while (this.buffer.size > 0 && !this.fits(size)) {
       const old = this.buffer.shift() as T;
       if (this.sizes !== undefined) this.bytes -= this.sizes.shift()!;
+      if (this.acks !== undefined) (evictedAcks ??= []).push(this.acks.shift());
       (evicted ??= []).push(old);
     }
     if (evicted) this.dropAccepted(evicted, 'evicted');
+    rejectAcks(evictedAcks, new DroppedError('evicted', `backpressure controller "${this.name}" evicted the item`));
   }
 
   /** After the buffer grew: level, then a flush or the linger timer. O(1) when nothing changes. */
@@ -534,7 +589,7 @@ export class BackpressureController<T> {
   }
 
   /** Parks a `block` push until space is handed to it, its deadline passes, it aborts or we stop. */
-  private park(item: T, size: number, signal: AbortSignal | undefined): Promise<boolean> {
+  private park(item: T, size: number, signal: AbortSignal | undefined, ack: Ack | undefined): Promise<boolean> {
     const ms = this.o.maxBlockTimeMs;
     if (ms === 0) {
       this.refuseOne(item, 'timeout');
@@ -544,6 +599,7 @@ export class BackpressureController<T> {
       const w: BlockedPush<T> = {
         item,
         size,
+        ack,
         resolve,
         reject,
         timer: undefined,
@@ -579,7 +635,7 @@ export class BackpressureController<T> {
   private handOff(): void {
     for (let w = this.blocked.peek(); w !== undefined && this.fits(w.size); w = this.blocked.peek()) {
       this.blocked.take();
-      this.enqueue(w.item, w.size);
+      this.enqueue(w.item, w.size, w.ack);
       w.resolve(true);
     }
   }
@@ -620,10 +676,11 @@ export class BackpressureController<T> {
       for (let i = 0; i < n; i++) total += this.sizes.shift()!;
       this.bytes -= total;
     }
+    const acks = this.acks?.take(n);
     this.inFlightItems += n;
     this.inFlightBatches++;
     // run() never rejects: every item ends written or dead-lettered through the hooks.
-    void this.flusher.run(batch).then(() => this.afterFlush());
+    void this.flusher.run(batch, acks).then(() => this.afterFlush());
   }
 
   private afterFlush(): void {
@@ -727,9 +784,14 @@ export class BackpressureController<T> {
       });
     }
     const rest = this.buffer.take(this.buffer.size);
+    const restAcks = this.acks?.take(rest.length);
     this.sizes?.clear();
     this.bytes = 0;
     if (rest.length > 0) this.dropAccepted(rest, 'shutdown');
+    rejectAcks(
+      restAcks,
+      new ClosedError(`backpressure controller "${this.name}" stopped without draining; the item was dropped`),
+    );
     this.phase = 'stopped';
     this.updateLevel(this.utilization());
     this.syncTimers();
@@ -750,6 +812,7 @@ export class BackpressureController<T> {
 
   /** A push refused (never accepted). Allocates the event only when someone listens. */
   private refuseOne(item: T, reason: DropReason): void {
+    this.lastRefusal = reason;
     this.rejected++;
     this.byReason[reason]++;
     if (this.metrics) {

@@ -10,6 +10,7 @@ import {
   validateNumber,
 } from '@valve/core';
 import { FlushError } from './FlushError.js';
+import { type Ack, rejectAcks } from './internal/Ack.js';
 import type { FlushContext, FlushFunction, FlushResult } from './types.js';
 
 /** Handed to every flush when `flushTimeoutMs` is `Infinity`: it never aborts. */
@@ -71,9 +72,16 @@ export class BatchFlusher<T> {
     });
   }
 
-  async run(batch: T[]): Promise<void> {
+  /**
+   * Writes `batch`. `acks`, when given, is parallel to it (a hole for an item pushed without
+   * one): each acknowledgement resolves once its item is written and rejects with the
+   * `FlushError` once it is dead-lettered. Never rejects.
+   */
+  async run(batch: T[], acks?: (Ack | undefined)[]): Promise<void> {
     // The items not yet written; narrowed after each partial failure.
     let pending = batch;
+    // Parallel to `pending` (acknowledgements travel with their items, never matched by value).
+    let pendingAcks = acks;
     try {
       await retry(
         async () => {
@@ -90,6 +98,7 @@ export class BatchFlusher<T> {
           const written = pending.length - failed.length;
           if (written > 0) this.hooks.flushed(written);
           this.hooks.attempted(this.clock.now() - start, failed.length === 0);
+          if (pendingAcks !== undefined) pendingAcks = settleWritten(pending, pendingAcks, failed);
           if (failed.length > 0) {
             pending = failed;
             const reported = (result as FlushResult<T>).errors;
@@ -102,7 +111,9 @@ export class BatchFlusher<T> {
         { clock: this.clock },
       );
     } catch (error) {
-      this.hooks.deadLettered(pending, toFlushError(pending, error));
+      const dead = toFlushError(pending, error);
+      this.hooks.deadLettered(pending, dead);
+      rejectAcks(pendingAcks, dead);
     }
   }
 
@@ -164,6 +175,35 @@ function toFlushError<T>(items: T[], error: unknown): FlushError<T> {
     own = isValveError(error, 'ERR_VALVE_FLUSH_FAILED');
   } catch {}
   return own ? (error as FlushError<T>) : new FlushError(items, [error], { cause: error });
+}
+
+/**
+ * Resolves the acknowledgements of the items of `pending` that are not in `failed` and returns
+ * those of the failed ones, parallel to `failed`. `failed` is `pending` itself (the whole batch
+ * failed), empty, or a sub-multiset of it in any order (checked by `failedItems`): an item named
+ * n times takes the first n unclaimed positions holding it.
+ */
+function settleWritten<T>(pending: T[], acks: (Ack | undefined)[], failed: T[]): (Ack | undefined)[] {
+  if (failed === pending) return acks;
+  if (failed.length === 0) {
+    for (const ack of acks) ack?.resolve();
+    return [];
+  }
+  const positions = new Map<T, number[]>();
+  for (let i = pending.length - 1; i >= 0; i--) {
+    const list = positions.get(pending[i]!);
+    if (list === undefined) positions.set(pending[i]!, [i]);
+    else list.push(i);
+  }
+  const failedAt = new Set<number>();
+  const left: (Ack | undefined)[] = [];
+  for (const item of failed) {
+    const i = positions.get(item)!.pop()!;
+    failedAt.add(i);
+    left.push(acks[i]);
+  }
+  for (let i = 0; i < pending.length; i++) if (!failedAt.has(i)) acks[i]?.resolve();
+  return left;
 }
 
 interface FailedOutcome<T> {

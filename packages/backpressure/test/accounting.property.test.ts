@@ -13,6 +13,7 @@ type Command =
   | { kind: 'push' }
   | { kind: 'offer' }
   | { kind: 'pushAbortable' }
+  | { kind: 'pushDurable'; abortable: boolean }
   | { kind: 'abort' }
   | { kind: 'settleFlush'; how: Settle }
   | { kind: 'advance'; ms: number }
@@ -23,6 +24,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'push' } as const), weight: 4 },
   { arbitrary: fc.constant({ kind: 'offer' } as const), weight: 3 },
   { arbitrary: fc.constant({ kind: 'pushAbortable' } as const), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant('pushDurable' as const), abortable: fc.boolean() }), weight: 3 },
   { arbitrary: fc.constant({ kind: 'abort' } as const), weight: 1 },
   {
     arbitrary: fc.record({
@@ -38,7 +40,9 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 
 /**
  * Model: every offered id must end in exactly one of written, dead-lettered, dropped after
- * acceptance, refused, or aborted; and `accepted = flushed + deadLettered + dropped + buffered +
+ * acceptance, refused, or aborted; every `pushDurable()` settles exactly once, resolved exactly
+ * when its item was written (by a flush that said so) and rejected otherwise, with the
+ * FlushError for a dead letter and a ValveError (or the abort reason) for the rest; and `accepted = flushed + deadLettered + dropped + buffered +
  * inFlight` must hold after every command. Flushes may also time out (and answer late, which
  * must change nothing) or report failures without naming the items (the whole batch failed).
  */
@@ -81,6 +85,8 @@ async function runModel(
   let next = 0;
   const aborters: AbortController[] = [];
   const pushes: Promise<unknown>[] = [];
+  /** How each durable push settled, by id (more than one entry would be a double settlement). */
+  const acks = new Map<number, unknown[]>();
   const check = () => {
     const s = c.stats();
     expect(s.accepted).toBe(s.flushed + s.deadLettered + s.dropped + s.bufferSize + s.inFlight);
@@ -91,6 +97,19 @@ async function runModel(
       c.push(id, { signal }).then(
         () => {},
         (error) => {
+          if (error === signal?.reason) mark(id, 'aborted');
+        },
+      ),
+    );
+  };
+  const pushDurable = (signal?: AbortSignal) => {
+    const id = next++;
+    acks.set(id, []);
+    pushes.push(
+      c.pushDurable(id, { signal }).then(
+        () => acks.get(id)!.push('acked'),
+        (error: unknown) => {
+          acks.get(id)!.push(error);
           if (error === signal?.reason) mark(id, 'aborted');
         },
       ),
@@ -137,6 +156,14 @@ async function runModel(
         push(ac.signal);
         break;
       }
+      case 'pushDurable': {
+        if (cmd.abortable) {
+          const ac = new AbortController();
+          aborters.push(ac);
+          pushDurable(ac.signal);
+        } else pushDurable();
+        break;
+      }
       case 'abort':
         aborters.shift()?.abort(new Error('aborted by test'));
         break;
@@ -175,6 +202,15 @@ async function runModel(
   expect(s.bufferSize + s.inFlight + s.blockedPushes).toBe(0);
   for (let id = 0; id < next; id++) {
     expect({ id, outcome: outcome.get(id) }).toEqual({ id, outcome: [expect.any(String)] });
+  }
+  for (const [id, settled] of acks) {
+    expect({ id, settled: settled.length }).toEqual({ id, settled: 1 });
+    const what = outcome.get(id)![0];
+    const how = settled[0];
+    if (what === 'written') expect(how).toBe('acked');
+    else if (what === 'dead') expect(how).toMatchObject({ code: 'ERR_VALVE_FLUSH_FAILED' });
+    else if (what === 'aborted') expect(how).toEqual(new Error('aborted by test'));
+    else expect({ id, what, how }).toMatchObject({ id, what, how: { code: expect.stringMatching(/^ERR_VALVE_/) } });
   }
   const count = (what: string) => [...outcome.values()].filter((o) => o[0] === what).length;
   expect(count('written')).toBe(s.flushed);

@@ -1,9 +1,12 @@
 import { RingBuffer, type Timer } from '@valve/core';
+import type { Ack } from './Ack.js';
 
 /** A producer parked by the `block` strategy, holding its item until space is handed to it. */
 export interface BlockedPush<T> {
   readonly item: T;
   readonly size: number;
+  /** Set for a `pushDurable()`: travels with the item into the buffer. */
+  readonly ack: Ack | undefined;
   resolve: (accepted: boolean) => void;
   reject: (error: unknown) => void;
   /** Deadline (`maxBlockTimeMs`); cleared when settled. */
