@@ -10,7 +10,8 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MetricsRegistry } from '@valve/core';
+import type { Duplex } from 'node:stream';
+import { isValveError, MetricsRegistry } from '@valve/core';
 import { respondOverloaded, safetyMiddleware } from '@valve/safety/http';
 import express, { type Express, type RequestHandler } from 'express';
 import { backgroundWork } from './backgroundWork.js';
@@ -208,6 +209,34 @@ export function buildApp(parts: AppParts): BuiltApp {
     sendOverloaded(res, 'queue_full', 1, { accepted });
   });
 
+  // The durable acknowledgement mode (issue 16): the same buffer and batch INSERTs, but the
+  // answer waits until every event of the request is committed (pushDurable), so a 201 is never
+  // lost to a crash. A refusal (buffer full past EVENTS_MAX_BLOCK_MS, shutdown) is the usual
+  // 503; an event the database refused after every retry is a 500 `not_stored`. `stored` counts
+  // the events of the request that were committed either way.
+  app.post('/events/durable', json, async (req, res) => {
+    const events = parseEvents(req, config.eventsMaxPerRequest);
+    const outcomes = await Promise.allSettled(events.map((event) => valves.events.pushDurable(event)));
+    let stored = 0;
+    let failure: unknown;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') stored++;
+      else failure ??= outcome.reason;
+    }
+    if (failure === undefined) {
+      res.status(201).json({ stored });
+      return;
+    }
+    if (isValveError(failure) && failure.reason !== undefined) {
+      sendOverloaded(res, failure.reason, 1, { stored });
+      return;
+    }
+    res.status(500).json({
+      error: { code: 'not_stored', message: `${events.length - stored} event(s) could not be inserted after retries` },
+      stored,
+    });
+  });
+
   app.get('/events/stats', async (_req, res) => {
     const stats = valves.events.stats();
     res.json({
@@ -225,6 +254,7 @@ export function buildApp(parts: AppParts): BuiltApp {
     registry,
     customers: config.seedCustomers,
     valves: { db: valves.safety, events: valves.events },
+    maxStreams: config.dashboardMaxStreams,
   });
   app.use(notFound);
   app.use(errorHandler(log));
@@ -289,7 +319,19 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     // After the response is written the socket becomes idle on a later tick.
     onFinishWhileClosing: () => setImmediate(() => server?.closeIdleConnections()),
   });
-  server = createServer(app);
+  server = createServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      // Node checks both timeouts on this interval (30 s by default), so a stalled request
+      // would otherwise be cut only up to 30 s after its timeout.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    app,
+  );
+  // What Node answers by itself before Express sees a request (oversize headers, a stalled
+  // request) is JSON like every other error of the demo.
+  server.on('clientError', answerClientError);
   const listening = server;
   try {
     server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
@@ -324,6 +366,38 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   };
 
   return { url: `http://${host}:${port}`, port, config, db, cache, registry, valves, close };
+}
+
+/** Node's HTTP parser errors and timeouts, with the demo's JSON error body. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const known: Record<string, [number, string, string, string]> = {
+    HPE_HEADER_OVERFLOW: [
+      431,
+      'Request Header Fields Too Large',
+      'headers_too_large',
+      'request headers are larger than the server accepts (16 KB)',
+    ],
+    ERR_HTTP_REQUEST_TIMEOUT: [
+      408,
+      'Request Timeout',
+      'request_timeout',
+      'the request was not received in time (REQUEST_TIMEOUT_MS / HEADERS_TIMEOUT_MS)',
+    ],
+  };
+  const [status, text, code, message] = known[error.code ?? ''] ?? [
+    400,
+    'Bad Request',
+    'bad_request',
+    'malformed HTTP request',
+  ];
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

@@ -59,6 +59,12 @@ export interface DemoConfig {
   flushConcurrency: number;
   /** Events accepted in one `POST /events` JSON array. */
   eventsMaxPerRequest: number;
+  /** Open `/dashboard/stream` clients at once; more get 503. */
+  dashboardMaxStreams: number;
+  /** Longest time to receive a whole request (headers and body) before a 408 (Node's `requestTimeout`). */
+  requestTimeoutMs: number;
+  /** Longest time to receive the request headers (Node's `headersTimeout`; at most `requestTimeoutMs`). */
+  headersTimeoutMs: number;
   /** Grace period for in-flight requests at shutdown before connections are cut. */
   shutdownTimeoutMs: number;
 }
@@ -129,6 +135,16 @@ export function loadConfig(env: Env = process.env): DemoConfig {
       `AUDIT_BATCH_SIZE (${auditBatchSize}) must not exceed AUDIT_BUFFER_SIZE (${auditBufferSize})`,
     );
   }
+  // The demo's bodies are at most BODY_LIMIT_BYTES (16 KB by default): a client that needs more
+  // than a few seconds to send one is stalled or hostile (issue 18: a body shorter than its
+  // Content-Length held a connection for 10 s and more).
+  const requestTimeoutMs = int(env, 'REQUEST_TIMEOUT_MS', 5000, 100, 600_000);
+  const headersTimeoutMs = int(env, 'HEADERS_TIMEOUT_MS', Math.min(5000, requestTimeoutMs), 100, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
   return {
     host,
     port: int(env, 'PORT', 3000, 0, 65_535),
@@ -159,5 +175,8 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     flushConcurrency: int(env, 'FLUSH_CONCURRENCY', databaseUrl === undefined ? 1 : Math.min(4, dbPoolSize), 1, 64),
     eventsMaxPerRequest: int(env, 'EVENTS_MAX_PER_REQUEST', 100, 1, 10_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    dashboardMaxStreams: int(env, 'DASHBOARD_MAX_STREAMS', 100, 1, 100_000),
+    requestTimeoutMs,
+    headersTimeoutMs,
   };
 }

@@ -5,7 +5,10 @@
  * Lifetimes:
  * - the ticker runs only while at least one page is connected, and is unref'd;
  * - a page whose socket is still busy with earlier frames (`writableNeedDrain`) skips frames
- *   instead of growing a buffer in the server;
+ *   instead of growing a buffer in the server, and one that has not read for `dropAfterMisses`
+ *   ticks in a row is disconnected (it holds a socket and its unread frames for nothing);
+ * - at most `maxClients` pages at once: more are refused with 503 (issue 18: 2,000 streams took
+ *   RSS from 431 to ~650 MB and /healthz up to 4 s);
  * - an SSE response never finishes by itself, so the demo's graceful close (which waits for
  *   in-flight requests) would wait for it until its timeout. The demo therefore calls
  *   `closeAll()` (through the dashboard's `close()`) before it closes the server: every stream
@@ -17,6 +20,8 @@ import { sendOverloaded } from '../httpErrors.js';
 
 interface Client {
   res: Response;
+  /** Ticks in a row at which the page had not read the previous frame. */
+  missed: number;
 }
 
 export class SnapshotStream {
@@ -29,6 +34,10 @@ export class SnapshotStream {
     /** Builds one frame (JSON-serialisable); called once a tick while pages are connected. */
     private readonly build: () => unknown,
     readonly intervalMs: number,
+    /** Streams open at once; more are refused with 503. */
+    readonly maxClients = 100,
+    /** Consecutive skipped frames after which a page that does not read is disconnected. */
+    readonly dropAfterMisses = 40,
   ) {}
 
   get size(): number {
@@ -42,7 +51,11 @@ export class SnapshotStream {
       sendOverloaded(res, 'shutdown', 1);
       return;
     }
-    const client: Client = { res };
+    if (this.clients.size >= this.maxClients) {
+      sendOverloaded(res, 'queue_full', 5, { maxStreams: this.maxClients });
+      return;
+    }
+    const client: Client = { res, missed: 0 };
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
@@ -80,7 +93,12 @@ export class SnapshotStream {
   }
 
   private send(c: Client, data: string): void {
-    if (c.res.writableNeedDrain) return; // a slow page misses frames rather than piling them up
+    if (c.res.writableNeedDrain) {
+      // A slow page misses frames rather than piling them up; one that stopped reading goes.
+      if (++c.missed >= this.dropAfterMisses) c.res.destroy();
+      return;
+    }
+    c.missed = 0;
     c.res.write(`event: frame\ndata: ${data}\n\n`);
   }
 

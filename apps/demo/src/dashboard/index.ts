@@ -45,6 +45,8 @@ export interface DashboardOptions {
   watermarks?: { high: number; low: number };
   /** Frames per second is 1000 / intervalMs. @default 250 */
   intervalMs?: number;
+  /** `/dashboard/stream` clients at once; more get 503 (DASHBOARD_MAX_STREAMS). @default 100 */
+  maxStreams?: number;
 }
 
 export interface Dashboard {
@@ -136,13 +138,17 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
   const generator = new LoadGenerator(options.customers ?? 10_000);
   // About one second of frames for the windowed quantiles.
   const frames = new FrameBuilder(registry, Math.max(1, Math.round(1000 / intervalMs)), intervalMs);
-  const stream = new SnapshotStream(() => {
-    const stats: Record<string, unknown> = {};
-    for (const [name, valve] of Object.entries(options.valves ?? {})) {
-      if (valve !== undefined) stats[name] = plain(valve.stats());
-    }
-    return { ...frames.build(), stats, load: generator.status() };
-  }, intervalMs);
+  const stream = new SnapshotStream(
+    () => {
+      const stats: Record<string, unknown> = {};
+      for (const [name, valve] of Object.entries(options.valves ?? {})) {
+        if (valve !== undefined) stats[name] = plain(valve.stats());
+      }
+      return { ...frames.build(), stats, load: generator.status() };
+    },
+    intervalMs,
+    options.maxStreams,
+  );
 
   /** Set by close(): no new load run starts (the demo is shutting down). */
   let closed = false;
