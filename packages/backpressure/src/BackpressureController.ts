@@ -114,7 +114,14 @@ export class BackpressureController<T> {
   private readonly onDropOption: ((items: readonly T[], reason: DropReason) => void) | undefined;
   private readonly interval: AdaptiveInterval;
   private readonly flusher: BatchFlusher<T>;
-  private readonly blocked = new BlockedQueue<T>();
+  private readonly blocked = new BlockedQueue<T>(
+    (w, reason) => {
+      if (!this.blocked.cancel(w)) return;
+      this.countAbort();
+      w.reject(reason);
+    },
+    () => this.afterWaitersChanged(),
+  );
   /** drain() and stop() callers waiting for buffer, flushes and blocked pushes to be empty. */
   private readonly idleWaiters = new RingBuffer<() => void>();
   /** stop() waiting for the flushes in flight. */
@@ -604,7 +611,6 @@ export class BackpressureController<T> {
         reject,
         timer: undefined,
         signal,
-        onAbort: undefined,
         settled: false,
       };
       if (ms !== Number.POSITIVE_INFINITY) {
@@ -616,15 +622,6 @@ export class BackpressureController<T> {
             this.afterWaitersChanged();
           }, ms)
           .ref();
-      }
-      if (signal) {
-        w.onAbort = () => {
-          if (!this.blocked.cancel(w)) return;
-          this.countAbort();
-          reject(abortReason(signal));
-          this.afterWaitersChanged();
-        };
-        signal.addEventListener('abort', w.onAbort, { once: true });
       }
       this.blocked.add(w);
       this.syncTimers();

@@ -1,5 +1,6 @@
 import { RingBuffer, type Timer } from '@valve/core';
 import type { Ack } from './Ack.js';
+import { SignalWaiters } from './SignalWaiters.js';
 
 /** A producer parked by the `block` strategy, holding its item until space is handed to it. */
 export interface BlockedPush<T> {
@@ -12,7 +13,6 @@ export interface BlockedPush<T> {
   /** Deadline (`maxBlockTimeMs`); cleared when settled. */
   timer: Timer | undefined;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
   /** Set once, by whoever settles it first (hand-off, deadline, abort, close). */
   settled: boolean;
 }
@@ -27,6 +27,16 @@ export interface BlockedPush<T> {
 export class BlockedQueue<T> {
   private readonly ring = new RingBuffer<BlockedPush<T>>();
   private live = 0;
+  /** One abort listener per distinct signal of the parked pushes. */
+  private readonly signals: SignalWaiters<BlockedPush<T>>;
+
+  /**
+   * @param onAbort a parked push's signal aborted (it is still live: cancel it, then reject).
+   * @param afterAbort once after every push of one aborted signal was handed to `onAbort`.
+   */
+  constructor(onAbort: (waiter: BlockedPush<T>, reason: unknown) => void, afterAbort: () => void) {
+    this.signals = new SignalWaiters(onAbort, afterAbort);
+  }
 
   get size(): number {
     return this.live;
@@ -35,6 +45,7 @@ export class BlockedQueue<T> {
   add(waiter: BlockedPush<T>): void {
     this.ring.push(waiter);
     this.live++;
+    if (waiter.signal !== undefined) this.signals.add(waiter.signal, waiter);
   }
 
   /** The oldest live waiter, without removing it. */
@@ -75,7 +86,7 @@ export class BlockedQueue<T> {
     this.live--;
     w.timer?.clear();
     w.timer = undefined;
-    if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
+    if (w.signal !== undefined) this.signals.remove(w.signal, w);
   }
 
   private compact(): void {
