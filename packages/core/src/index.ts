@@ -47,6 +47,8 @@ export { rethrowLater } from './events/rethrowLater.js';
 export { emptyRejectedByReason, type Valve, type ValveStats } from './valve/Valve.js';
 export { ValveMetrics } from './valve/ValveMetrics.js';
 
+export { SignalGroup, SignalGroups, type SignalLinks } from './abort/SignalGroups.js';
+
 export { isLimit, type Limit, type LimitSample } from './limits/Limit.js';
 export { AimdLimit, type AimdLimitOptions } from './limits/AimdLimit.js';
 export { Gradient2Limit, type Gradient2LimitOptions } from './limits/Gradient2Limit.js';
