@@ -18,6 +18,7 @@ import {
   rejectUnknownOptions,
   rethrowLater,
   retry,
+  SignalGroups,
   KeepAlive,
   type Timer,
   TimeoutError,
@@ -32,6 +33,7 @@ import {
   validateMetrics,
   validateString,
 } from '@valve/core';
+import { bindTask, captureContext } from './internal/callerContext.js';
 import { Cohort, type CohortOwner } from './internal/Cohort.js';
 import { ACQUIRING, DONE, Job, JobContext, PLAIN_CONTEXT, QUEUED, QueuedRun, RUNNING } from './internal/Job.js';
 import { mapItems, mapItemsSettled, type MapOptions, type MapTask } from './map.js';
@@ -212,6 +214,9 @@ export class PromisePool implements CohortOwner {
   private sizeWaiters: SizeWaiter[] = [];
   private idleWaiters: (() => void)[] = [];
 
+  /** One abort listener per distinct caller signal, however many jobs share it (issue 18). */
+  private readonly signals = new SignalGroups<Job>((job, reason) => this.onJobAbort(job, reason));
+
   private readonly settled$ = new Emitter<SettledEvent>();
   /** Every task's outcome, after the pool's state is updated. Costs nothing when unused. */
   readonly onSettled = this.settled$.event;
@@ -343,7 +348,7 @@ export class PromisePool implements CohortOwner {
         this.startPlain(task, this.cohort);
         started++;
       } else {
-        this.queue.pushZero(task, this.cohort);
+        this.queue.pushZero(bindTask(task), this.cohort);
         if (++this.queued === 1) this.onQueued();
       }
     }
@@ -391,7 +396,8 @@ export class PromisePool implements CohortOwner {
     }
     if (!full) {
       return new Promise<T>((resolve, reject) => {
-        this.queue.push(new QueuedRun(task, priority, resolve as (value: unknown) => void, reject), priority, cohort);
+        const run = new QueuedRun(captureContext(), task, priority, resolve as (value: unknown) => void, reject);
+        this.queue.push(run, priority, cohort);
         if (++this.queued === 1) this.onQueued();
       });
     }
@@ -524,16 +530,7 @@ export class PromisePool implements CohortOwner {
    */
   private submit(job: Job): boolean {
     const signal = job.userSignal;
-    if (signal !== undefined) {
-      job.onAbort = () => {
-        if (job.state === DONE) return;
-        const reason = abortReason(signal);
-        job.abort(reason);
-        if (job.state === RUNNING) this.abandon(job, reason);
-        else this.finishJob(job, false, reason);
-      };
-      signal.addEventListener('abort', job.onAbort, { once: true });
-    }
+    if (signal !== undefined) this.signals.add(signal, job);
     if (this.m !== undefined) job.enqueuedAt = this.clock.now();
     if (!this.asyncMode && this.queued === 0 && !this.paused) {
       if (this.counter) {
@@ -541,18 +538,43 @@ export class PromisePool implements CohortOwner {
           this.startJob(job, undefined);
           return true;
         }
-      } else if (this.conc!.inUse < this.conc!.limit && (this.rate === undefined || this.rate.tryAcquire())) {
-        const permit = this.conc!.tryAcquire();
+      } else if (this.conc!.inUse < this.conc!.limit) {
+        const permit = this.takeSlotThenToken();
         if (permit !== undefined) {
           this.startJob(job, permit);
           return true;
         }
       }
     }
+    job.context = captureContext();
     this.queue.push(job, job.priority, job.cohort);
     if (++this.queued === 1) this.onQueued();
     if (this.asyncMode) this.pump();
     return false;
+  }
+
+  /**
+   * The one gate order: the slot first, then the token. A slot can be given back (its permit is
+   * released unused) and a token cannot (a RateSource has no way to return one), so if the rate
+   * refuses, the slot goes back and nothing is lost; a source whose `tryAcquire()` refuses while
+   * its `inUse < limit` costs no token either, since no token was taken yet.
+   */
+  private takeSlotThenToken(): Permit | undefined {
+    const permit = this.conc!.tryAcquire();
+    if (permit === undefined) return undefined;
+    if (this.rate !== undefined && !this.rate.tryAcquire()) {
+      permit.release();
+      return undefined;
+    }
+    return permit;
+  }
+
+  /** A job's caller aborted (SignalGroups hands each job over once, already out of its group). */
+  private onJobAbort(job: Job, reason: unknown): void {
+    if (job.state === DONE) return;
+    job.abort(reason);
+    if (job.state === RUNNING) this.abandon(job, reason);
+    else this.finishJob(job, false, reason);
   }
 
   /** The queue just became non-empty. */
@@ -604,11 +626,7 @@ export class PromisePool implements CohortOwner {
         this.dead--;
         continue;
       }
-      if (this.rate !== undefined && !this.rate.tryAcquire()) {
-        q.unshift(item, typeof item === 'function' ? 0 : item.priority);
-        this.waitForRate();
-        break;
-      }
+      // Slot first, then token (see takeSlotThenToken): a refusal loses neither.
       let permit: Permit | undefined;
       if (!this.counter) {
         permit = this.conc!.tryAcquire();
@@ -616,6 +634,12 @@ export class PromisePool implements CohortOwner {
           q.unshift(item, typeof item === 'function' ? 0 : item.priority);
           break;
         }
+      }
+      if (this.rate !== undefined && !this.rate.tryAcquire()) {
+        permit?.release();
+        q.unshift(item, typeof item === 'function' ? 0 : item.priority);
+        this.waitForRate();
+        break;
       }
       this.queued--;
       if (typeof item === 'function') this.startPlain(item, cohort);
@@ -673,9 +697,11 @@ export class PromisePool implements CohortOwner {
   private async acquireFor(job: Job): Promise<void> {
     let permit: Permit | undefined;
     try {
-      if (this.rate !== undefined) await this.rate.acquire(job.userSignal);
+      // Slot first, then token (see takeSlotThenToken): if the token never comes, the slot goes back.
       if (this.conc !== undefined) permit = await this.conc.acquire(job.userSignal);
+      if (this.rate !== undefined) await this.rate.acquire(job.userSignal);
     } catch (error) {
+      permit?.release();
       this.acquiring = false;
       // The source's error, unchanged (an abort already settled the job with its reason).
       if (job.state === ACQUIRING) this.finishJob(job, false, error);
@@ -752,7 +778,7 @@ export class PromisePool implements CohortOwner {
     if (this.activeCount++ === 0 && this.trackProgress) this.onBusy();
     let result: unknown;
     try {
-      result = run.fn(PLAIN_CONTEXT);
+      result = run.context.runInAsyncScope(run.fn, undefined, PLAIN_CONTEXT);
     } catch (error) {
       this.settlePlain(cohort, false, error, true);
       run.reject(error);
@@ -802,7 +828,7 @@ export class PromisePool implements CohortOwner {
     }
     let result: unknown;
     try {
-      result = this.retryOptions === undefined ? job.fn(new JobContext(job)) : this.runWithRetry(job);
+      result = job.context === undefined ? this.invoke(job) : job.context.runInAsyncScope(this.invoke, this, job);
     } catch (error) {
       this.finishJob(job, false, error);
       return;
@@ -816,6 +842,11 @@ export class PromisePool implements CohortOwner {
     } else {
       this.finishJob(job, true, result);
     }
+  }
+
+  /** Calls a job's task (with its retries); in its caller's context when it waited. */
+  private invoke(job: Job): unknown {
+    return this.retryOptions === undefined ? job.fn(new JobContext(job)) : this.runWithRetry(job);
   }
 
   private runWithRetry(job: Job): Promise<unknown> {
@@ -876,10 +907,8 @@ export class PromisePool implements CohortOwner {
       job.timer.clear();
       job.timer = undefined;
     }
-    if (job.onAbort !== undefined) {
-      job.userSignal!.removeEventListener('abort', job.onAbort);
-      job.onAbort = undefined;
-    }
+    if (job.signalGroup !== undefined) this.signals.remove(job);
+    job.context = undefined;
     if (was === RUNNING && keepSlot) {
       job.slotHeld = true;
     } else if (was === RUNNING) {

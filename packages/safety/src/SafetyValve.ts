@@ -17,6 +17,7 @@
  * loop asks the source for the head's permission with `acquire(signal)`, keeping the valve's
  * order.
  */
+import { AsyncResource } from 'node:async_hooks';
 import {
   abortReason,
   type Clock,
@@ -34,6 +35,7 @@ import {
   type Reason,
   rejectUnknownOptions,
   rethrowLater,
+  SignalGroups,
   type Timer,
   TokenBucket,
   validateClock,
@@ -70,7 +72,15 @@ interface Job extends QueuedEntry {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Links in the valve's SignalGroups (one abort listener per distinct signal; written there). */
+  signalGroup: unknown;
+  signalPrev: Job | undefined;
+  signalNext: Job | undefined;
+  /**
+   * The caller's async context, captured when the job queued: it starts later, from whichever
+   * job freed its slot, and must run in its own caller's AsyncLocalStorage context (issue 14).
+   */
+  readonly context: AsyncResource;
   /** The job's deadline timer (ref'd: the job waits on it). */
   timer: Timer | undefined;
 }
@@ -104,6 +114,8 @@ export class SafetyValve {
   private readonly codel: CoDel | undefined;
   private readonly configuration: SafetyValveConfiguration;
   private readonly queue = new JobQueue<Job>();
+  /** One abort listener per distinct caller signal, however many queued jobs share it (issue 18). */
+  private readonly signals = new SignalGroups<Job>((job) => this.abortJob(job));
   /** When the queue last went from empty to non-empty; meaningful while it is non-empty. */
   private nonEmptySince = 0;
   private closed = false;
@@ -506,13 +518,13 @@ export class SafetyValve {
         resolve,
         reject,
         signal,
-        onAbort: undefined,
+        signalGroup: undefined,
+        signalPrev: undefined,
+        signalNext: undefined,
+        context: new AsyncResource('ValveQueued'),
         timer: undefined,
       };
-      if (signal !== undefined) {
-        job.onAbort = () => this.abortJob(job);
-        signal.addEventListener('abort', job.onAbort, { once: true });
-      }
+      if (signal !== undefined) this.signals.add(signal, job);
       if (this.queue.size === 0) this.nonEmptySince = now;
       this.queue.push(job);
       this.watch();
@@ -620,7 +632,7 @@ export class SafetyValve {
     }
     let result: unknown;
     try {
-      result = job.fn();
+      result = job.context.runInAsyncScope(job.fn);
     } catch (error) {
       end(true);
       job.reject(error);
@@ -701,10 +713,7 @@ export class SafetyValve {
 
   /** Stops listening for the job's abort and clears its deadline. */
   private detach(job: Job): void {
-    if (job.onAbort !== undefined) {
-      job.signal!.removeEventListener('abort', job.onAbort);
-      job.onAbort = undefined;
-    }
+    if (job.signalGroup !== undefined) this.signals.remove(job);
     if (job.timer !== undefined) {
       job.timer.clear();
       job.timer = undefined;

@@ -1,3 +1,4 @@
+import type { AsyncResource } from 'node:async_hooks';
 import type { Permit, Timer } from '@valve/core';
 import type { Task, TaskContext } from '../options.js';
 import type { Cohort } from './Cohort.js';
@@ -35,6 +36,12 @@ export const PLAIN_CONTEXT: TaskContext = Object.freeze({
  * plain queued `run()`s a {@link QueuedRun}. Written by the pool only.
  */
 export class Job {
+  /** Links in the pool's SignalGroups (one abort listener per distinct signal; written there). */
+  signalGroup: unknown = undefined;
+  signalPrev: Job | undefined = undefined;
+  signalNext: Job | undefined = undefined;
+  /** The caller's async context, captured when the job had to wait (see `inCallerContext`). */
+  context: AsyncResource | undefined = undefined;
   state: 0 | 1 | 2 | 3 = QUEUED;
   /** Set for `run()`: the caller's promise. */
   resolve: ((value: unknown) => void) | undefined = undefined;
@@ -45,7 +52,6 @@ export class Job {
   abortedWith: unknown = undefined;
   timer: Timer | undefined = undefined;
   permit: Permit | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
   enqueuedAt = 0;
   startedAt = 0;
   attempt = 1;
@@ -99,6 +105,7 @@ export class JobContext implements TaskContext {
  */
 export class QueuedRun {
   constructor(
+    readonly context: AsyncResource,
     readonly fn: Task,
     readonly priority: number,
     readonly resolve: (value: unknown) => void,
