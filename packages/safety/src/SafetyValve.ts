@@ -37,6 +37,8 @@ import {
   rethrowLater,
   SignalGroups,
   type Timer,
+  TimeoutError,
+  ClosedError,
   TokenBucket,
   validateClock,
   validateFunction,
@@ -51,7 +53,9 @@ import {
 } from '@valve/core';
 import { CoDel, type CoDelSource } from './CoDel.js';
 import { type QueuedEntry, JobQueue } from './internal/JobQueue.js';
+import { JobScope, QuietContext, type SignalMember } from './JobScope.js';
 import {
+  type Job as Work,
   KNOWN_OPTIONS,
   QUEUE_DISCIPLINES,
   type QueueDiscipline,
@@ -68,14 +72,16 @@ const DROPPED = Object.freeze({ dropped: true });
 
 interface Job extends QueuedEntry {
   /** The work; `undefined` for an `ask()`, which resolves with a permit instead. */
-  readonly fn: (() => unknown) | undefined;
+  readonly fn: Work<unknown> | undefined;
+  /** This call's execution limit (its own or the valve's), for when it starts. */
+  readonly timeoutMs: number | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   /** Links in the valve's SignalGroups (one abort listener per distinct signal; written there). */
   signalGroup: unknown;
-  signalPrev: Job | undefined;
-  signalNext: Job | undefined;
+  signalPrev: SignalMember | undefined;
+  signalNext: SignalMember | undefined;
   /**
    * The caller's async context, captured when the job queued: it starts later, from whichever
    * job freed its slot, and must run in its own caller's AsyncLocalStorage context (issue 14).
@@ -111,11 +117,23 @@ export class SafetyValve {
   private readonly intervalMs: number;
   private readonly deadlineMs: number | undefined;
   private readonly leaseMs: number | undefined;
+  private readonly timeoutMs: number | undefined;
+  /** Aborted by `close()`: every started job's signal follows it. */
+  private readonly closing = new AbortController();
+  /** The context of jobs that only `close()` can abort (one per valve, see QuietContext). */
+  private readonly quiet = new QuietContext(this.closing.signal);
+  /** Started jobs with their own scope (a signal, a timeout or a lease), for `close()` to abort. */
+  private readonly scopes = new Set<JobScope>();
   private readonly codel: CoDel | undefined;
   private readonly configuration: SafetyValveConfiguration;
   private readonly queue = new JobQueue<Job>();
-  /** One abort listener per distinct caller signal, however many queued jobs share it (issue 18). */
-  private readonly signals = new SignalGroups<Job>((job) => this.abortJob(job));
+  /**
+   * One abort listener per distinct caller signal, however many jobs share it (issue 18): a queued
+   * job leaves the queue, a running one (its JobScope) has its signal aborted and its caller settled.
+   */
+  private readonly signals = new SignalGroups<SignalMember>((w, reason) =>
+    w instanceof JobScope ? w.abort(reason, true) : this.abortJob(w as Job),
+  );
   /** When the queue last went from empty to non-empty; meaningful while it is non-empty. */
   private nonEmptySince = 0;
   private closed = false;
@@ -184,6 +202,8 @@ export class SafetyValve {
       throw new TypeError('deadlineMs is required with queue: "deadline" (the longest wait, in ms)');
     }
     this.leaseMs = options.leaseMs === undefined ? undefined : validateNumber(options.leaseMs, 'leaseMs', { above: 0 });
+    this.timeoutMs =
+      options.timeoutMs === undefined ? undefined : validateNumber(options.timeoutMs, 'timeoutMs', { above: 0 });
     this.onRejectOption = options.onReject === undefined ? undefined : validateFunction(options.onReject, 'onReject');
 
     // The rate gate: a custom source, the built-in bucket, or none.
@@ -233,6 +253,7 @@ export class SafetyValve {
       intervalMs: this.intervalMs,
       deadlineMs: this.deadlineMs,
       leaseMs: this.leaseMs,
+      timeoutMs: this.timeoutMs,
     });
   }
 
@@ -241,12 +262,16 @@ export class SafetyValve {
    * through unchanged); rejects with a `ValveError` carrying `reason` when the valve refuses or
    * drops the job, or with `signal.reason` when the caller aborts while it waits.
    */
-  run<T>(fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<Awaited<T>> {
+  run<T>(fn: Work<T>, options?: RunOptions): Promise<Awaited<T>> {
     // The check inline, the helper (and its message) only on failure: this is the hot path.
     if (typeof fn !== 'function') validateFunction(fn, 'fn');
+    let signal: AbortSignal | undefined;
     if (options !== undefined) {
-      const signal = checkRunOptions(options);
+      signal = checkRunOptions(options);
       if (signal?.aborted) return Promise.reject(abortReason(signal));
+    }
+    if (signal !== undefined || this.timeoutMs !== undefined || options?.timeoutMs !== undefined) {
+      return this.runScoped(fn, options, signal);
     }
     if (this.counted !== undefined) {
       if (this.startCounted(this.counted)) return this.executeCounted(fn);
@@ -254,10 +279,80 @@ export class SafetyValve {
       const permit = this.startNow();
       if (permit !== undefined) {
         if (this.leaseMs === undefined) return this.execute(fn, permit);
-        return this.executeLeased(fn, new Grant(this, permit));
+        return this.executeLeased(fn, new Grant(this, permit, new JobScope()));
       }
     }
     return this.enqueue(fn, options) as Promise<Awaited<T>>;
+  }
+
+  /** `run` for a job with its own scope (a caller signal or an execution limit). */
+  private runScoped<T>(
+    fn: Work<T>,
+    options: RunOptions | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Awaited<T>> {
+    const permit = this.startNow();
+    if (permit === undefined) return this.enqueue(fn, options) as Promise<Awaited<T>>;
+    const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
+    return new Promise((resolve, reject) => {
+      const scope = new JobScope();
+      const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit, scope);
+      this.runInScope(fn, scope, signal, timeoutMs, grant, permit, resolve as (v: unknown) => void, reject);
+    });
+  }
+
+  /**
+   * Runs a started job with its own scope and ends it exactly once: the caller may be settled
+   * early by its abort or the execution limit (a later settle of the same promise is a no-op),
+   * the slot comes back when the job's own promise settles (or by the lease).
+   */
+  private runInScope(
+    fn: Work<unknown>,
+    scope: JobScope,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    grant: Grant | undefined,
+    permit: Permit | undefined,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    scope.fail = reject;
+    this.scopes.add(scope);
+    if (signal !== undefined) this.signals.add(signal, scope);
+    if (timeoutMs !== undefined) {
+      scope.timer = this.clock.setTimeout(() => {
+        scope.timer = undefined;
+        scope.abort(new TimeoutError(`valve ${this.name}: job ran longer than timeoutMs (${timeoutMs} ms)`), true);
+      }, timeoutMs);
+    }
+    const end = (failed: boolean): void => {
+      this.scopes.delete(scope);
+      this.signals.remove(scope);
+      scope.timer?.clear();
+      scope.timer = undefined;
+      scope.fail = undefined;
+      if (grant !== undefined) grant.done({ dropped: failed });
+      else if (permit !== undefined) this.finish(permit, failed);
+      else this.endCounted();
+    };
+    let result: unknown;
+    try {
+      result = fn(scope);
+    } catch (error) {
+      end(true);
+      reject(error);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        end(false);
+        resolve(value);
+      },
+      (error) => {
+        end(true);
+        reject(error);
+      },
+    );
   }
 
   /**
@@ -302,7 +397,7 @@ export class SafetyValve {
   }
 
   /** Like `run`, but a refusal resolves to `{ ok: false, reason }` (safetyvalve's tuple). */
-  async tryRun<T>(fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
+  async tryRun<T>(fn: Work<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
     let value: Awaited<T>;
     try {
       value = await this.run(fn, options);
@@ -387,6 +482,10 @@ export class SafetyValve {
     this.clearTimers();
     this.acquireAbort?.abort();
     for (const job of this.queue.drain()) this.refuse(job, 'shutdown');
+    // Running jobs finish, but are told: their signals abort (the callers get the jobs' outcomes).
+    const closedError = new ClosedError(`valve ${this.name} is closed`);
+    this.closing.abort(closedError);
+    for (const scope of this.scopes) scope.abort(closedError, false);
     this.ownRate?.close();
     this.ownConc?.close();
   }
@@ -433,10 +532,10 @@ export class SafetyValve {
    * Runs an admitted job and ends it exactly once. Written with `then` instead of an async
    * function with `finally`: one promise fewer per call on the hot path.
    */
-  private execute<T>(fn: () => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+  private execute<T>(fn: Work<T>, permit: Permit): Promise<Awaited<T>> {
     let result: T | PromiseLike<T>;
     try {
-      result = fn();
+      result = fn(this.quiet);
     } catch (error) {
       this.finish(permit, true);
       return Promise.reject(error);
@@ -462,10 +561,10 @@ export class SafetyValve {
    * at `run()`'s promise would fail silently instead of raising `unhandledRejection`. The promise
    * returned here is the caller's alone, and rejects unhandled like a direct call would.
    */
-  private executeCounted<T>(fn: () => T | PromiseLike<T>): Promise<Awaited<T>> {
+  private executeCounted<T>(fn: Work<T>): Promise<Awaited<T>> {
     let result: T | PromiseLike<T>;
     try {
-      result = fn();
+      result = fn(this.quiet);
     } catch (error) {
       this.endCounted();
       return Promise.reject(error);
@@ -491,10 +590,10 @@ export class SafetyValve {
     throw error;
   };
 
-  private async executeLeased<T>(fn: () => T | PromiseLike<T>, grant: Grant): Promise<Awaited<T>> {
+  private async executeLeased<T>(fn: Work<T>, grant: Grant): Promise<Awaited<T>> {
     let failed = true;
     try {
-      const value = await fn();
+      const value = await fn(grant.scope ?? this.quiet);
       failed = false;
       return value;
     } finally {
@@ -502,7 +601,7 @@ export class SafetyValve {
     }
   }
 
-  private enqueue(fn: (() => unknown) | undefined, options: RunOptions | undefined): Promise<unknown> {
+  private enqueue(fn: Work<unknown> | undefined, options: RunOptions | undefined): Promise<unknown> {
     if (this.closed) return Promise.reject(this.refusal('shutdown', 0));
     // In async mode the head waits while its permission is fetched; it does not count against `size`.
     if (this.queue.size >= this.size + (this.asyncMode ? 1 : 0)) {
@@ -515,6 +614,7 @@ export class SafetyValve {
         gone: false,
         enqueuedAt: now,
         fn,
+        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
         resolve,
         reject,
         signal,
@@ -621,18 +721,19 @@ export class SafetyValve {
       job.resolve(new Grant(this, permit!));
       return;
     }
-    let end: (failed: boolean) => void;
-    if (permit === undefined) {
-      end = this.endCounted;
-    } else if (this.leaseMs === undefined) {
-      end = (failed) => this.finish(permit, failed);
-    } else {
-      const grant = new Grant(this, permit);
-      end = (failed) => grant.done({ dropped: failed });
+    if (job.signal !== undefined || job.timeoutMs !== undefined || this.leaseMs !== undefined) {
+      const scope = new JobScope();
+      const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit!, scope);
+      const fn = job.fn;
+      job.context.runInAsyncScope(() =>
+        this.runInScope(fn, scope, job.signal, job.timeoutMs, grant, permit, job.resolve, job.reject),
+      );
+      return;
     }
+    const end = permit === undefined ? this.endCounted : (failed: boolean) => this.finish(permit, failed);
     let result: unknown;
     try {
-      result = job.context.runInAsyncScope(job.fn);
+      result = job.context.runInAsyncScope(job.fn, undefined, this.quiet);
     } catch (error) {
       end(true);
       job.reject(error);
@@ -844,6 +945,8 @@ class Grant implements SafetyPermit {
   constructor(
     valve: SafetyValve,
     private readonly permit: Permit,
+    /** The leased job's scope: a reclaim aborts its signal (`undefined` for an `ask()` permit). */
+    readonly scope?: JobScope,
   ) {
     this.valve = valve;
     const lease = valve.lease;
@@ -868,6 +971,7 @@ class Grant implements SafetyPermit {
     const valve = this.valve;
     if (valve === undefined) return;
     valve.reclaimed();
+    this.scope?.abort(new TimeoutError('the lease ran out (leaseMs): the slot was reclaimed'), false);
     this.done(DROPPED);
   }
 }
@@ -875,6 +979,7 @@ class Grant implements SafetyPermit {
 function checkRunOptions(options: RunOptions): AbortSignal | undefined {
   validateObject(options, 'options');
   if (options.deadlineMs !== undefined) validateNumber(options.deadlineMs, 'options.deadlineMs', { min: 0 });
+  if (options.timeoutMs !== undefined) validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0 });
   return validateSignal(options.signal, 'options.signal');
 }
 

@@ -5,7 +5,7 @@
  * functions (`configure`, `run`, ...) use one default group, like safetyvalve's application.
  */
 import { type Clock, type MetricsRegistry, rejectUnknownOptions, validateObject, validateString } from '@valve/core';
-import type { RunOptions, SafetyPermit, SafetyValveOptions, SafetyValveStats, TryRunResult } from './options.js';
+import type { Job, RunOptions, SafetyPermit, SafetyValveOptions, SafetyValveStats, TryRunResult } from './options.js';
 import { SafetyValve } from './SafetyValve.js';
 
 export interface ConfigureOptions {
@@ -62,7 +62,7 @@ export class SafetyValves {
     return this.valves.has(name);
   }
 
-  run<T>(name: string, fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<Awaited<T>> {
+  run<T>(name: string, fn: Job<T>, options?: RunOptions): Promise<Awaited<T>> {
     try {
       return this.get(name).run(fn, options);
     } catch (error) {
@@ -70,7 +70,7 @@ export class SafetyValves {
     }
   }
 
-  tryRun<T>(name: string, fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
+  tryRun<T>(name: string, fn: Job<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
     try {
       return this.get(name).tryRun(fn, options);
     } catch (error) {
@@ -106,16 +106,12 @@ export function configure(options: ConfigureOptions): void {
 }
 
 /** `run('pg_q', fn)`: safetyvalve's `sv:run(pg_q, Fun)`. */
-export function run<T>(name: string, fn: () => T | PromiseLike<T>, options?: RunOptions): Promise<Awaited<T>> {
+export function run<T>(name: string, fn: Job<T>, options?: RunOptions): Promise<Awaited<T>> {
   return defaultValves.run(name, fn, options);
 }
 
 /** `tryRun('pg_q', fn)`: resolves to `{ ok: true, value } | { ok: false, reason }`. */
-export function tryRun<T>(
-  name: string,
-  fn: () => T | PromiseLike<T>,
-  options?: RunOptions,
-): Promise<TryRunResult<Awaited<T>>> {
+export function tryRun<T>(name: string, fn: Job<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
   return defaultValves.tryRun(name, fn, options);
 }
 

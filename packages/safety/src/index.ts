@@ -3,6 +3,8 @@ export { SafetyValve } from './SafetyValve.js';
 export { CoDel, type CoDelSource, type CoDelState } from './CoDel.js';
 export {
   QUEUE_DISCIPLINES,
+  type Job,
+  type JobContext,
   type QueueDiscipline,
   type RejectEvent,
   type RunOptions,

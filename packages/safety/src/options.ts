@@ -78,6 +78,13 @@ export interface SafetyValveOptions {
    * keeps running. @default undefined (no lease)
    */
   leaseMs?: number;
+  /**
+   * Longest time a started job may run, in ms (> 0): then its signal aborts with a `TimeoutError`
+   * (reason `timeout`) and `run()` rejects with it at once; the slot comes back when the job's
+   * promise settles (or by `leaseMs`). Separate from `deadlineMs`, the longest wait in the queue;
+   * a call's own `timeoutMs` overrides it. @default undefined (no limit)
+   */
+  timeoutMs?: number;
   /** @default systemClock */
   clock?: Clock;
   /** Registers the valve's counters, gauges and sojourn histogram here. @default undefined */
@@ -103,6 +110,7 @@ export const KNOWN_OPTIONS: readonly string[] = Object.freeze([
   'intervalMs',
   'deadlineMs',
   'leaseMs',
+  'timeoutMs',
   'clock',
   'metrics',
   'onReject',
@@ -112,11 +120,28 @@ export const KNOWN_OPTIONS: readonly string[] = Object.freeze([
 
 /** Options of one `run`, `tryRun` or `ask` call. */
 export interface RunOptions {
-  /** Aborting it while the job waits removes the job from the queue and rejects with `signal.reason`. */
+  /**
+   * Aborting it while the job waits removes the job from the queue and rejects with
+   * `signal.reason`; while it runs, aborts the job's own signal and rejects with `signal.reason`
+   * at once (the slot comes back when the job settles).
+   */
   signal?: AbortSignal;
   /** This call's longest wait in the queue, in ms (overrides the valve's `deadlineMs`). */
   deadlineMs?: number;
+  /** This call's longest run time, in ms (overrides the valve's `timeoutMs`). */
+  timeoutMs?: number;
 }
+
+/**
+ * What a job receives: `signal` aborts on the caller's abort, on `timeoutMs`, on a lease reclaim
+ * and on `close()` (as the pool's tasks get `{ signal }`).
+ */
+export interface JobContext {
+  readonly signal: AbortSignal;
+}
+
+/** The work a valve runs. */
+export type Job<T> = (context: JobContext) => T | PromiseLike<T>;
 
 /** safetyvalve's `{ok, Result} | {error, Reason}`, without exceptions for refusals. */
 export type TryRunResult<T> = { ok: true; value: T } | { ok: false; reason: Reason; error: unknown };
@@ -143,6 +168,7 @@ export interface SafetyValveConfiguration {
   intervalMs: number;
   deadlineMs: number | undefined;
   leaseMs: number | undefined;
+  timeoutMs: number | undefined;
 }
 
 /** A snapshot of a valve (safetyvalve's `q(Name, tokens)` and more). */

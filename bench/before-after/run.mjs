@@ -1,0 +1,220 @@
+// Before/after in ONE process: the pre-change build (/work/wt/base, dist at 7d9802f) and this
+// checkout's dist, interleaved round by round so both see the same machine load. Run it under
+// /work/wt/bench-lock.sh: `node --expose-gc bench/before-after/run.mjs [--cold]`.
+// `--cold` instead measures one cold burst of 10^5 add()ed tasks per fresh process (run it twice:
+// BUILD=base and BUILD=after), since a cold burst in a warmed process is not cold.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { fileURLToPath } from 'node:url';
+
+const BASE = process.env.VALVE_BASE ?? '/work/wt/base';
+const HERE = fileURLToPath(new URL('../../', import.meta.url));
+const builds = {
+  before: {
+    pool: await import(`${BASE}/packages/pool/dist/index.js`),
+    safety: await import(`${BASE}/packages/safety/dist/index.js`),
+  },
+  after: {
+    pool: await import(`${HERE}packages/pool/dist/index.js`),
+    safety: await import(`${HERE}packages/safety/dist/index.js`),
+  },
+};
+
+const immediate = () => Promise.resolve();
+
+/** Fire-and-forget floor: a counter and an array queue read by index (bench/src/suites/pool.ts). */
+function floorAdd(concurrency, total) {
+  let active = 0,
+    done = 0,
+    head = 0,
+    queue = [],
+    finish;
+  const whenDone = new Promise((r) => (finish = r));
+  const next = () => {
+    active--;
+    done++;
+    if (head < queue.length) {
+      active++;
+      const t = queue[head];
+      queue[head++] = undefined;
+      t().then(next);
+    } else if (head > 0) {
+      queue = [];
+      head = 0;
+    }
+    if (done === total) finish();
+  };
+  return {
+    add: (t) => {
+      if (active < concurrency) {
+        active++;
+        t().then(next);
+      } else queue.push(t);
+    },
+    whenDone,
+  };
+}
+
+/** Promise-per-task floor. */
+function floorRun(concurrency) {
+  let active = 0,
+    queue = [],
+    head = 0;
+  const next = () => {
+    active--;
+    if (head < queue.length) {
+      const s = queue[head];
+      queue[head++] = undefined;
+      s();
+    } else if (head > 0) {
+      queue = [];
+      head = 0;
+    }
+  };
+  return (task) => {
+    if (active < concurrency) {
+      active++;
+      const p = task();
+      p.then(next, next);
+      return p;
+    }
+    return new Promise((resolve, reject) =>
+      queue.push(() => {
+        active++;
+        task().then(
+          (v) => {
+            next();
+            resolve(v);
+          },
+          (e) => {
+            next();
+            reject(e);
+          },
+        );
+      }),
+    );
+  };
+}
+
+const cases = {
+  'pool add() c=1': (b) => async (n) => {
+    const p = new b.pool.PromisePool({ maxWorkers: 1 });
+    for (let i = 0; i < n; i++) p.add(immediate);
+    await p.drain();
+  },
+  'pool add() c=16': (b) => async (n) => {
+    const p = new b.pool.PromisePool({ maxWorkers: 16 });
+    for (let i = 0; i < n; i++) p.add(immediate);
+    await p.drain();
+  },
+  'pool add() c=1024': (b) => async (n) => {
+    const p = new b.pool.PromisePool({ maxWorkers: 1024 });
+    for (let i = 0; i < n; i++) p.add(immediate);
+    await p.drain();
+  },
+  'pool run() c=16': (b) => async (n) => {
+    const p = new b.pool.PromisePool({ maxWorkers: 16 });
+    const ps = new Array(n);
+    for (let i = 0; i < n; i++) ps[i] = p.run(immediate);
+    await Promise.all(ps);
+  },
+  'safety run() admitted (no queue)': (b) => async (n) => {
+    const v = new b.safety.SafetyValve({ concurrency: Infinity, size: 0 });
+    for (let i = 0; i < n; i++) await v.run(immediate);
+    v.close();
+  },
+  'safety run() queued hand-over c=1': (b) => async (n) => {
+    const v = new b.safety.SafetyValve({ concurrency: 1, size: n });
+    const ps = new Array(n);
+    for (let i = 0; i < n; i++) ps[i] = v.run(immediate);
+    await Promise.all(ps);
+    v.close();
+  },
+};
+const floors = {
+  'floor add() c=1': () => async (n) => {
+    const f = floorAdd(1, n);
+    for (let i = 0; i < n; i++) f.add(immediate);
+    await f.whenDone;
+  },
+  'floor add() c=16': () => async (n) => {
+    const f = floorAdd(16, n);
+    for (let i = 0; i < n; i++) f.add(immediate);
+    await f.whenDone;
+  },
+  'floor add() c=1024': () => async (n) => {
+    const f = floorAdd(1024, n);
+    for (let i = 0; i < n; i++) f.add(immediate);
+    await f.whenDone;
+  },
+  'floor run() c=16': () => async (n) => {
+    const r = floorRun(16);
+    const ps = new Array(n);
+    for (let i = 0; i < n; i++) ps[i] = r(immediate);
+    await Promise.all(ps);
+  },
+  'direct await fn() (safety floor)': () => async (n) => {
+    for (let i = 0; i < n; i++) await immediate();
+  },
+};
+
+async function time(fn, n) {
+  globalThis.gc?.();
+  const t = performance.now();
+  await fn(n);
+  return ((performance.now() - t) * 1e6) / n; // ns per op
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+};
+
+if (process.argv.includes('--cold')) {
+  const which = process.env.BUILD ?? 'after';
+  const n = 100_000;
+  const b = builds[which];
+  const out = {};
+  for (const c of [1, 16, 1024]) {
+    // Each concurrency in turn, each measured once cold-ish (first use of that shape in this process).
+    const f = floorAdd(c, n);
+    let t = performance.now();
+    for (let i = 0; i < n; i++) f.add(immediate);
+    await f.whenDone;
+    out[`floor c=${c}`] = ((performance.now() - t) * 1e6) / n;
+    const p = new b.pool.PromisePool({ maxWorkers: c });
+    t = performance.now();
+    for (let i = 0; i < n; i++) p.add(immediate);
+    await p.drain();
+    out[`${which} c=${c}`] = ((performance.now() - t) * 1e6) / n;
+  }
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
+
+const n = Number(process.env.N ?? 20_000);
+const rounds = Number(process.env.ROUNDS ?? 15);
+const results = {};
+const add = (k, v) => (results[k] ??= []).push(v);
+for (let r = 0; r < rounds; r++) {
+  for (const [name, mk] of Object.entries(floors)) add(name, await time(mk(), n));
+  for (const [name, mk] of Object.entries(cases)) {
+    add(`${name} | before`, await time(mk(builds.before), n));
+    add(`${name} | after`, await time(mk(builds.after), n));
+  }
+}
+// The async-context binding cost: queued tasks created inside an AsyncLocalStorage context.
+const als = new AsyncLocalStorage();
+for (let r = 0; r < rounds; r++) {
+  for (const which of ['before', 'after']) {
+    add(
+      `pool add() c=1 inside ALS.run | ${which}`,
+      await als.run({ id: r }, () => time(cases['pool add() c=1'](builds[which]), n)),
+    );
+  }
+}
+console.log(
+  `load ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}, n=${n}, rounds=${rounds}, median ns/op`,
+);
+for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(48)} ${median(v).toFixed(0).padStart(7)}`);
