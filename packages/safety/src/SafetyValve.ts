@@ -22,11 +22,11 @@ import {
   abortReason,
   type Clock,
   type ConcurrencySource,
-  Counter,
+  type Counter,
   type Disposable,
   Emitter,
   errorForReason,
-  Histogram,
+  type Histogram,
   isLimit,
   LocalConcurrency,
   type Permit,
@@ -50,6 +50,9 @@ import {
   validateSignal,
   validateString,
   type ValveError,
+  type Valve,
+  ValveMetrics,
+  emptyRejectedByReason,
 } from '@valve/core';
 import { CoDel, type CoDelSource } from './CoDel.js';
 import { type QueuedEntry, JobQueue } from './internal/JobQueue.js';
@@ -93,15 +96,19 @@ interface Job extends QueuedEntry {
 
 /** Counters a valve keeps; registered in `metrics` when one is given. */
 interface Meters {
+  /** Registers the counters below and removes them on close(). */
+  series: ValveMetrics;
   admitted: Counter;
   completed: Counter;
+  failed: Counter;
   aborted: Counter;
   reclaimed: Counter;
   rejected: Record<Reason, Counter>;
-  sojourn: Histogram;
+  /** Only with a registry (nothing reads it otherwise). */
+  sojourn: Histogram | undefined;
 }
 
-export class SafetyValve {
+export class SafetyValve implements Valve {
   readonly name: string;
   private readonly clock: Clock;
   private readonly rate: RateSource | undefined;
@@ -137,6 +144,9 @@ export class SafetyValve {
   /** When the queue last went from empty to non-empty; meaningful while it is non-empty. */
   private nonEmptySince = 0;
   private closed = false;
+  /** `close()`'s promise (the same for every call) and its resolver, until nothing runs. */
+  private closePromise: Promise<void> | undefined = undefined;
+  private closeResolve: (() => void) | undefined = undefined;
   /** Set while `pump()` runs; a nested call sets `again` instead. */
   private pumping = false;
   private again = false;
@@ -333,7 +343,7 @@ export class SafetyValve {
       scope.fail = undefined;
       if (grant !== undefined) grant.done({ dropped: failed });
       else if (permit !== undefined) this.finish(permit, failed);
-      else this.endCounted();
+      else this.endCounted(failed);
     };
     let result: unknown;
     try {
@@ -452,8 +462,10 @@ export class SafetyValve {
   }
 
   stats(): SafetyValveStats {
-    const rejected = {} as Record<Reason, number>;
-    for (const r of REASONS) rejected[r] = this.meters.rejected[r].value;
+    const byReason = emptyRejectedByReason();
+    let rejected = 0;
+    for (const r of REASONS) rejected += byReason[r] = this.meters.rejected[r].value;
+    rejected += byReason.aborted = this.meters.aborted.value;
     return {
       name: this.name,
       tokens: this.rate === undefined ? Number.POSITIVE_INFINITY : this.rate.available,
@@ -462,7 +474,9 @@ export class SafetyValve {
       limit: this.conc.limit,
       admitted: this.meters.admitted.value,
       completed: this.meters.completed.value,
+      failed: this.meters.failed.value,
       rejected,
+      rejectedByReason: byReason,
       aborted: this.meters.aborted.value,
       reclaimed: this.meters.reclaimed.value,
       dropping: this.codel?.state.dropping ?? false,
@@ -475,9 +489,12 @@ export class SafetyValve {
    * Refuses new jobs, rejects every waiter with reason `shutdown`, stops the valve's timers and
    * closes the built-in sources (not ones passed in, which may be shared). Running jobs finish.
    */
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closePromise !== undefined) return this.closePromise;
     this.closed = true;
+    this.closePromise = new Promise<void>((resolve) => {
+      this.closeResolve = resolve;
+    });
     this.unwatch();
     this.clearTimers();
     this.acquireAbort?.abort();
@@ -488,14 +505,33 @@ export class SafetyValve {
     for (const scope of this.scopes) scope.abort(closedError, false);
     this.ownRate?.close();
     this.ownConc?.close();
+    this.meters.series.close();
+    if (this.running === 0) this.becameIdle();
+    return this.closePromise;
+  }
+
+  /** The same as `close()`, for `await using valve = new SafetyValve(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** @internal Ends a started job: called exactly once per admitted job. */
   finish(permit: Permit, failed: boolean): void {
     this.running--;
-    this.meters.completed.inc();
+    if (failed) this.meters.failed.inc();
+    else this.meters.completed.inc();
     permit.release(failed ? DROPPED : undefined);
-    if (this.watching !== undefined && this.running === 0 && this.queue.size === 0) this.unwatch();
+    if (this.running === 0 && (this.watching !== undefined || this.closed)) this.becameIdle();
+  }
+
+  /** Nothing of ours runs: stop listening to the sources when nobody waits; end a pending close(). */
+  private becameIdle(): void {
+    if (this.queue.size === 0) this.unwatch();
+    const resolve = this.closeResolve;
+    if (resolve !== undefined && this.closed) {
+      this.closeResolve = undefined;
+      resolve();
+    }
   }
 
   /** Starts listening for freed slots and tokens (synchronous sources only); idempotent. */
@@ -566,27 +602,28 @@ export class SafetyValve {
     try {
       result = fn(this.quiet);
     } catch (error) {
-      this.endCounted();
+      this.endCounted(true);
       return Promise.reject(error);
     }
     return Promise.resolve(result).then(this.endCountedPass, this.endCountedRethrow) as Promise<Awaited<T>>;
   }
 
   /** Ends a counted job: called exactly once per job that `startCounted` admitted. */
-  private readonly endCounted = (): void => {
+  private readonly endCounted = (failed: boolean): void => {
     this.running--;
-    this.meters.completed.inc();
+    if (failed) this.meters.failed.inc();
+    else this.meters.completed.inc();
     this.counted!.give();
-    if (this.watching !== undefined && this.running === 0 && this.queue.size === 0) this.unwatch();
+    if (this.running === 0 && (this.watching !== undefined || this.closed)) this.becameIdle();
   };
 
   private readonly endCountedPass = (value: unknown): unknown => {
-    this.endCounted();
+    this.endCounted(false);
     return value;
   };
 
   private readonly endCountedRethrow = (error: unknown): never => {
-    this.endCounted();
+    this.endCounted(true);
     throw error;
   };
 
@@ -714,7 +751,7 @@ export class SafetyValve {
   /** Starts a queued job; `permit` is `undefined` when the job holds a slot of `counted` by count. */
   private start(job: Job, permit: Permit | undefined, now: number): void {
     this.detach(job);
-    this.meters.sojourn.record(now - job.enqueuedAt);
+    this.meters.sojourn?.record(now - job.enqueuedAt);
     this.meters.admitted.inc();
     this.running++;
     if (job.fn === undefined) {
@@ -1001,78 +1038,45 @@ function checkConcurrencySource(source: ConcurrencySource): ConcurrencySource {
 }
 
 function createMeters(name: string, registry: SafetyValveOptions['metrics'], self: () => SafetyValve): Meters {
-  const valve = { valve: name };
-  if (registry === undefined) {
-    const rejected = {} as Record<Reason, Counter>;
-    for (const r of REASONS) rejected[r] = new Counter();
-    return {
-      admitted: new Counter(),
-      completed: new Counter(),
-      aborted: new Counter(),
-      reclaimed: new Counter(),
-      rejected,
-      sojourn: new Histogram(),
-    };
-  }
+  const series = new ValveMetrics(registry, name);
   const rejected = {} as Record<Reason, Counter>;
   for (const r of REASONS) {
-    rejected[r] = registry.counter({
-      name: 'valve_safety_rejected_total',
-      help: 'Jobs refused or dropped by a safety valve, by reason.',
-      labels: { valve: name, reason: r },
-    });
+    rejected[r] = series.counter(
+      'valve_safety_rejected_total',
+      'Jobs refused or dropped by a safety valve, by reason.',
+      { reason: r },
+    );
   }
   const stat = () => self().stats();
-  registry.gauge({
-    name: 'valve_safety_queue_length',
-    help: 'Jobs waiting in a safety valve.',
-    labels: valve,
-    collect: () => stat().queued,
-  });
-  registry.gauge({
-    name: 'valve_safety_running',
-    help: 'Jobs of a safety valve in flight.',
-    labels: valve,
-    collect: () => stat().running,
-  });
-  registry.gauge({
-    name: 'valve_safety_tokens',
-    help: 'Tokens in a safety valve bucket (+Inf without a rate limit).',
-    labels: valve,
-    collect: () => stat().tokens,
-  });
-  registry.gauge({
-    name: 'valve_safety_limit',
-    help: 'Concurrency a safety valve allows now (moves with an adaptive limit).',
-    labels: valve,
-    collect: () => stat().limit,
-  });
+  series.gauge('valve_safety_queue_length', 'Jobs waiting in a safety valve.', () => stat().queued);
+  series.gauge('valve_safety_running', 'Jobs of a safety valve in flight.', () => stat().running);
+  series.gauge(
+    'valve_safety_tokens',
+    'Tokens in a safety valve bucket (+Inf without a rate limit).',
+    () => stat().tokens,
+  );
+  series.gauge(
+    'valve_safety_limit',
+    'Concurrency a safety valve allows now (moves with an adaptive limit).',
+    () => stat().limit,
+  );
   return {
-    admitted: registry.counter({
-      name: 'valve_safety_admitted_total',
-      help: 'Jobs started by a safety valve.',
-      labels: valve,
-    }),
-    completed: registry.counter({
-      name: 'valve_safety_completed_total',
-      help: 'Jobs of a safety valve that finished (or whose permit was released).',
-      labels: valve,
-    }),
-    aborted: registry.counter({
-      name: 'valve_safety_aborted_total',
-      help: 'Queued jobs whose caller aborted.',
-      labels: valve,
-    }),
-    reclaimed: registry.counter({
-      name: 'valve_safety_reclaimed_total',
-      help: 'Slots taken back from jobs or permits that outlived leaseMs.',
-      labels: valve,
-    }),
+    series,
+    admitted: series.counter('valve_safety_admitted_total', 'Jobs started by a safety valve.'),
+    completed: series.counter(
+      'valve_safety_completed_total',
+      'Jobs of a safety valve that succeeded (or whose permit was released without dropped).',
+    ),
+    failed: series.counter(
+      'valve_safety_failed_total',
+      'Jobs of a safety valve that failed (threw, rejected, dropped permit or reclaimed lease).',
+    ),
+    aborted: series.counter('valve_safety_aborted_total', 'Queued jobs whose caller aborted.'),
+    reclaimed: series.counter(
+      'valve_safety_reclaimed_total',
+      'Slots taken back from jobs or permits that outlived leaseMs.',
+    ),
     rejected,
-    sojourn: registry.histogram({
-      name: 'valve_safety_sojourn_seconds',
-      help: 'Time queued jobs waited before they started.',
-      labels: valve,
-    }),
+    sojourn: series.histogram('valve_safety_sojourn_seconds', 'Time queued jobs waited before they started.'),
   };
 }

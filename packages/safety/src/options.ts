@@ -1,4 +1,4 @@
-import type { Clock, ConcurrencySource, Limit, MetricsRegistry, RateSource, Reason } from '@valve/core';
+import type { Clock, ConcurrencySource, Limit, MetricsRegistry, RateSource, Reason, ValveStats } from '@valve/core';
 
 /** How the queue of waiting jobs is disciplined. See the README for which to choose. */
 export type QueueDiscipline = 'fifo' | 'codel' | 'codel-timer' | 'deadline';
@@ -171,24 +171,20 @@ export interface SafetyValveConfiguration {
   timeoutMs: number | undefined;
 }
 
-/** A snapshot of a valve (safetyvalve's `q(Name, tokens)` and more). */
-export interface SafetyValveStats {
-  name: string;
+/**
+ * A snapshot of a valve (safetyvalve's `q(Name, tokens)` and more), in the Valve contract's words:
+ * the unit is a job (a `run()` or an `ask()` permit); `admitted = running + completed + failed`.
+ */
+export interface SafetyValveStats extends ValveStats {
   /** Tokens in the bucket now (Infinity without a rate limit). */
   tokens: number;
-  /** Jobs of this valve in flight. */
-  running: number;
-  /** Jobs waiting. */
-  queued: number;
   /** Concurrency allowed now (moves with an adaptive limit). */
   limit: number;
-  admitted: number;
-  completed: number;
-  rejected: Record<Reason, number>;
+  /** Queued jobs whose caller aborted (also in `rejected` and `rejectedByReason.aborted`). */
   aborted: number;
+  /** Slots taken back by `leaseMs` (those jobs count in `failed`). */
   reclaimed: number;
   /** CoDel is in its dropping state (`queue: 'codel'` only). */
   dropping: boolean;
-  closed: boolean;
   configuration: SafetyValveConfiguration;
 }

@@ -124,7 +124,7 @@ describe("queue: 'codel' in a valve", () => {
     const runs = jobs.map((j) => track(valve.run(j.fn)));
     // Nothing is dropped while nothing dequeues, however long the wait.
     await clock.advanceAsync(500);
-    expect(valve.stats().rejected.overload).toBe(0);
+    expect(valve.stats().rejectedByReason.overload).toBe(0);
     // First dequeue at t = 500: sojourn 500 >= 5 sets firstAboveTime = 600; job 0 starts.
     holder.finish();
     await flush();

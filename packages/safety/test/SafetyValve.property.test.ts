@@ -172,14 +172,14 @@ async function check(config: Config, ops: Op[]): Promise<void> {
       s.running !== model.running.length ||
       s.queued !== model.queue.length ||
       s.tokens !== model.tokens ||
-      s.rejected.queue_full !== model.rejected.length ||
+      s.rejectedByReason.queue_full !== model.rejected.length ||
       s.aborted !== model.aborted.length
     ) {
       expect({
         running: s.running,
         queued: s.queued,
         tokens: s.tokens,
-        rejected: s.rejected.queue_full,
+        rejected: s.rejectedByReason.queue_full,
         aborted: s.aborted,
       }).toEqual({
         running: model.running.length,

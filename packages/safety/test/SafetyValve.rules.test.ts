@@ -112,7 +112,7 @@ describe('queue and concurrency rules', () => {
     a.finish();
     await flush();
     expect([b.value, c.value]).toEqual(['b', 'c']);
-    expect(valve.stats().rejected.queue_full).toBe(1);
+    expect(valve.stats().rejectedByReason.queue_full).toBe(1);
     valve.close();
   });
 

@@ -16,7 +16,7 @@ describe('release in finally', () => {
     ).rejects.toBe(boom);
     await expect(valve.run(() => Promise.reject('not an error'))).rejects.toBe('not an error');
     expect(await valve.run(() => 42)).toBe(42); // a non-promise value resolves
-    expect(valve.stats()).toMatchObject({ running: 0, completed: 3 });
+    expect(valve.stats()).toMatchObject({ running: 0, completed: 1, failed: 2 });
     // The same from the queue.
     const gate = deferred();
     const first = valve.run(() => gate.promise);
@@ -116,7 +116,7 @@ describe('leaseMs', () => {
     expect(valve.stats()).toMatchObject({ reclaimed: 1, running: 0 });
     expect(lost.released).toBe(true);
     lost.done();
-    expect(valve.stats()).toMatchObject({ running: 0, completed: 2 });
+    expect(valve.stats()).toMatchObject({ running: 0, completed: 1, failed: 1 });
     valve.close();
   });
 
@@ -131,7 +131,7 @@ describe('leaseMs', () => {
     gate.resolve('late');
     await flush();
     expect(hung.value).toBe('late');
-    expect(valve.stats()).toMatchObject({ reclaimed: 1, running: 0, completed: 2 });
+    expect(valve.stats()).toMatchObject({ reclaimed: 1, running: 0, completed: 1, failed: 1 });
     valve.close();
   });
 });

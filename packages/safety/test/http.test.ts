@@ -39,7 +39,7 @@ describe('http', () => {
     gate.resolve();
     expect(await (await first).text()).toBe('ok');
     while (valve.stats().running !== 0) await new Promise((r) => setImmediate(r));
-    expect(valve.stats()).toMatchObject({ completed: 1, rejected: { queue_full: 1 } });
+    expect(valve.stats()).toMatchObject({ completed: 1, rejectedByReason: { queue_full: 1 } });
     valve.close();
   });
 

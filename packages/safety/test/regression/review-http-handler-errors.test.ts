@@ -61,7 +61,7 @@ describe('withSafetyValve never rethrows a handler error', () => {
     expect(await r.json()).toEqual({ error: 'internal' });
     expect(seen).toEqual([[bug, '/search']]);
     await settle(valve);
-    expect(valve.stats()).toMatchObject({ running: 0, completed: 1 });
+    expect(valve.stats()).toMatchObject({ running: 0, completed: 0, failed: 1 });
     valve.close();
   });
 

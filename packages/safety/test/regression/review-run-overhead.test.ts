@@ -127,7 +127,7 @@ describe('run() with the built-in fixed cap (shared handlers, slots taken by cou
     slow.resolve('slow');
     await flush();
     expect(r1.state).toBe('resolved');
-    expect(valve.stats()).toMatchObject({ running: 0, queued: 0, admitted: 7, completed: 7 });
+    expect(valve.stats()).toMatchObject({ running: 0, queued: 0, admitted: 7, completed: 5, failed: 2 });
     // Both slots are free again: two jobs start at once, a third queues.
     const held = [deferred(), deferred()];
     const h = held.map((g) => track(valve.run(() => g.promise)));
@@ -209,7 +209,7 @@ describe('run() with the built-in fixed cap: counted slots', () => {
         .run(() => Promise.reject(boom))
         .catch((e) => {
           // Rejected with the job's own error, and the slot is free by the time the caller knows.
-          expect(valve.stats()).toMatchObject({ running: 0, completed: 2 });
+          expect(valve.stats()).toMatchObject({ running: 0, completed: 1, failed: 1 });
           throw e;
         }),
     ).rejects.toBe(boom);
@@ -249,7 +249,7 @@ describe('run() with the built-in fixed cap: counted slots', () => {
     expect(Object.getPrototypeOf(r)).toBe(Promise.prototype);
     expect(await r).toBe(5);
     await expect(valve.run(() => Tagged.reject(new Error('sub')))).rejects.toThrow('sub');
-    expect(valve.stats()).toMatchObject({ running: 0, completed: 2 });
+    expect(valve.stats()).toMatchObject({ running: 0, completed: 1, failed: 1 });
     valve.close();
   });
 

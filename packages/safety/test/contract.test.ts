@@ -1,0 +1,67 @@
+// The Valve contract (CONTRIBUTING.md, issue 14) for SafetyValve: shared stats words, an
+// awaitable idempotent close(), Symbol.asyncDispose, metrics removed on close.
+import { ManualClock, MetricsRegistry } from '@valve/core';
+import { deferred, flush, track } from '@valve/testkit';
+import { describe, expect, it } from 'vitest';
+import { SafetyValve } from '../src/index.js';
+
+describe('SafetyValve and the Valve contract', () => {
+  it('stats: completed excludes failures; admitted = running + completed + failed; offered = rejected + queued + admitted', async () => {
+    const valve = new SafetyValve({ concurrency: 1, size: 1, clock: new ManualClock() });
+    const gate = deferred<string>();
+    const ok = valve.run(() => gate.promise);
+    const bad = valve.run(() => Promise.reject(new Error('no')));
+    const refused = valve.run(() => 1); // queue full
+    const ac = new AbortController();
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_VALVE_QUEUE_FULL' });
+    let s = valve.stats();
+    expect(s).toMatchObject({ admitted: 1, running: 1, queued: 1, rejected: 1, completed: 0, failed: 0 });
+    expect(s.rejectedByReason.queue_full).toBe(1);
+    gate.resolve('a');
+    await ok;
+    await expect(bad).rejects.toThrow('no');
+    const g2 = deferred();
+    const holder = valve.run(() => g2.promise);
+    const aborted = valve.run(() => 2, { signal: ac.signal });
+    ac.abort();
+    await expect(aborted).rejects.toBeDefined();
+    g2.resolve();
+    await holder;
+    s = valve.stats();
+    expect(s).toMatchObject({ admitted: 3, running: 0, completed: 2, failed: 1, rejected: 2, queued: 0 });
+    expect(s.rejectedByReason).toMatchObject({ queue_full: 1, aborted: 1 });
+    expect(s.admitted).toBe(s.running + s.completed + s.failed);
+    expect(5).toBe(s.rejected + s.queued + s.admitted); // five offered
+    await valve.close();
+  });
+
+  it('close() is awaitable and idempotent: it resolves once running jobs settled; asyncDispose is close', async () => {
+    const valve = new SafetyValve({ concurrency: 1, size: 5 });
+    const gate = deferred<string>();
+    const running = valve.run(() => gate.promise);
+    const first = valve.close();
+    expect(valve.close()).toBe(first);
+    expect(valve[Symbol.asyncDispose]()).toBe(first);
+    const closed = track(first);
+    await flush();
+    expect(closed.state).toBe('pending');
+    gate.resolve('done');
+    expect(await running).toBe('done');
+    await first;
+    expect(valve.stats().closed).toBe(true);
+  });
+
+  it("close() removes exactly this valve's metric series", async () => {
+    const metrics = new MetricsRegistry();
+    const a = new SafetyValve({ name: 'a', concurrency: 1, size: 1, metrics });
+    const b = new SafetyValve({ name: 'b', concurrency: 1, size: 1, metrics });
+    await a.run(() => 1);
+    expect(metrics.toPrometheus()).toContain('valve_safety_admitted_total{valve="a"} 1');
+    await a.close();
+    const text = metrics.toPrometheus();
+    expect(text).not.toContain('valve="a"');
+    expect(text).toContain('valve="b"');
+    await b.close();
+    expect(metrics.toPrometheus()).not.toContain('valve_safety_');
+  });
+});
