@@ -76,3 +76,5 @@ export function requireService(envName: string, what: string): string | undefine
   console.warn(`\n!!! ${message}\n`);
   return undefined;
 }
+export { FlakyRate, LyingConcurrency } from './sources.js';
+export { gateOps, runGateModel, type GateOp, type GateResult, type GateValve } from './gateModel.js';
