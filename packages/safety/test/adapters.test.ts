@@ -154,7 +154,7 @@ describe.each(Object.keys(adapters))('%s', (name) => {
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe('ok');
     await until(() => valve.stats().running === 0);
-    expect(valve.stats()).toMatchObject({ admitted: 1, completed: 1, rejected: { queue_full: 1 } });
+    expect(valve.stats()).toMatchObject({ admitted: 1, completed: 1, rejectedByReason: { queue_full: 1 } });
     valve.close();
   });
 

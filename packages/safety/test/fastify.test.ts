@@ -46,7 +46,7 @@ describe('@valve/safety/fastify', () => {
     gate.resolve();
     expect(await (await held).text()).toBe('guarded');
     await until(() => valve.stats().running === 0);
-    expect(valve.stats()).toMatchObject({ admitted: 1, completed: 1, rejected: { queue_full: 1 } });
+    expect(valve.stats()).toMatchObject({ admitted: 1, completed: 1, rejectedByReason: { queue_full: 1 } });
     valve.close();
   });
 

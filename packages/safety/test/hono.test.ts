@@ -52,7 +52,7 @@ describe('@valve/safety/hono via app.request()', () => {
     expect(limited.status).toBe(503);
     expect(limited.headers.get('retry-after')).toBe('1');
     expect(limited.headers.get('ratelimit-reset')).toBe('2'); // 600 ms to the next refill, then one more
-    expect(valve.stats()).toMatchObject({ admitted: 2, completed: 2, rejected: { queue_full: 2 } });
+    expect(valve.stats()).toMatchObject({ admitted: 2, completed: 2, rejectedByReason: { queue_full: 2 } });
     valve.close();
   });
 
