@@ -17,6 +17,14 @@ import {
   toReport,
 } from './Database.js';
 
+/**
+ * Every table is created in utf8mb4 whatever the server's or database's default (issue 18: on a
+ * MariaDB whose default was latin1, events with emoji were acknowledged and then dead-lettered,
+ * `Incorrect string value`). utf8mb4 stores every string JSON can carry, so nothing accepted
+ * at the door is unstorable.
+ */
+const UTF8MB4 = 'DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci';
+
 type Row = Record<string, unknown>;
 
 export class MysqlDatabase implements Database {
@@ -42,17 +50,17 @@ export class MysqlDatabase implements Database {
     await this.pool.query(
       `CREATE TABLE IF NOT EXISTS ${t.customers} (
         id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(200) NOT NULL,
-        city VARCHAR(50) NOT NULL, tier VARCHAR(20) NOT NULL)`,
+        city VARCHAR(50) NOT NULL, tier VARCHAR(20) NOT NULL) ${UTF8MB4}`,
     );
     await this.pool.query(
       `CREATE TABLE IF NOT EXISTS ${t.events} (
         id BIGINT AUTO_INCREMENT PRIMARY KEY, type VARCHAR(64) NOT NULL, payload MEDIUMTEXT NOT NULL,
-        received_at DATETIME(3) NOT NULL)`,
+        received_at DATETIME(3) NOT NULL) ${UTF8MB4}`,
     );
     await this.pool.query(
       `CREATE TABLE IF NOT EXISTS ${t.audit} (
         id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME(3) NOT NULL, method VARCHAR(16) NOT NULL,
-        route VARCHAR(200) NOT NULL, status SMALLINT NOT NULL, duration_ms DOUBLE NOT NULL)`,
+        route VARCHAR(200) NOT NULL, status SMALLINT NOT NULL, duration_ms DOUBLE NOT NULL) ${UTF8MB4}`,
     );
     const [{ n, max }] = await this.rows(`SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS max FROM ${t.customers}`);
     if (Number(n) === customers && Number(max) === customers) return;
