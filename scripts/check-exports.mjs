@@ -61,7 +61,7 @@ for (const s of sizes) {
 }
 
 function kb(bytes) {
-  return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1000).toFixed(1)} kB`;
 }
 
 /** What is wrong with one packed tarball (empty when nothing is). */
