@@ -7,7 +7,8 @@
 # publishes nothing, then runs scripts/ci-consumers.mjs: fresh projects outside the workspace
 # that install each package from the registry and run its README's quick start as ESM TypeScript
 # (tsc, nodenext, strict), as CommonJS (require) and as an esbuild bundle.
-# Bounded: every step has a timeout; the whole stage takes a few minutes. Fails loudly.
+# Bounded: every step has a timeout, generous for a machine shared with builds (a release with its
+# cold build took 4-10 min at load 40); the whole stage takes about 5 min on an idle machine. Fails loudly.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/valve-publish.XXXXXX")"
@@ -88,7 +89,7 @@ cd "$WORK/repo"
 git config user.name "valve CI"
 git config user.email "ci@valve.invalid"
 # The copy installs from the same pnpm store, never from the throwaway registry.
-timeout 300 pnpm install --frozen-lockfile --prefer-offline >"$WORK/install.log" 2>&1 ||
+timeout 900 pnpm install --frozen-lockfile --prefer-offline >"$WORK/install.log" 2>&1 ||
   { tail -n 30 "$WORK/install.log"; fail "pnpm install in the copy"; }
 
 echo "--- publish-install: pnpm release must refuse before versioning"
@@ -107,7 +108,7 @@ const { publicPackages } = await import(process.env.RELEASE_MJS);
 const names = publicPackages(".").map((p) => `"${p.name}": patch`).join("\n");
 writeFileSync(".changeset/ci-publish-test.md", `---\n${names}\n---\n\nCI publish test.\n`);
 '
-timeout 120 pnpm version-packages >"$WORK/version.log" 2>&1 || { cat "$WORK/version.log"; fail "pnpm version-packages"; }
+timeout 600 pnpm version-packages >"$WORK/version.log" 2>&1 || { cat "$WORK/version.log"; fail "pnpm version-packages"; }
 git add -A
 git commit -qm "release: version packages (CI publish test)"
 node --input-type=module -e '
@@ -116,7 +117,7 @@ for (const p of publicPackages(".")) console.log(`    ${p.name}@${p.version}`);
 '
 
 echo "--- publish-install: pnpm release to $REGISTRY"
-timeout 600 "${ON_REGISTRY[@]}" pnpm release >"$WORK/release.log" 2>&1 || { cat "$WORK/release.log"; fail "pnpm release"; }
+timeout 1800 "${ON_REGISTRY[@]}" pnpm release >"$WORK/release.log" 2>&1 || { cat "$WORK/release.log"; fail "pnpm release"; }
 grep -E '^(tag |pnpm release:)' "$WORK/release.log" | sed 's/^/    /'
 PACKAGES="$(node --input-type=module -e '
 const { publicPackages } = await import(process.env.RELEASE_MJS);
@@ -128,12 +129,12 @@ for id in $PACKAGES; do
 done
 
 echo "--- publish-install: a second pnpm release publishes nothing and succeeds"
-timeout 300 "${ON_REGISTRY[@]}" pnpm release >"$WORK/rerun.log" 2>&1 || { cat "$WORK/rerun.log"; fail "the second pnpm release"; }
+timeout 900 "${ON_REGISTRY[@]}" pnpm release >"$WORK/rerun.log" 2>&1 || { cat "$WORK/rerun.log"; fail "the second pnpm release"; }
 [ "$(grep -c '^tag exists' "$WORK/rerun.log")" = "$(echo "$PACKAGES" | wc -w)" ] || { cat "$WORK/rerun.log"; fail "the second release did not find every tag"; }
 if grep -q 'tag created' "$WORK/rerun.log"; then fail "the second release created tags"; fi
 
 echo "--- publish-install: consumers (each package alone: ESM TypeScript, CommonJS, esbuild bundle)"
 cd "$WORK"
-timeout 900 node "$REPO/scripts/ci-consumers.mjs" --registry "$REGISTRY" --repo "$WORK/repo" --work "$WORK/consumers" ||
+timeout 1800 node "$REPO/scripts/ci-consumers.mjs" --registry "$REGISTRY" --repo "$WORK/repo" --work "$WORK/consumers" ||
   fail "consumer projects"
 echo "--- publish-install: ok"
