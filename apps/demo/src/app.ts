@@ -19,6 +19,7 @@ import { type Cache, createCache } from './cache/index.js';
 import type { DemoConfig } from './config.js';
 import { type Dashboard, mountDashboard } from './dashboard/index.js';
 import { CountingDatabase } from './db/CountingDatabase.js';
+import { LatencyDatabase } from './db/LatencyDatabase.js';
 import { createDatabase, type Database } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
 import { errorHandler, HttpError, notFound, sendOverloaded } from './httpErrors.js';
@@ -60,6 +61,8 @@ interface AppParts {
   registry: MetricsRegistry;
   valves: Valves;
   loaders: { direct: CustomerLoader; cached: CustomerLoader; guardedCached: CustomerLoader };
+  /** The database latency setting the dashboard reads and sets. */
+  dbLatency: { latencyMs: number };
   log: (line: string) => void;
   /** True once shutdown began: /healthz answers 503 and responses ask clients to reconnect elsewhere. */
   isShuttingDown: () => boolean;
@@ -255,6 +258,7 @@ export function buildApp(parts: AppParts): BuiltApp {
     customers: config.seedCustomers,
     valves: { db: valves.safety, events: valves.events },
     maxStreams: config.dashboardMaxStreams,
+    dbLatency: parts.dbLatency,
   });
   app.use(notFound);
   app.use(errorHandler(log));
@@ -265,14 +269,18 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   const log = options.log ?? ((line: string) => console.log(line));
   const registry = new MetricsRegistry();
   const processMetrics = registerProcessMetrics(registry);
-  const db = new CountingDatabase(
+  // The latency setting holds one of the database's connections (PGlite has one), and the
+  // counting decorator sits outside it, so the query durations include it.
+  const slow = new LatencyDatabase(
     createDatabase(config.databaseUrl, {
       tablePrefix: config.tablePrefix,
       poolSize: config.dbPoolSize,
       pgliteDataDir: config.pgliteDataDir,
     }),
-    registry,
+    config.databaseUrl === undefined ? 1 : config.dbPoolSize,
+    config.dbLatencyMs,
   );
+  const db = new CountingDatabase(slow, registry);
   let cache: Cache;
   try {
     await db.init(config.seedCustomers);
@@ -314,6 +322,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     registry,
     valves,
     loaders,
+    dbLatency: slow,
     log,
     isShuttingDown: () => shuttingDown,
     // After the response is written the socket becomes idle on a later tick.

@@ -3,6 +3,7 @@
  * checked here, and a bad value stops the start with an error that names the variable, the
  * value and what is allowed (documented in README.md, "Configuration").
  */
+import { MAX_DB_LATENCY_MS } from './db/LatencyDatabase.js';
 import { CUSTOMERS } from './shared/scenarios.js';
 
 export interface DemoConfig {
@@ -67,6 +68,11 @@ export interface DemoConfig {
   headersTimeoutMs: number;
   /** Grace period for in-flight requests at shutdown before connections are cut. */
   shutdownTimeoutMs: number;
+  /**
+   * Extra time every statement holds a database connection (LatencyDatabase): 0 is the real
+   * database; the dashboard's scenarios set more so the valves have work at the generator's rates.
+   */
+  dbLatencyMs: number;
 }
 
 export class ConfigError extends Error {
@@ -178,5 +184,6 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     dashboardMaxStreams: int(env, 'DASHBOARD_MAX_STREAMS', 100, 1, 100_000),
     requestTimeoutMs,
     headersTimeoutMs,
+    dbLatencyMs: int(env, 'DB_LATENCY_MS', 0, 0, MAX_DB_LATENCY_MS),
   };
 }

@@ -201,6 +201,8 @@ class Chart {
    */
   push(t, values, lines = []) {
     this.extraLines = lines;
+    // What the canvas draws, for tests and screen readers alike.
+    this.fig.dataset.lines = lines.map((l) => l.label).join('; ');
     if (values === null || (values && typeof values.note === 'string')) {
       this.nodata.hidden = false;
       this.nodata.textContent = values === null ? 'no data (series not registered)' : values.note;
@@ -209,8 +211,10 @@ class Chart {
       return;
     }
     let rebuild = this.plot === undefined;
-    for (const label of values.keys()) {
-      if (!this.labels.includes(label)) {
+    for (const [label, v] of values) {
+      // A series gets its line once it has a non-zero value: a valve or reason that never
+      // happened draws nothing and takes no place in the legend.
+      if (!this.labels.includes(label) && typeof v === 'number' && v !== 0 && !Number.isNaN(v)) {
         this.labels.push(label);
         this.ys.push(this.xs.map(() => null));
         rebuild = true;
@@ -230,7 +234,8 @@ class Chart {
     this.fig.dataset.points = String(this.points);
     this.fig.dataset.state = 'data';
     this.nodata.hidden = this.labels.length > 0;
-    if (this.labels.length === 0) this.nodata.textContent = 'no series yet';
+    if (this.labels.length === 0) this.nodata.textContent = 'nothing yet: no series has had a non-zero value';
+    this.fig.dataset.series = this.labels.join('; ');
     if (rebuild) this.build();
     else this.plot.setData([this.xs, ...this.ys]);
     this.summary.textContent = `${this.spec.title}, now: ${
@@ -392,7 +397,7 @@ const panels = [
     charts: [
       { id: 'sv-rate', title: 'Admitted and rejected (by reason) per second', unit: '/s' },
       { id: 'sv-queue', title: 'Queue length and running jobs', unit: 'jobs' },
-      { id: 'sv-sojourn', title: 'Sojourn p99 vs the CoDel target', unit: 'ms' },
+      { id: 'sv-sojourn', title: "Sojourn p99 vs the queue discipline's target", unit: 'ms' },
       { id: 'sv-tokens', title: 'Tokens in the bucket', unit: 'tokens' },
     ],
     update(frame, push) {
@@ -422,9 +427,8 @@ const panels = [
       );
       const sojourn = histograms(frame, 'valve_safety_sojourn_seconds');
       const conf = safetyConfiguration(frame);
-      const lines = conf?.targetMs
-        ? [{ value: conf.targetMs, label: `CoDel target ${conf.targetMs} ms`, color: '#a65a00' }]
-        : [];
+      const target = disciplineTarget(conf);
+      const lines = target ? [{ value: target.ms, label: target.label, color: '#a65a00' }] : [];
       const p99 = sojourn?.[0]?.value.window.p99 ?? null;
       push('sv-sojourn', sojourn === null ? null : new Map([['sojourn p99', p99]]), lines);
       const tokens = grouped(frame, 'valve_safety_tokens', null);
@@ -441,11 +445,7 @@ const panels = [
       setTile('sv-admitted', admitted === null ? null : fmt(total(admitted)));
       setTile('sv-rejected', rejected === null ? null : fmt(rej), rej > 0 ? 'warn' : undefined);
       setTile('sv-queue', queue === null ? null : fmt(first(queue)));
-      setTile(
-        'sv-sojourn',
-        sojourn === null ? null : `${fmt(p99)} ms`,
-        conf?.targetMs && p99 > conf.targetMs ? 'warn' : undefined,
-      );
+      setTile('sv-sojourn', sojourn === null ? null : `${fmt(p99)} ms`, target && p99 > target.ms ? 'warn' : undefined);
       setTile('sv-tokens', tokens === null ? null : tok === Number.POSITIVE_INFINITY ? '∞ (no rate limit)' : fmt(tok));
       setTile('sv-discipline', conf ? `${conf.queue}${conf.deadlineMs ? `, ${conf.deadlineMs} ms` : ''}` : null);
     },
@@ -561,6 +561,23 @@ const panels = [
   },
 ];
 
+/**
+ * The line the sojourn chart draws: the target of the discipline in use. CoDel ('codel',
+ * 'codel-timer') sheds once the sojourn stays above its target; 'deadline' (and 'fifo' with a
+ * deadline) refuses a waiter that waited its deadline; plain 'fifo' has no target.
+ */
+function disciplineTarget(conf) {
+  if (!conf) return null;
+  if (conf.queue === 'codel' || conf.queue === 'codel-timer')
+    return conf.targetMs ? { ms: conf.targetMs, label: `CoDel target ${conf.targetMs} ms (${conf.queue})` } : null;
+  if (conf.deadlineMs)
+    return {
+      ms: conf.deadlineMs,
+      label: `${conf.queue === 'deadline' ? '' : `${conf.queue} `}deadline ${conf.deadlineMs} ms`,
+    };
+  return null;
+}
+
 /** The first SafetyValve's configuration from the valve stats the server adds (if any). */
 function safetyConfiguration(frame) {
   for (const s of Object.values(frame.stats ?? {})) if (s?.configuration?.queue) return s.configuration;
@@ -579,6 +596,9 @@ const form = document.getElementById('load-form');
 const scenarioSel = document.getElementById('scenario');
 const rateInput = document.getElementById('rate');
 const durationInput = document.getElementById('duration');
+const latencyInput = document.getElementById('db-latency');
+const latencyNow = document.getElementById('db-latency-now');
+let latencyEdited = false;
 const startBtn = document.getElementById('start');
 const stopBtn = document.getElementById('stop');
 const message = document.getElementById('load-message');
@@ -598,6 +618,8 @@ function setupControls() {
   rateInput.max = String(limits.maxRate);
   durationInput.min = String(limits.minDurationS);
   durationInput.max = String(limits.maxDurationS);
+  latencyInput.min = '0';
+  latencyInput.max = String(config.maxDbLatencyMs ?? 0);
   for (const s of scenarios) {
     const o = document.createElement('option');
     o.value = s.name;
@@ -608,7 +630,11 @@ function setupControls() {
     const s = scenarios.find((x) => x.name === scenarioSel.value);
     help.textContent = `${s?.description ?? ''} Rate ${limits.minRate}–${limits.maxRate} req/s, duration ${limits.minDurationS}–${limits.maxDurationS} s.`;
     if (!rateEdited && s) rateInput.value = String(s.defaultRate);
+    if (!latencyEdited && s) latencyInput.value = String(s.defaultDbLatencyMs ?? 0);
   };
+  latencyInput.addEventListener('input', () => {
+    latencyEdited = true;
+  });
   scenarioSel.addEventListener('change', sync);
   rateInput.addEventListener('input', () => {
     rateEdited = true;
@@ -623,6 +649,8 @@ function setupControls() {
     ['load-errors', 'errors'],
     ['load-inflight', 'in flight'],
     ['load-skipped', 'not sent (generator bound)'],
+    ['load-p50', '2xx p50, last second'],
+    ['load-p99', '2xx p99, last second'],
   ])
     tile('load', ...t);
 }
@@ -638,6 +666,12 @@ form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const rate = validInt(rateInput);
   const durationS = validInt(durationInput);
+  const dbLatencyMs = validInt(latencyInput);
+  if (dbLatencyMs === null && rate !== null && durationS !== null) {
+    say(`Database latency must be a whole number of ms from 0 to ${latencyInput.max}.`, 'error');
+    latencyInput.focus();
+    return;
+  }
   if (rate === null || durationS === null) {
     say(
       rate === null
@@ -653,7 +687,7 @@ form.addEventListener('submit', async (event) => {
     const res = await fetch('/dashboard/load', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ scenario: scenarioSel.value, rate, durationS }),
+      body: JSON.stringify({ scenario: scenarioSel.value, rate, durationS, dbLatencyMs }),
     });
     const body = await res.json();
     if (!res.ok) {
@@ -661,7 +695,10 @@ form.addEventListener('submit', async (event) => {
       startBtn.disabled = false;
       return;
     }
-    say(`Running ${scenarioSel.selectedOptions[0].textContent} at ${rate} req/s for ${durationS} s.`, 'running');
+    say(
+      `Running ${scenarioSel.selectedOptions[0].textContent} at ${rate} req/s for ${durationS} s, database latency ${dbLatencyMs} ms per statement.`,
+      'running',
+    );
   } catch (error) {
     say(`Not started: ${error.message}`, 'error');
     startBtn.disabled = false;
@@ -699,6 +736,22 @@ function updateLoad(load) {
   // Sends the generator itself skipped (too many in flight): its limit, not the server's errors.
   setTile('load-skipped', fmt(load.skipped), load.skipped > 0 ? 'warn' : undefined);
   setTile('load-inflight', fmt(load.inFlight));
+  setTile('load-p50', load.okP50Ms === null ? '–' : `${fmt(load.okP50Ms)} ms`);
+  setTile('load-p99', load.okP99Ms === null ? '–' : `${fmt(load.okP99Ms)} ms`);
+}
+
+/** States the server's current database latency (it persists between runs). */
+function updateLatency(ms) {
+  const text =
+    ms === null || ms === undefined
+      ? 'Database latency: no setting in this demo.'
+      : ms === 0
+        ? 'Database latency: 0 ms, the real database (server-side setting, changed by each run).'
+        : `Database latency: ${ms} ms added to every statement, holding its database connection (server-side; PGlite has one connection).`;
+  if (latencyNow.dataset.ms !== String(ms)) {
+    latencyNow.dataset.ms = String(ms);
+    latencyNow.textContent = text;
+  }
 }
 
 // ---------------------------------------------------------------- wiring
@@ -710,6 +763,7 @@ function onFrame(frame) {
     panel.update(frame, (id, values, lines) => charts.get(id).push(frame.t, values, lines));
   }
   updateLoad(frame.load);
+  updateLatency(frame.dbLatencyMs);
   document.body.dataset.frames = String(Number(document.body.dataset.frames ?? 0) + 1);
 }
 

@@ -15,6 +15,7 @@
  * One run at a time: `start()` while running is refused (the caller answers 409).
  */
 import { SCENARIOS, type ScenarioName } from '../shared/scenarios.js';
+import { percentileOf } from '../shared/stats.js';
 
 export const LOAD_LIMITS = Object.freeze({
   /** Requests per second. */
@@ -34,6 +35,8 @@ export interface LoadPlan {
   /** Offered requests per second. */
   rate: number;
   durationS: number;
+  /** The database latency to set as the run starts (the dashboard applies it; the generator ignores it). */
+  dbLatencyMs?: number;
 }
 
 export type LoadEnd = 'duration' | 'stopped' | 'server_closed';
@@ -56,6 +59,13 @@ export interface LoadStatus {
   skipped: number;
   inFlight: number;
   statuses: Record<string, number>;
+  /**
+   * Latency of the 2xx answers (send to last byte, as the client sees it) over the last whole
+   * second of the run, ms: what an admitted request costs while the valve sheds the rest. Null
+   * before the first second completes or when it had no 2xx.
+   */
+  okP50Ms: number | null;
+  okP99Ms: number | null;
   /** Why the last run ended; null while running or before the first run. */
   ended: LoadEnd | null;
 }
@@ -71,6 +81,10 @@ export class LoadGenerator {
   private counts = { sent: 0, ok: 0, shed: 0, errors: 0, aborted: 0, skipped: 0, inFlight: 0 };
   private statuses: Record<string, number> = {};
   private ended: LoadEnd | null = null;
+  /** 2xx latencies of the second in progress (ms), and when it began. */
+  private okLatencies: number[] = [];
+  private windowStart = 0;
+  private okWindow: { p50: number; p99: number } | null = null;
 
   constructor(
     /** Ids 1..n the customer scenarios draw from. */
@@ -97,20 +111,27 @@ export class LoadGenerator {
     this.counts = { sent: 0, ok: 0, shed: 0, errors: 0, aborted: 0, skipped: 0, inFlight: 0 };
     this.statuses = {};
     this.ended = null;
+    this.okLatencies = [];
+    this.windowStart = this.startedAt;
+    this.okWindow = null;
     const headers = scenario.body === undefined ? undefined : { 'content-type': 'application/json' };
 
     const send = (): void => {
       this.counts.sent++;
       this.counts.inFlight++;
       const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(LOAD_LIMITS.requestTimeoutMs)]);
+      const sentAt = this.now();
       fetch(`${origin}${nextPath()}`, { method: scenario.method, body: scenario.body, headers, signal })
         .then(async (res) => {
           // Read the body so the connection goes back to the pool.
           await res.arrayBuffer();
           const key = String(res.status);
           this.statuses[key] = (this.statuses[key] ?? 0) + 1;
-          if (res.status >= 200 && res.status < 300) this.counts.ok++;
-          else if (res.status === 503) this.counts.shed++;
+          if (res.status >= 200 && res.status < 300) {
+            this.counts.ok++;
+            // Only answers of the current run's window (a late answer of an earlier run is not).
+            if (this.abort === abort) this.okLatencies.push(this.now() - sentAt);
+          } else if (res.status === 503) this.counts.shed++;
           else this.counts.errors++;
         })
         .catch(() => {
@@ -128,7 +149,14 @@ export class LoadGenerator {
     };
 
     const tick = (): void => {
-      const elapsedS = (this.now() - this.startedAt) / 1000;
+      const now = this.now();
+      if (now - this.windowStart >= 1000) {
+        const xs = this.okLatencies;
+        this.okWindow = xs.length === 0 ? null : { p50: percentileOf(xs, 50), p99: percentileOf(xs, 99) };
+        this.okLatencies = [];
+        this.windowStart = now;
+      }
+      const elapsedS = (now - this.startedAt) / 1000;
       const until = Math.min(elapsedS, plan.durationS);
       const due = Math.floor(plan.rate * until) - this.scheduled;
       for (let i = 0; i < due; i++) {
@@ -161,6 +189,8 @@ export class LoadGenerator {
       elapsedS: this.plan === null ? 0 : Math.round((end - this.startedAt) / 100) / 10,
       ...this.counts,
       statuses: { ...this.statuses },
+      okP50Ms: this.okWindow === null ? null : Math.round(this.okWindow.p50 * 10) / 10,
+      okP99Ms: this.okWindow === null ? null : Math.round(this.okWindow.p99 * 10) / 10,
       ended: this.ended,
     };
   }

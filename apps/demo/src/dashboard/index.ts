@@ -20,6 +20,7 @@ import type { MetricsRegistry } from '@valve/core';
 import express, { type Express, type Request, type Response } from 'express';
 import { sendError, sendOverloaded } from '../httpErrors.js';
 import { isScenarioName, SCENARIO_NAMES, SCENARIOS } from '../shared/scenarios.js';
+import { MAX_DB_LATENCY_MS } from '../db/LatencyDatabase.js';
 import { FrameBuilder } from './frames.js';
 import { LOAD_LIMITS, LoadGenerator, type LoadPlan } from './LoadGenerator.js';
 import { SnapshotStream, serverOf } from './SnapshotStream.js';
@@ -47,6 +48,12 @@ export interface DashboardOptions {
   intervalMs?: number;
   /** `/dashboard/stream` clients at once; more get 503 (DASHBOARD_MAX_STREAMS). @default 100 */
   maxStreams?: number;
+  /**
+   * The database latency setting (LatencyDatabase): a plan's `dbLatencyMs` sets it when the run
+   * starts, and every frame and status reports it, so the page always states what it is.
+   * @default none (plans may not set it)
+   */
+  dbLatency?: { latencyMs: number };
 }
 
 export interface Dashboard {
@@ -105,12 +112,12 @@ export function loopbackOrigin(address: AddressInfo | string | null): string | u
 /** Validates a POST body into a plan, or returns the message of a 400. */
 export function parsePlan(body: unknown): LoadPlan | string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return 'the body must be a JSON object {scenario, rate, durationS}';
+    return 'the body must be a JSON object {scenario, rate, durationS, dbLatencyMs?}';
   }
   const b = body as Record<string, unknown>;
   for (const key of Object.keys(b)) {
-    if (key !== 'scenario' && key !== 'rate' && key !== 'durationS') {
-      return `unknown field ${JSON.stringify(key)}; allowed: scenario, rate, durationS`;
+    if (key !== 'scenario' && key !== 'rate' && key !== 'durationS' && key !== 'dbLatencyMs') {
+      return `unknown field ${JSON.stringify(key)}; allowed: scenario, rate, durationS, dbLatencyMs`;
     }
   }
   if (!isScenarioName(b.scenario)) {
@@ -128,7 +135,16 @@ export function parsePlan(body: unknown): LoadPlan | string {
   ) {
     return `durationS must be an integer from ${minDurationS} to ${maxDurationS} (seconds), got ${JSON.stringify(b.durationS) ?? 'nothing'}`;
   }
-  return { scenario: b.scenario, rate: b.rate, durationS: b.durationS };
+  if (b.dbLatencyMs === undefined) return { scenario: b.scenario, rate: b.rate, durationS: b.durationS };
+  if (
+    typeof b.dbLatencyMs !== 'number' ||
+    !Number.isInteger(b.dbLatencyMs) ||
+    b.dbLatencyMs < 0 ||
+    b.dbLatencyMs > MAX_DB_LATENCY_MS
+  ) {
+    return `dbLatencyMs must be an integer from 0 to ${MAX_DB_LATENCY_MS} (ms per statement), got ${JSON.stringify(b.dbLatencyMs)}`;
+  }
+  return { scenario: b.scenario, rate: b.rate, durationS: b.durationS, dbLatencyMs: b.dbLatencyMs };
 }
 
 export function mountDashboard(app: Express, options: DashboardOptions): Dashboard {
@@ -144,7 +160,7 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
       for (const [name, valve] of Object.entries(options.valves ?? {})) {
         if (valve !== undefined) stats[name] = plain(valve.stats());
       }
-      return { ...frames.build(), stats, load: generator.status() };
+      return { ...frames.build(), stats, load: generator.status(), dbLatencyMs: options.dbLatency?.latencyMs ?? null };
     },
     intervalMs,
     options.maxStreams,
@@ -180,9 +196,17 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
       intervalMs,
       watermarks,
       limits: LOAD_LIMITS,
+      maxDbLatencyMs: options.dbLatency === undefined ? 0 : MAX_DB_LATENCY_MS,
+      dbLatencyMs: options.dbLatency?.latencyMs ?? null,
       scenarios: SCENARIO_NAMES.map((name) => {
         const s = SCENARIOS[name];
-        return { name, label: s.label, description: s.description, defaultRate: s.defaultRate };
+        return {
+          name,
+          label: s.label,
+          description: s.description,
+          defaultRate: s.defaultRate,
+          defaultDbLatencyMs: s.defaultDbLatencyMs,
+        };
       }),
     });
   });
@@ -190,7 +214,7 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
   router.get('/stream', (req, res) => stream.add(req, res));
 
   router.get('/load', (_req, res) => {
-    res.json(generator.status());
+    res.json({ ...generator.status(), dbLatencyMs: options.dbLatency?.latencyMs ?? null });
   });
 
   router.post('/load', express.json({ limit: 1024, strict: true }), (req: Request, res: Response) => {
@@ -223,8 +247,17 @@ export function mountDashboard(app: Express, options: DashboardOptions): Dashboa
       sendOverloaded(res, 'shutdown', 1);
       return;
     }
+    if (plan.dbLatencyMs !== undefined) {
+      if (options.dbLatency === undefined) {
+        sendError(res, 400, 'invalid_load', 'this demo has no database latency setting: leave dbLatencyMs out');
+        return;
+      }
+      // Kept after the run (the page states the current value), so a baseline run that follows
+      // meets the same database.
+      options.dbLatency.latencyMs = plan.dbLatencyMs;
+    }
     generator.start(plan, origin);
-    res.status(202).json(generator.status());
+    res.status(202).json({ ...generator.status(), dbLatencyMs: options.dbLatency?.latencyMs ?? null });
   });
 
   router.delete('/load', (_req, res) => {

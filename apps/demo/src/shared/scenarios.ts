@@ -14,6 +14,11 @@ export interface Scenario {
   readonly method: 'GET' | 'POST';
   /** A rate that shows the scenario on a 2-core machine (generator, server and PGlite share it), req/s. */
   readonly defaultRate: number;
+  /**
+   * The database latency (ms each statement holds a connection) the page sets with this
+   * scenario: enough that the valve has work at `defaultRate` (see LatencyDatabase).
+   */
+  readonly defaultDbLatencyMs: number;
   /** Builds the per-run request source (a fresh seeded sampler each run). */
   paths(customers: number): () => string;
   readonly body?: string;
@@ -61,7 +66,11 @@ const zipf = (base: string, seed: number) => (customers: number) => {
   return () => `${base}/${next()}`;
 };
 const fixed = (path: string) => () => () => path;
-const EVENT_BODY = JSON.stringify({ type: 'dashboard.load', payload: { page: '/pricing', ms: 42 } });
+/** Events per POST of the events scenarios (bench/load's batch size too): the generator's rates outrun the slowed inserts. */
+export const EVENTS_PER_POST = 50;
+const EVENT_BODY = JSON.stringify(
+  Array.from({ length: EVENTS_PER_POST }, (_, i) => ({ type: 'dashboard.load', payload: { page: '/pricing', i } })),
+);
 
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   hot: {
@@ -70,6 +79,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: 'Every request asks for the same customer; concurrent requests share one query.',
     method: 'GET',
     defaultRate: 300,
+    defaultDbLatencyMs: 100,
     paths: hot(ROUTES.customers),
   },
   'hot-direct': {
@@ -78,6 +88,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: 'Every request asks for the same customer; one query per request.',
     method: 'GET',
     defaultRate: 300,
+    defaultDbLatencyMs: 100,
     paths: hot(ROUTES.directCustomers),
   },
   zipf: {
@@ -86,6 +97,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: `Customer ids drawn from a Zipf law (s = ${ZIPF_S}): a few hot ids, a long tail.`,
     method: 'GET',
     defaultRate: 300,
+    defaultDbLatencyMs: 20,
     paths: zipf(ROUTES.customers, SEEDS.zipf),
   },
   'zipf-direct': {
@@ -94,6 +106,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description: `Customer ids drawn from a Zipf law (s = ${ZIPF_S}), one query per request.`,
     method: 'GET',
     defaultRate: 300,
+    defaultDbLatencyMs: 20,
     paths: zipf(ROUTES.directCustomers, SEEDS.zipf),
   },
   overload: {
@@ -102,7 +115,8 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     description:
       'More segment reports (a costly scan each) than the database serves; the SafetyValve sheds the excess with 503s.',
     method: 'GET',
-    defaultRate: 1500,
+    defaultRate: 100,
+    defaultDbLatencyMs: 50,
     paths: zipf(ROUTES.reports, SEEDS.overload),
   },
   'overload-unprotected': {
@@ -110,24 +124,27 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     label: 'Overload, unprotected (baseline)',
     description: 'More segment reports than the database serves, with no admission control: queues grow.',
     method: 'GET',
-    defaultRate: 1500,
+    defaultRate: 100,
+    defaultDbLatencyMs: 50,
     paths: zipf(ROUTES.unprotectedReports, SEEDS.overload),
   },
   events: {
     name: 'events',
     label: 'Events, through the BackpressureController',
-    description: 'POST /events: buffered, inserted in batches.',
+    description: `POST /events with ${EVENTS_PER_POST} events each: buffered, inserted in batches; a full buffer refuses (503).`,
     method: 'POST',
-    defaultRate: 500,
+    defaultRate: 100,
+    defaultDbLatencyMs: 250,
     paths: fixed(ROUTES.events),
     body: EVENT_BODY,
   },
   'events-direct': {
     name: 'events-direct',
-    label: 'Events, one INSERT per request (baseline)',
-    description: 'POST /direct/events: one INSERT per request.',
+    label: 'Events, one INSERT per event (baseline)',
+    description: `POST /direct/events with ${EVENTS_PER_POST} events each: one INSERT per event, nothing buffered.`,
     method: 'POST',
-    defaultRate: 500,
+    defaultRate: 100,
+    defaultDbLatencyMs: 250,
     paths: fixed(ROUTES.directEvents),
     body: EVENT_BODY,
   },
