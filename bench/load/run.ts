@@ -74,6 +74,8 @@ function parseArgs(argv: string[]): Settings {
   let explicitRuns = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    // `pnpm bench:load -- --quick` passes the `--` through to us: the same as without it.
+    if (arg === '--') continue;
     if (arg === '--quick') s.quick = true;
     else if (arg === '--connections') s.connections = num('--connections', argv[++i], 1, 2000);
     else if (arg === '--duration') {
@@ -726,7 +728,14 @@ function markdown(
   const out = [
     `# Load test results, ${date}${s.quick ? ' (--quick)' : ''}`,
     '',
-    `\`pnpm bench:load${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`: autocannon ${s.connections} connections, ${s.durationS} s per run, ${s.runs} run(s) per route, ` +
+    `\`pnpm bench:load${
+      process.argv.length > 2
+        ? ` ${process.argv
+            .slice(2)
+            .filter((a) => a !== '--')
+            .join(' ')}`
+        : ''
+    }\`: autocannon ${s.connections} connections, ${s.durationS} s per run, ${s.runs} run(s) per route, ` +
       `round-robin with a rotating order. Machine: ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; autocannon and the demo share these cores. Took ${Math.round(seconds)} s.`,
     '',

@@ -10,7 +10,7 @@ import {
   validateInteger,
   validateObject,
 } from '@valve/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Codec } from './Codec.js';
 import { jsonCodec } from './Codec.js';
 import { COMMON_OPTION_KEYS, normalizeCommon } from './internal/normalizeOptions.js';
@@ -106,7 +106,7 @@ export class RedisCoalescer<T = unknown, K = string> {
   /** Followers waiting for an announcement, by key string. */
   private readonly followers = new Map<string, Set<Follower>>();
   /** Open while any follower waits; written by subscribe() and dropSubscriber(). */
-  private subscriber: Redis | undefined;
+  private subscriber: Redis | Cluster | undefined;
   /**
    * The key string subscribed on each channel, and when the subscription is active (a
    * follower must not claim again before that); entries are removed with their last follower.
@@ -377,7 +377,7 @@ export class RedisCoalescer<T = unknown, K = string> {
     if (existing !== undefined) return existing.active;
     let sub = this.subscriber;
     if (sub === undefined) {
-      sub = this.link.redis.duplicate();
+      sub = this.link.duplicate();
       this.subscriber = sub;
       // Errors surface as follower timeouts; without a listener ioredis would print them.
       sub.on('error', () => {});

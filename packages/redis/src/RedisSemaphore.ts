@@ -12,7 +12,7 @@ import {
   validateInteger,
   WaiterQueue,
 } from '@valve/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { COMMON_OPTION_KEYS, normalizeCommon } from './internal/normalizeOptions.js';
 import { RedisLink } from './internal/RedisLink.js';
 import type { RedisErrorPolicy, RedisSourceOptions } from './options.js';
@@ -98,7 +98,7 @@ export class RedisSemaphore implements ConcurrencySource {
   /** Set after a refusal: sleep until the earliest lease expiry (or an earlier wake-up). */
   private retryTimer: Timer | undefined;
   private renewTimer: Timer | undefined;
-  private subscriber: Redis | undefined;
+  private subscriber: Redis | Cluster | undefined;
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -255,7 +255,7 @@ export class RedisSemaphore implements ConcurrencySource {
 
   private ensureSubscriber(): void {
     if (this.subscriber !== undefined || this.closed) return;
-    const sub = this.link.redis.duplicate();
+    const sub = this.link.duplicate();
     this.subscriber = sub;
     // Without a listener ioredis would print connection errors; the retry timer covers for a
     // subscriber that cannot connect, so its errors need no handling here.

@@ -1,5 +1,5 @@
 import type { Clock } from '@valve/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * What a source does when Redis cannot answer:
@@ -18,7 +18,7 @@ export interface RedisSourceOptions {
    * The ioredis client to run commands on. The source never closes it (you own it); a source
    * that needs pub/sub opens its own `redis.duplicate()` and closes that in `close()`.
    */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * The limit's name, shared by every instance that must share the limit; part of the Redis key.
    * Required: two unrelated limits that defaulted to one name would silently share a budget.

@@ -1,5 +1,5 @@
 import { type Clock, TimeoutError } from '@valve/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RedisUnavailableError } from '../RedisUnavailableError.js';
 import type { Script } from './Script.js';
 
@@ -19,8 +19,17 @@ export class RedisLink {
   /** The last failure, kept as the `cause` of fast failures during the probe interval. */
   private lastError: unknown;
 
+  /**
+   * A second connection of the same kind, for pub/sub (a subscribed connection runs no other
+   * command): `duplicate()` of a single Redis or of a Cluster, whose signatures differ.
+   */
+  duplicate(): Redis | Cluster {
+    const r = this.redis;
+    return r.isCluster ? (r as Cluster).duplicate() : (r as Redis).duplicate();
+  }
+
   constructor(
-    readonly redis: Redis,
+    readonly redis: Redis | Cluster,
     private readonly clock: Clock,
     private readonly commandTimeoutMs: number,
     private readonly probeIntervalMs: number,

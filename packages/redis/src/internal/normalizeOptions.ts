@@ -7,7 +7,7 @@ import {
   validateOneOf,
   validateString,
 } from '@valve/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { REDIS_ERROR_POLICIES, type RedisErrorPolicy, type RedisSourceOptions } from '../options.js';
 
 export const COMMON_OPTION_KEYS = [
@@ -21,7 +21,7 @@ export const COMMON_OPTION_KEYS = [
 ] as const;
 
 export interface NormalizedCommon {
-  redis: Redis;
+  redis: Redis | Cluster;
   name: string;
   prefix: string;
   policy: RedisErrorPolicy;
