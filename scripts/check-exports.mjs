@@ -85,6 +85,13 @@ function tarballProblems(dir, file) {
   for (const f of entries.keys()) {
     if (!/^(package\.json|LICENSE|README\.md|CHANGELOG\.md|dist\/.+)$/.test(f)) problems.push(`unexpected file ${f}`);
   }
+  // Nothing @internal ships (stripInternal in tsconfig.base.json; issue 14), nor pool's internal Cohort types.
+  for (const f of entries.keys()) {
+    if (!/\.d\.c?ts$/.test(f)) continue;
+    const dts = execFileSync('tar', ['xzf', file, '-O', `package/${f}`], { encoding: 'utf8' });
+    if (dts.includes('@internal')) problems.push(`${f} contains an @internal declaration`);
+    if (/\bCohort(Owner)?\b/.test(dts)) problems.push(`${f} declares the internal Cohort types`);
+  }
   const manifest = JSON.parse(execFileSync('tar', ['xzf', file, '-O', 'package/package.json'], { encoding: 'utf8' }));
   for (const field of ['devDependencies', 'scripts']) {
     if (manifest[field] !== undefined) problems.push(`published package.json keeps ${field}`);

@@ -23,15 +23,19 @@ import {
   type Clock,
   DroppedError,
   Emitter,
+  emptyRejectedByReason,
   errorForReason,
   type Event,
   KeepAlive,
+  rejectUnknownOptions,
   RingBuffer,
   rethrowLater,
   type Timer,
   validateBoolean,
   validateObject,
   validateSignal,
+  type Valve,
+  ValveMetrics,
 } from '@valve/core';
 import { AdaptiveInterval } from './AdaptiveInterval.js';
 import { BatchFlusher } from './BatchFlusher.js';
@@ -74,6 +78,9 @@ export interface ConsumeResult {
 
 type Phase = 'idle' | 'running' | 'stopping' | 'stopped';
 
+const PUSH_OPTIONS = ['signal'] as const;
+const STOP_OPTIONS = ['drain'] as const;
+
 const TRUE = Promise.resolve(true);
 const FALSE = Promise.resolve(false);
 const WAIT = 2;
@@ -83,7 +90,12 @@ const EVICT = 1;
 const REFUSE = 2;
 type WhenFull = typeof ASK | typeof EVICT | typeof REFUSE;
 
-export class BackpressureController<T> {
+/**
+ * The Valve contract (CONTRIBUTING.md) for a controller: the unit of work is an item. `queued` is
+ * buffered or blocked, `running` handed to a flush, `completed` flushed, `failed` dead-lettered,
+ * `rejected` refused or dropped before it was handed to a flush.
+ */
+export class BackpressureController<T> implements Valve {
   readonly name: string;
   private readonly o: NormalizedOptions<T>;
   private readonly clock: Clock;
@@ -144,6 +156,10 @@ export class BackpressureController<T> {
   private lastUtil = 0;
   private inFlightItems = 0;
   private inFlightBatches = 0;
+  /** Items handed to a flush (taken from the buffer), for `stats().admitted`. */
+  private admitted = 0;
+  /** Pushes whose signal aborted before they were accepted. */
+  private aborted = 0;
   /**
    * Accepted items, dropped ones and `byReason.evicted` count the slow paths only; each
    * in-place eviction (`replaceOldest`) adds one to all three, so it bumps `evictions` alone
@@ -165,6 +181,8 @@ export class BackpressureController<T> {
     shutdown: 0,
   };
   private readonly metrics: ControllerMetrics | undefined;
+  /** Where `metrics` are registered; `close()` removes them. */
+  private readonly series: ValveMetrics | undefined;
 
   private readonly state$ = new Emitter<StateChange>();
   private readonly drop$ = new Emitter<DropEvent<T>>();
@@ -193,8 +211,9 @@ export class BackpressureController<T> {
     this.onDropOption = o.onDrop;
     this.buffer = new BoundedRingBuffer<T>(o.maxBufferSize);
     this.sizes = o.sizeOf ? new RingBuffer<number>() : undefined;
-    this.metrics = o.metrics
-      ? createMetrics(o.metrics, o.name, {
+    this.series = o.metrics ? new ValveMetrics(o.metrics, o.name) : undefined;
+    this.metrics = this.series
+      ? createMetrics(this.series, {
           bufferItems: () => this.buffer.size,
           utilization: () => this.utilization(),
           inFlight: () => this.inFlightItems,
@@ -246,7 +265,12 @@ export class BackpressureController<T> {
     return this.buffer.size;
   }
 
-  /** Starts timed and size-triggered flushing. Pushes before `start()` are buffered. */
+  /**
+   * Starts timed and size-triggered flushing. Pushes before `start()` are buffered, not flushed:
+   * the controller does not start by itself so that producers can fill it while the sink is not
+   * ready yet (a connection still opening); `start()` says it is. `drain()` and `close()` flush
+   * without it.
+   */
   start(): void {
     if (this.phase === 'stopping' || this.phase === 'stopped') {
       throw new ClosedError(`backpressure controller "${this.name}" is stopped; it cannot start again`);
@@ -290,9 +314,10 @@ export class BackpressureController<T> {
    * `ClosedError` after `stop()`, and with `signal.reason` on abort.
    */
   push(item: T, options?: PushOptions): Promise<boolean> {
+    // Bad options throw (the caller's mistake, issue 14's one rule); refusals and aborts reject.
+    const signal = this.pushSignal(options);
     try {
-      if (options !== undefined) validateObject(options, 'options');
-      const r = this.pushOrPark(item, options?.signal);
+      const r = this.pushOrPark(item, signal);
       return r === true ? TRUE : r === false ? FALSE : r;
     } catch (error) {
       return Promise.reject(error);
@@ -308,9 +333,10 @@ export class BackpressureController<T> {
    * `ClosedError` after `stop()` or when `stop()` drops it), or with `signal.reason` when the
    * blocked push is aborted. Each call settles exactly once. A caller that answers "stored"
    * only after this resolves never acknowledges an item a crash can lose; the cost is a wait of
-   * up to one flush interval plus the write.
+   * up to one flush interval plus the write. Bad options throw, as `push()`'s do.
    */
   pushDurable(item: T, options?: PushOptions): Promise<void> {
+    const signal = this.pushSignal(options);
     return new Promise<void>((resolve, reject) => {
       const ack: Ack = { resolve, reject };
       if (this.acks === undefined) {
@@ -319,8 +345,7 @@ export class BackpressureController<T> {
       }
       let r: boolean | Promise<boolean>;
       try {
-        if (options !== undefined) validateObject(options, 'options');
-        r = this.pushOrPark(item, options?.signal, ack);
+        r = this.pushOrPark(item, signal, ack);
       } catch (error) {
         reject(error);
         return;
@@ -332,13 +357,23 @@ export class BackpressureController<T> {
     });
   }
 
-  /** `push` without the promise when the answer is immediate (the stream adapters use it). Throws when closed. */
-  private pushOrPark(item: T, rawSignal: unknown, ack?: Ack): boolean | Promise<boolean> {
+  /** Validates push options (bad ones throw: the caller's mistake) and returns the signal. */
+  private pushSignal(options: PushOptions | undefined): AbortSignal | undefined {
+    if (options === undefined) return undefined;
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', PUSH_OPTIONS);
+    return validateSignal(options.signal, 'options.signal');
+  }
+
+  /**
+   * `push` without the promise when the answer is immediate (the stream adapters use it). Throws
+   * when closed. `signal` is validated by the caller.
+   */
+  private pushOrPark(item: T, signal: AbortSignal | undefined, ack?: Ack): boolean | Promise<boolean> {
     if (this.closed) {
       this.refuseOne(item, 'shutdown');
       throw new ClosedError(`backpressure controller "${this.name}" is stopped; push refused`);
     }
-    const signal = validateSignal(rawSignal, 'options.signal');
     if (signal?.aborted) {
       this.countAbort();
       throw abortReason(signal);
@@ -387,17 +422,28 @@ export class BackpressureController<T> {
    * (reported to `onDrop`), unless `{ drain: true }` flushed it first. Idempotent.
    */
   stop(options?: StopOptions): Promise<void> {
-    let drain: boolean;
-    try {
-      // Bad options reject (never throw synchronously), as every other async method does.
-      const o = options === undefined ? {} : validateObject(options, 'options');
-      drain = validateBoolean(o.drain ?? false, 'options.drain');
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // Bad options throw synchronously (issue 14: one rule for bad input in every valve).
+    const o = options === undefined ? {} : validateObject(options, 'options');
+    rejectUnknownOptions(o, 'options', STOP_OPTIONS);
+    const drain = validateBoolean(o.drain ?? false, 'options.drain');
     if (this.stopping) return this.stopping;
-    this.stopping = this.shutdown(drain);
+    this.stopping = this.shutdown(drain).then(() => this.series?.close());
     return this.stopping;
+  }
+
+  /**
+   * The Valve contract's shutdown: `stop({ drain: true })`. Refuses new pushes, rejects blocked
+   * pushes with `ClosedError`, flushes everything buffered (retries and dead letters included),
+   * then removes the controller's metrics from the registry. Idempotent: every later `close()`
+   * or `stop()` returns the first call's promise.
+   */
+  close(): Promise<void> {
+    return this.stop({ drain: true });
+  }
+
+  /** `close()`, for `await using controller = new BackpressureController(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Pushes every item of `source` (awaiting each, so `block` slows the source down). */
@@ -434,7 +480,19 @@ export class BackpressureController<T> {
 
   /** A typed snapshot; see {@link BackpressureStats} for the accounting invariant. */
   stats(): BackpressureStats {
+    const byReason = { ...this.byReason, evicted: this.byReason.evicted + this.evictions };
+    const rejectedByReason = { ...emptyRejectedByReason(), ...byReason, aborted: this.aborted };
+    const dropped = this.dropped + this.evictions;
     return {
+      name: this.name,
+      rejected: this.rejected + dropped,
+      rejectedByReason,
+      queued: this.buffer.size + this.blocked.size,
+      running: this.inFlightItems,
+      admitted: this.admitted,
+      completed: this.flushed,
+      failed: this.deadLettered,
+      closed: this.closed,
       state: this.state,
       level: this.watermarks.level,
       pressured: this.watermarks.pressured,
@@ -444,9 +502,9 @@ export class BackpressureController<T> {
       inFlight: this.inFlightItems,
       blockedPushes: this.blocked.size,
       accepted: this.accepted + this.evictions,
-      rejected: this.rejected,
-      dropped: this.dropped + this.evictions,
-      droppedByReason: { ...this.byReason, evicted: this.byReason.evicted + this.evictions },
+      refused: this.rejected,
+      dropped,
+      droppedByReason: byReason,
       flushed: this.flushed,
       deadLettered: this.deadLettered,
       flushFailures: this.flushFailures,
@@ -675,6 +733,7 @@ export class BackpressureController<T> {
     }
     const acks = this.acks?.take(n);
     this.inFlightItems += n;
+    this.admitted += n;
     this.inFlightBatches++;
     // run() never rejects: every item ends written or dead-lettered through the hooks.
     void this.flusher.run(batch, acks).then(() => this.afterFlush());
@@ -804,6 +863,7 @@ export class BackpressureController<T> {
 
   private countAbort(): void {
     this.rejected++;
+    this.aborted++;
     this.metrics?.rejected.inc();
   }
 

@@ -1,4 +1,4 @@
-import type { Reason } from '@valve/core';
+import type { Reason, ValveStats } from '@valve/core';
 
 /**
  * How full the buffer is, as the watermarks read it. `blocked` means the active budget is used
@@ -89,7 +89,14 @@ export interface DrainSummary {
  * `accepted === flushed + deadLettered + dropped + bufferSize + inFlight`.
  * Refused pushes (`rejected`) were never accepted and are counted apart.
  */
-export interface BackpressureStats {
+/**
+ * The shared words (core's ValveStats; the unit of work is an item): `queued` buffered or in a
+ * blocked push, `running` handed to a flush and not settled, `admitted` handed to a flush,
+ * `completed` flushed, `failed` dead-lettered, `rejected` refused or dropped before it was handed
+ * to a flush (`refused` + `dropped`; by reason in `rejectedByReason`, aborts as `aborted`). Then
+ * the controller's own fields.
+ */
+export interface BackpressureStats extends ValveStats {
   state: BackpressureState;
   level: PressureLevel;
   /** Above the high watermark and not yet back below the low one. */
@@ -105,7 +112,7 @@ export interface BackpressureStats {
   blockedPushes: number;
   accepted: number;
   /** Pushes refused (full, sampled out, timed out, closed or aborted); never accepted. */
-  rejected: number;
+  refused: number;
   /** Accepted items dropped later (evicted, or left in the buffer by `stop()`). */
   dropped: number;
   /** Every drop and refusal by reason (aborted pushes are not drops: the caller cancelled). */

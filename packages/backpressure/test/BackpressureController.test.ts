@@ -123,7 +123,7 @@ describe('BackpressureController: strategies', () => {
     expect(controller.offer(2)).toBe(true);
     expect(controller.offer(3)).toBe(true);
     expect(drops).toEqual([{ items: [1], reason: 'evicted' }]);
-    expect(controller.stats()).toMatchObject({ accepted: 3, dropped: 1, rejected: 0, bufferSize: 2 });
+    expect(controller.stats()).toMatchObject({ accepted: 3, dropped: 1, refused: 0, bufferSize: 2 });
     expect(balanced(controller)).toBe(true);
   });
 
@@ -132,7 +132,7 @@ describe('BackpressureController: strategies', () => {
     expect(await controller.push(1)).toBe(true);
     expect(await controller.push(2)).toBe(false);
     expect(drops).toEqual([{ items: [2], reason: 'queue_full' }]);
-    expect(controller.stats()).toMatchObject({ accepted: 1, rejected: 1, dropped: 0 });
+    expect(controller.stats()).toMatchObject({ accepted: 1, refused: 1, dropped: 0 });
   });
 
   it('sample keeps one in sampleRate offers above normal', () => {
@@ -198,7 +198,7 @@ describe('BackpressureController: strategies', () => {
     expect(p.state).toBe('rejected');
     expect(p.error).toBe(reason);
     expect(drops).toEqual([]);
-    expect(controller.stats()).toMatchObject({ rejected: 1, blockedPushes: 0 });
+    expect(controller.stats()).toMatchObject({ refused: 1, blockedPushes: 0 });
     const already = track(controller.push(3, { signal: ac.signal }));
     await settle();
     expect(already.error).toBe(reason);
@@ -341,7 +341,7 @@ describe('BackpressureController: drain and stop', () => {
       { items: [4], reason: 'shutdown' },
       { items: [2, 3], reason: 'shutdown' },
     ]);
-    expect(controller.stats()).toMatchObject({ accepted: 3, flushed: 1, dropped: 2, rejected: 1 });
+    expect(controller.stats()).toMatchObject({ accepted: 3, flushed: 1, dropped: 2, refused: 1 });
     expect(balanced(controller)).toBe(true);
   });
 

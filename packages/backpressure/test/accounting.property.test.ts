@@ -90,6 +90,11 @@ async function runModel(
   const check = () => {
     const s = c.stats();
     expect(s.accepted).toBe(s.flushed + s.deadLettered + s.dropped + s.bufferSize + s.inFlight);
+    // The Valve contract's words (unit: an item), at every step.
+    expect(s.admitted).toBe(s.running + s.completed + s.failed);
+    expect(s.rejected + s.queued + s.admitted).toBe(next);
+    expect(s.rejected).toBe(s.refused + s.dropped);
+    expect(Object.values(s.rejectedByReason).reduce((a, b) => a + b, 0)).toBe(s.rejected);
   };
   const push = (signal?: AbortSignal) => {
     const id = next++;
@@ -216,7 +221,9 @@ async function runModel(
   expect(count('written')).toBe(s.flushed);
   expect(count('dead')).toBe(s.deadLettered);
   expect(count('dropped')).toBe(s.dropped);
-  expect(count('refused') + count('aborted')).toBe(s.rejected);
+  expect(count('refused') + count('aborted')).toBe(s.refused);
+  expect(count('aborted')).toBe(s.rejectedByReason.aborted);
+  expect([s.completed, s.failed, s.queued, s.running]).toEqual([s.flushed, s.deadLettered, 0, 0]);
   expect(s.accepted).toBe(s.flushed + s.deadLettered + s.dropped);
   expect(clock.pendingTimers).toBe(0);
 }

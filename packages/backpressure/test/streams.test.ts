@@ -12,7 +12,7 @@ describe('writable(): Node object-mode Writable', () => {
     const source = Readable.from(Array.from({ length: 100 }, (_, i) => i));
     await pipeline(source, controller.writable());
     expect(sink.written()).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    expect(controller.stats()).toMatchObject({ accepted: 100, flushed: 100, dropped: 0, rejected: 0 });
+    expect(controller.stats()).toMatchObject({ accepted: 100, flushed: 100, dropped: 0, refused: 0 });
   });
 
   it('pauses the writer while pressured, and resumes on drain when the fill falls to the low watermark', async () => {

@@ -12,28 +12,31 @@
  * very call (singleflight's `g.m[key] == c`), so `forget()` and abandoned calls never let an old
  * call clobber a newer one.
  *
- * Extension point: `execute(key, context)` and `executeBatch(keys, earlyWrite, context)` are the
- * only places the fetchers are called. A subclass (e.g. @valve/redis's cross-instance
- * coalescing) overrides them to wrap the fetch, and inherits everything else.
+ * Extension: wrap the fetcher (composition), as @valve/redis's `RedisCoalescer.wrap(fetcher)`
+ * does. For a subclass, `execute(key, context)` and `executeBatch(keys, earlyWrite, context)` are
+ * the only places the fetchers are called; overriding them wraps every fetch.
+ *
+ * Async context: the fetcher runs synchronously inside the `fetch` that started its call, so it
+ * runs in that caller's AsyncLocalStorage context (a batch fetcher: the context of the first
+ * caller of its tick; a stale refresh: the caller that found the value stale).
  */
 import {
   abortReason,
   type Clock,
+  ClosedError,
+  type Disposable,
   describeValue,
   Emitter,
+  emptyRejectedByReason,
   histogramSnapshot,
-  rejectUnknownOptions,
   rethrowLater,
   TimeoutError,
+  type Valve,
   ValveError,
-  validateClock,
   validateFunction,
-  validateInteger,
-  validateMetrics,
   validateNumber,
   validateObject,
   validateSignal,
-  validateString,
 } from '@valve/core';
 import { BatchRun } from './BatchRun.js';
 import { BurstMetrics, type BurstStats } from './BurstMetrics.js';
@@ -47,27 +50,12 @@ import type {
   Fetcher,
   FetchContext,
   FetchOptions,
+  SettledEvent,
   SettleEvent,
   SharedResult,
 } from './options.js';
+import { normalizeArguments } from './normalizeOptions.js';
 import { SignalGroups, Waiter, type WaiterOwner } from './SignalGroup.js';
-
-const DEFAULT_DISPLAY_NAME = 'Burst Valve';
-const KNOWN_OPTIONS = [
-  'displayName',
-  'name',
-  'fetch',
-  'batch',
-  'keyOf',
-  'timeoutMs',
-  'lingerMs',
-  'staleWhileRevalidateMs',
-  'maxKeys',
-  'maxBatchSize',
-  'clock',
-  'metrics',
-  'onError',
-] as const;
 
 /** Error code of a batch key left without a result (or a result array of the wrong length). */
 export const ERR_BURST_NO_RESULT = 'ERR_VALVE_BURST_NO_RESULT';
@@ -91,13 +79,14 @@ const resolved = Promise.resolve();
 
 type AnyCall = Call<unknown, unknown>;
 
-export class BurstValve<T, K = string | number | symbol> implements WaiterOwner {
+/** The options that may follow a fetcher argument. */
+export type TrailingOptions<T, K> = Omit<BurstValveOptions<T, K>, 'fetch' | 'batch'>;
+
+export class BurstValve<T, K = string | number | symbol> implements WaiterOwner, Valve {
   /** burst-valve's name, used in error messages. */
   readonly displayName: string;
   /** The metric label `valve="…"`. */
   readonly name: string;
-  /** Observe finished fetcher runs (only measured work: a cheap check when nobody listens). */
-  readonly onSettle;
 
   private readonly fetcher: Fetcher<T, K> | undefined;
   private readonly batcher: BatchFetcher<T, K> | undefined;
@@ -122,57 +111,53 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   private readonly fresh: LingerQueue<Call<T, K>> | undefined;
   private readonly stale: LingerQueue<Call<T, K>> | undefined;
   private readonly metrics: BurstMetrics;
-  private readonly settle$ = new Emitter<SettleEvent<K>>();
+  private readonly settled$ = new Emitter<SettledEvent<K>>();
   private inFlightCount = 0;
-  /** Calls rejected before joining anything (aborted signal, keyless in batch mode). */
+  /** Calls rejected before joining anything (aborted signal, closed valve, throwing keyOf). */
   private unjoined = 0;
+  /** Fetcher runs started (a batch key counts when its batch is handed to the fetcher). */
+  private admitted = 0;
+  /** Fetcher runs settled successfully. */
+  private completed = 0;
+  /** Fetcher runs settled with an error, timed out, or given up by every caller after they started. */
+  private failed = 0;
+  /** Callers refused because the valve was closed. */
+  private refusedClosed = 0;
+  /** Callers whose signal had aborted before they joined, and batch keys given up before dispatch. */
+  private refusedAborted = 0;
+  /** Set by close(): no caller is accepted any more. */
+  private closed = false;
+  private closing: Promise<void> | undefined = undefined;
+  /** Resolves `closing` once the last call in flight settles. */
+  private whenIdle: (() => void) | undefined = undefined;
   /** Fetcher runs that were stale-while-revalidate refreshes (no caller started them). */
   private refreshes = 0;
   private lingeringCount = 0;
   /** Batch mode: calls started this tick, not yet handed to the batch fetcher. */
   private pendingBatch: Call<T, K>[] | undefined = undefined;
-  /** The call the last `join` returned, read by `fetchShared` right after `fetchCall`. */
-  private lastCall: Call<T, K> | undefined = undefined;
 
-  constructor(fetcher: Fetcher<T, K>);
-  constructor(displayName: string, fetcher: Fetcher<T, K>);
+  /** Every finished fetcher run, `{ key, status, callers, durationMs, error? }`, after the valve's state is updated. */
+  readonly onSettled = this.settled$.event;
+
+  /** `new BurstValve(fetcher, { timeoutMs: 30 })`: the options are everything but `fetch`/`batch`. */
+  constructor(fetcher: Fetcher<T, K>, options?: TrailingOptions<T, K>);
+  constructor(displayName: string, fetcher: Fetcher<T, K>, options?: Omit<TrailingOptions<T, K>, 'displayName'>);
   constructor(options: BurstValveOptions<T, K>);
-  constructor(first: string | Fetcher<T, K> | BurstValveOptions<T, K>, second?: Fetcher<T, K>) {
-    let o: BurstValveOptions<T, K>;
-    if (typeof first === 'string') {
-      o = { displayName: first, fetch: validateFunction<Fetcher<T, K>>(second, 'fetcher') };
-    } else if (typeof first === 'function') {
-      o = { fetch: first };
-    } else {
-      validateObject(first, 'options');
-      rejectUnknownOptions(first, 'options', KNOWN_OPTIONS);
-      o = first;
-    }
-    this.displayName =
-      o.displayName === undefined ? DEFAULT_DISPLAY_NAME : validateString(o.displayName, 'displayName');
-    this.name = o.name === undefined ? 'burst' : validateString(o.name, 'name', { nonEmpty: true });
-    if ((o.fetch === undefined) === (o.batch === undefined)) {
-      throw new TypeError(
-        `${this.displayName}: give exactly one of fetch and batch, got ${o.fetch === undefined ? 'neither' : 'both'}`,
-      );
-    }
-    this.fetcher = o.fetch === undefined ? undefined : validateFunction(o.fetch, 'fetch');
-    this.batcher = o.batch === undefined ? undefined : validateFunction(o.batch, 'batch');
-    this.keyOf = o.keyOf === undefined ? undefined : validateFunction(o.keyOf, 'keyOf');
-    this.timeoutMs = validateNumber(o.timeoutMs ?? Number.POSITIVE_INFINITY, 'timeoutMs', {
-      above: 0,
-      allowInfinity: true,
-    });
-    const lingerMs = validateNumber(o.lingerMs ?? 0, 'lingerMs', { min: 0 });
-    const swrMs = validateNumber(o.staleWhileRevalidateMs ?? 0, 'staleWhileRevalidateMs', { min: 0 });
-    this.maxKeys = validateInteger(o.maxKeys ?? Number.POSITIVE_INFINITY, 'maxKeys', { min: 1, allowInfinity: true });
-    this.maxBatchSize = validateInteger(o.maxBatchSize ?? Number.POSITIVE_INFINITY, 'maxBatchSize', {
-      min: 1,
-      allowInfinity: true,
-    });
-    this.clock = validateClock(o.clock);
-    const registry = validateMetrics(o.metrics);
-    this.onError = o.onError === undefined ? undefined : validateFunction(o.onError, 'onError');
+  constructor(...args: unknown[]) {
+    const o = normalizeArguments<T, K>(args);
+    this.displayName = o.displayName;
+    this.name = o.name;
+    this.fetcher = o.fetcher;
+    this.batcher = o.batcher;
+    this.keyOf = o.keyOf;
+    this.timeoutMs = o.timeoutMs;
+    const lingerMs = o.lingerMs;
+    const swrMs = o.staleWhileRevalidateMs;
+    this.maxKeys = o.maxKeys;
+    this.maxBatchSize = o.maxBatchSize;
+    this.clock = o.clock;
+    const registry = o.registry;
+    this.onError = o.onError;
     this.timed = registry !== undefined;
     this.external = this.batcher !== undefined || this.timeoutMs !== Number.POSITIVE_INFINITY;
     this.fresh =
@@ -199,21 +184,33 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       () => this.inFlightCount,
       () => this.lingeringCount,
     );
-    this.onSettle = this.settle$.event;
+  }
+
+  /**
+   * @deprecated Use {@link onSettled} (`{ status }` instead of `{ ok }`); this alias stays for one
+   * release.
+   */
+  onSettle(listener: (event: SettleEvent<K>) => void): Disposable {
+    validateFunction(listener, 'listener');
+    return this.settled$.event((e) =>
+      listener({ key: e.key, ok: e.status === 'fulfilled', callers: e.callers, durationMs: e.durationMs }),
+    );
   }
 
   /**
    * The value for `key`: joins the call in flight for it, or a lingering value, or starts one.
-   * Without a key, one global slot. Every key is a key, `0` and `''` included.
+   * Without a key, one global slot. Every key is a key, `0` and `''` included. Bad options throw;
+   * a closed valve rejects with `ClosedError`.
    */
   fetch(key?: K, options?: FetchOptions): Promise<T> {
-    if (options !== undefined) return this.fetchWith(key, options);
-    if (this.keyOf === undefined) {
-      // The hot path, with `join` written out: one Map lookup, and a caller that joins a call
-      // in flight takes its promise (no allocation, no store into the valve).
+    if (options === undefined && this.keyOf === undefined) {
+      // The fast path: `fetchCall` (the reference path) specialised to no options and no keyOf,
+      // checked against it by test/paths.property.test.ts. One Map lookup; a caller that joins a
+      // call in flight takes its promise (no allocation, no store into the valve). After close()
+      // the map is empty, so a closed valve is only checked for on a miss.
       const call = this.map.get(key);
       if (call === undefined) {
-        if (key !== undefined || this.batcher === undefined) {
+        if (!this.closed && (key !== undefined || this.batcher === undefined)) {
           const started = this.start(key, key);
           started.sharedUsers++;
           return started.promise ?? this.reentrant(started);
@@ -225,26 +222,46 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
         return call.promise;
       }
     }
-    return this.fetchCall(key, options);
+    return this.fetchCall(key, options, false) as Promise<T>;
   }
 
   /** Like `fetch`, and says whether the value went to more than one caller (singleflight's `shared`). */
   fetchShared(key?: K, options?: FetchOptions): Promise<SharedResult<T>> {
-    this.lastCall = undefined;
-    const promise = this.fetchCall(key, options);
-    const call = this.lastCall as Call<T, K> | undefined;
-    this.lastCall = undefined;
-    if (call === undefined) return promise as unknown as Promise<SharedResult<T>>;
-    return promise.then((value) => ({ value, shared: call.callers > 1 }));
+    return this.fetchCall(key, options, true) as Promise<SharedResult<T>>;
   }
 
-  /** `fetch` in full (options, `keyOf`, batch mode's keyless refusal, lingering values). */
-  private fetchCall(key: K | undefined, options: FetchOptions | undefined): Promise<T> {
-    if (options !== undefined) return this.fetchWith(key, options);
-    if (key === undefined && this.batcher !== undefined) return this.keylessBatch();
+  /**
+   * `fetch` in full, the reference path: per-call options, `keyOf`, batch mode, a closed valve,
+   * lingering values; with `shared`, `fetchShared`'s result.
+   */
+  private fetchCall(key: K | undefined, options: FetchOptions | undefined, shared: boolean): Promise<unknown> {
+    let signal: AbortSignal | undefined;
+    let timeoutMs = Number.POSITIVE_INFINITY;
+    if (options !== undefined) {
+      validateObject(options, 'options');
+      for (const name in options) {
+        if (name !== 'signal' && name !== 'timeoutMs') {
+          throw new TypeError(`options.${name} is not a known option; known options are signal, timeoutMs`);
+        }
+      }
+      signal = validateSignal(options.signal, 'options.signal');
+      if (options.timeoutMs !== undefined) {
+        timeoutMs = validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0, allowInfinity: true });
+      }
+    }
+    if (key === undefined && this.batcher !== undefined) {
+      throw new TypeError(`${this.displayName}: batch mode needs a key; fetch() without one is not allowed`);
+    }
+    if (this.closed) return this.refuseClosed(1);
+    if (signal?.aborted) {
+      this.unjoined++;
+      this.refusedAborted++;
+      this.metrics.aborts.inc();
+      return Promise.reject(abortReason(signal));
+    }
     let mapKey: unknown = key;
     if (key !== undefined && this.keyOf !== undefined) {
-      // A throwing keyOf rejects this call (never a synchronous throw from a promise method).
+      // keyOf is the user's code running, not an argument: its throw rejects this call.
       try {
         mapKey = this.keyOf(key);
       } catch (error) {
@@ -252,8 +269,14 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       }
     }
     const call = this.join(key, mapKey);
-    call.sharedUsers++;
-    return call.promise ?? this.reentrant(call);
+    let promise: Promise<T>;
+    if (call.state !== PENDING || (signal === undefined && timeoutMs === Number.POSITIVE_INFINITY)) {
+      call.sharedUsers++;
+      promise = call.promise ?? this.reentrant(call);
+    } else {
+      promise = this.wait(call, key, signal, timeoutMs);
+    }
+    return shared ? promise.then((value) => ({ value, shared: call.callers > 1 })) : promise;
   }
 
   /** Whether a call is in flight for `key` (or the keyless slot), a stale refresh included. */
@@ -281,7 +304,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
    * asked in the same tick (by any method) go to one batch fetcher call.
    */
   batch(keys: K[]): Promise<Array<T | Error>> {
-    const mapKeys = this.mapKeysOf(keys);
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    const mapKeys = this.mapKeysOf(keys, 'batch', arguments.length, 1);
     if (!Array.isArray(mapKeys)) return mapKeys;
     const out = new Array<Promise<T | Error>>(keys.length);
     for (let i = 0; i < keys.length; i++) {
@@ -294,7 +318,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
 
   /** Like `batch`, but rejects with the first error instead of returning it. */
   unsafeBatch(keys: K[]): Promise<T[]> {
-    const mapKeys = this.mapKeysOf(keys);
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    const mapKeys = this.mapKeysOf(keys, 'unsafeBatch', arguments.length, 1);
     if (!Array.isArray(mapKeys)) return mapKeys;
     const out = new Array<Promise<T>>(keys.length);
     for (let i = 0; i < keys.length; i++) {
@@ -310,12 +335,9 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
    * when every callback (awaited if it returns a promise) is done, rejects if one throws.
    */
   stream(keys: K[], callback: (key: K, result: T | Error) => Promise<void> | void): Promise<void> {
-    try {
-      validateFunction(callback, 'callback');
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const mapKeys = this.mapKeysOf(keys);
+    validateFunction(callback, 'callback');
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    const mapKeys = this.mapKeysOf(keys, 'stream', arguments.length, 2);
     if (!Array.isArray(mapKeys)) return mapKeys;
     const out: Promise<void>[] = [];
     const seen = new Set<K>();
@@ -345,10 +367,27 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     return this.inFlightCount;
   }
 
+  /**
+   * The shared words (unit of work: a fetcher run; callers joining one are `coalesced`), then
+   * burst's own counters.
+   */
   stats(): BurstStats {
     const m = this.metrics;
+    const running = this.admitted - this.completed - this.failed;
+    const rejectedByReason = emptyRejectedByReason();
+    rejectedByReason.shutdown = this.refusedClosed;
+    rejectedByReason.aborted = this.refusedAborted;
     return {
       name: this.name,
+      rejected: this.refusedClosed + this.refusedAborted,
+      rejectedByReason,
+      // Batch mode: keys waiting for this tick's batch (the rest of the calls in flight run).
+      queued: this.inFlightCount - running,
+      running,
+      admitted: this.admitted,
+      completed: this.completed,
+      failed: this.failed,
+      closed: this.closed,
       calls: m.runs.value - this.refreshes + m.coalesced.value + m.lingerHits.value + this.unjoined,
       runs: m.runs.value,
       coalesced: m.coalesced.value,
@@ -360,6 +399,42 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       lingering: this.lingeringCount,
       duration: histogramSnapshot(m.duration),
     };
+  }
+
+  /**
+   * Closes the valve: new callers are refused with `ClosedError` (counted as `shutdown`), lingering
+   * and stale values are dropped at once (their timers cleared), and calls in flight run to the
+   * end, their callers getting their outcome. Resolves once the last call in flight settled (a
+   * call every caller gave up is not waited for: its signal was aborted), then removes the valve's
+   * metrics from the registry. Idempotent: a second call returns the same promise.
+   */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.closed = true;
+    for (const call of this.map.values()) this.dropLingering(call);
+    this.map.clear();
+    this.fresh?.clear();
+    this.stale?.clear();
+    const idle =
+      this.inFlightCount === 0
+        ? resolved
+        : new Promise<void>((resolve) => {
+            this.whenIdle = resolve;
+          });
+    this.closing = idle.then(() => this.metrics.close());
+    return this.closing;
+  }
+
+  /** `close()`, for `await using valve = new BurstValve(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The last call in flight of a closed valve settled. */
+  private idle(): void {
+    const resolve = this.whenIdle;
+    this.whenIdle = undefined;
+    resolve?.();
   }
 
   /**
@@ -400,7 +475,6 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
         if (call.state === STALE && call.refresh === undefined) this.revalidate(call);
       }
     }
-    this.lastCall = call;
     return call;
   }
 
@@ -418,34 +492,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     return resolved.then(() => call.promise as Promise<T>);
   }
 
-  private fetchWith(key: K | undefined, options: FetchOptions): Promise<T> {
-    let signal: AbortSignal | undefined;
-    let timeoutMs: number | undefined;
-    let mapKey: unknown;
-    try {
-      validateObject(options, 'options');
-      signal = validateSignal(options.signal, 'options.signal');
-      timeoutMs =
-        options.timeoutMs === undefined
-          ? undefined
-          : validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0, allowInfinity: true });
-      mapKey = this.mapKeyOf(key);
-    } catch (error) {
-      // Bad options and a throwing keyOf reject, like every other failure of a promise method.
-      return this.refuse(error);
-    }
-    if (signal?.aborted) {
-      this.unjoined++;
-      this.metrics.aborts.inc();
-      return Promise.reject(abortReason(signal));
-    }
-    if (key === undefined && this.batcher !== undefined) return this.keylessBatch();
-    const call = this.join(key, mapKey);
-    const timed = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY;
-    if (call.state !== PENDING || (signal === undefined && !timed)) {
-      call.sharedUsers++;
-      return call.promise ?? this.reentrant(call);
-    }
+  /** A caller with its own signal or timeout: a waiter with its own promise, so it can leave alone. */
+  private wait(call: Call<T, K>, key: K | undefined, signal: AbortSignal | undefined, timeoutMs: number): Promise<T> {
     const w = new Waiter(call as unknown as AnyCall);
     const promise = new Promise<T>(capture);
     w.resolve = capturedResolve as (value: unknown) => void;
@@ -453,8 +501,8 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     if (call.waiters === undefined) call.waiters = [w];
     else call.waiters.push(w);
     if (signal !== undefined) this.groups.add(signal, w);
-    if (timed) {
-      const ms = timeoutMs as number;
+    if (timeoutMs !== Number.POSITIVE_INFINITY) {
+      const ms = timeoutMs;
       // Ref'd: a caller is waiting on it, so the process must not exit under it (CONTRIBUTING 5).
       w.timer = this.clock
         .setTimeout(
@@ -473,8 +521,9 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   /** Single mode: runs the fetcher for a new call. */
   private run(call: Call<T, K>): void {
     this.inFlightCount++;
+    this.admitted++;
     this.metrics.runs.inc();
-    if (this.timed || this.settle$.hasListeners) call.started = this.clock.now();
+    if (this.timed || this.settled$.hasListeners) call.started = this.clock.now();
     if (this.external) {
       call.promise = new Promise<T>(capture);
       call.resolve = capturedResolve;
@@ -510,7 +559,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     if (call.state === PENDING) {
       const durationMs = this.measure(call);
       this.finish(call, true, value);
-      if (this.settle$.hasListeners) this.emitSettle(call, true, durationMs);
+      if (this.settled$.hasListeners) this.emitSettled(call, true, durationMs, value);
     }
     return value;
   }
@@ -520,7 +569,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       const durationMs = this.measure(call);
       this.metrics.errors.inc();
       this.finish(call, false, error);
-      if (this.settle$.hasListeners) this.emitSettle(call, false, durationMs);
+      if (this.settled$.hasListeners) this.emitSettled(call, false, durationMs, error);
     } else if (call.callers > 0 && call.gone === call.callers) {
       // Abandoned (every caller gave up) and then failed: nobody received this error.
       this.metrics.errors.inc();
@@ -535,7 +584,9 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   /** Settles a call and its callers, then lingers or frees its slot (if it still owns it). */
   private finish(call: Call<T, K>, ok: boolean, value: unknown): void {
     call.state = DONE;
-    this.inFlightCount--;
+    if (ok) this.completed++;
+    else this.failed++;
+    if (--this.inFlightCount === 0 && this.closed) this.idle();
     if (call.timer !== undefined) {
       call.timer.clear();
       call.timer = undefined;
@@ -627,7 +678,10 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   /** Every caller gave up: free the slot for the next caller and abort the fetcher's signal. */
   private abandon(call: Call<T, K>, reason: unknown): void {
     call.state = DONE;
-    this.inFlightCount--;
+    // A batch key given up before its batch was handed to the fetcher never started.
+    if (this.batcher !== undefined && call.batch === undefined) this.refusedAborted++;
+    else this.failed++;
+    if (--this.inFlightCount === 0 && this.closed) this.idle();
     if (call.timer !== undefined) {
       call.timer.clear();
       call.timer = undefined;
@@ -751,9 +805,10 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
   private runBatch(calls: Call<T, K>[]): void {
     const keys = calls.map((c) => c.key as K);
     const run = new BatchRun<T, K>(keys, calls, this.keyOf);
-    const now = this.timed || this.settle$.hasListeners ? this.clock.now() : 0;
+    const now = this.timed || this.settled$.hasListeners ? this.clock.now() : 0;
     for (const c of calls) c.batch = run;
-    if (this.timed || this.settle$.hasListeners) for (const c of calls) c.started = now;
+    this.admitted += calls.length;
+    if (this.timed || this.settled$.hasListeners) for (const c of calls) c.started = now;
     if (this.timeoutMs !== Number.POSITIVE_INFINITY) {
       run.timer = this.clock.setTimeout(() => this.timeOutBatch(run), this.timeoutMs).ref();
     }
@@ -783,7 +838,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     const ok = !(result instanceof Error);
     if (!ok) this.metrics.errors.inc();
     this.finish(call, ok, result);
-    if (this.settle$.hasListeners) this.emitSettle(call, ok, durationMs);
+    if (this.settled$.hasListeners) this.emitSettled(call, ok, durationMs, result);
   }
 
   private batchDone(run: BatchRun<T, K>, result: BatchResult<T, K>): void {
@@ -835,7 +890,7 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
       const durationMs = this.measure(c);
       this.metrics.errors.inc();
       this.finish(c, false, error);
-      if (this.settle$.hasListeners) this.emitSettle(c, false, durationMs);
+      if (this.settled$.hasListeners) this.emitSettled(c, false, durationMs, error);
     }
   }
 
@@ -858,25 +913,27 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     return Promise.reject(error);
   }
 
-  private keylessBatch(): Promise<never> {
-    this.unjoined++;
-    return Promise.reject(
-      new TypeError(`${this.displayName}: batch mode needs a key; fetch() without one is not allowed`),
-    );
+  /** `n` callers refused by a closed valve (a runtime refusal: a rejection, counted as `shutdown`). */
+  private refuseClosed(n: number): Promise<never> {
+    this.unjoined += n;
+    this.refusedClosed += n;
+    return Promise.reject(new ClosedError(`${this.displayName}: the valve is closed`));
   }
 
   /**
    * The map keys of a `batch`/`unsafeBatch`/`stream` call (`keys` itself without `keyOf`), or
-   * the rejection of the whole call. All are computed before any key joins, so a bad key or a
-   * throwing `keyOf` leaves no call started on behalf of a caller who never gets its promise.
+   * the rejection of the whole call. Bad arguments throw; all keys are mapped before any joins,
+   * so a throwing `keyOf` leaves no call started on behalf of a caller who never gets its promise.
    */
-  private mapKeysOf(keys: K[]): unknown[] | Promise<never> {
-    if (!Array.isArray(keys)) {
-      return Promise.reject(new TypeError(`keys must be an array, got ${describeValue(keys)}`));
+  private mapKeysOf(keys: K[], method: string, argumentCount: number, expected: number): unknown[] | Promise<never> {
+    if (argumentCount > expected) {
+      throw new TypeError(`${method}() takes ${expected} argument${expected === 1 ? '' : 's'}, got ${argumentCount}`);
     }
+    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describeValue(keys)}`);
     if (this.batcher !== undefined && keys.includes(undefined as K)) {
-      return Promise.reject(new TypeError(`${this.displayName}: batch mode keys must not be undefined`));
+      throw new TypeError(`${this.displayName}: batch mode keys must not be undefined`);
     }
+    if (this.closed) return this.refuseClosed(keys.length);
     const keyOf = this.keyOf;
     if (keyOf === undefined) return keys;
     const mapKeys = new Array<unknown>(keys.length);
@@ -901,8 +958,12 @@ export class BurstValve<T, K = string | number | symbol> implements WaiterOwner 
     return durationMs;
   }
 
-  private emitSettle(call: Call<T, K>, ok: boolean, durationMs: number): void {
-    this.settle$.emit({ key: call.key, ok, callers: call.callers, durationMs });
+  private emitSettled(call: Call<T, K>, ok: boolean, durationMs: number, value: unknown): void {
+    this.settled$.emit(
+      ok
+        ? { key: call.key, status: 'fulfilled', callers: call.callers, durationMs }
+        : { key: call.key, status: 'rejected', callers: call.callers, durationMs, error: value },
+    );
   }
 
   /** A failure nobody received: the `onError` option (a throwing handler surfaces, uncaught). */

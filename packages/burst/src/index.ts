@@ -1,6 +1,6 @@
 // The public API of @valve/burst. Every export here is a decision: adding one needs a changeset.
 
-export { BurstValve, ERR_BURST_NO_RESULT } from './BurstValve.js';
+export { BurstValve, ERR_BURST_NO_RESULT, type TrailingOptions } from './BurstValve.js';
 export type { BurstStats } from './BurstMetrics.js';
 export type {
   BatchContext,
@@ -10,6 +10,7 @@ export type {
   Fetcher,
   FetchContext,
   FetchOptions,
+  SettledEvent,
   SettleEvent,
   SharedResult,
 } from './options.js';

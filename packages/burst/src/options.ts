@@ -137,7 +137,17 @@ export interface BurstValveOptions<T, K = string | number | symbol> {
   onError?: (error: unknown, key: K | undefined) => void;
 }
 
-/** The `onSettle` event: one per finished fetcher run. */
+/** The `onSettled` event: one per finished fetcher run, after the valve's state is updated. */
+export type SettledEvent<K> = {
+  /** The call's key (the first caller's key when `keyOf` maps several keys to one). */
+  key: K | undefined;
+  /** Callers that joined the call (1 = nothing was coalesced). */
+  callers: number;
+  /** Fetcher run time in ms (on the valve's clock); NaN when runs are not timed. */
+  durationMs: number;
+} & ({ status: 'fulfilled' } | { status: 'rejected'; error: unknown });
+
+/** @deprecated The `onSettle` event (`ok` instead of `status`); use {@link SettledEvent}. */
 export interface SettleEvent<K> {
   key: K | undefined;
   ok: boolean;

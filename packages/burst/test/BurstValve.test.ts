@@ -262,12 +262,20 @@ describe('BurstValve: signals', () => {
     expect(one.size + two.size).toBe(0);
   });
 
-  it('validates per-call options (rejecting: a promise method never throws)', async () => {
+  it('validates per-call options: bad ones throw synchronously (issue 14: one rule for bad input)', () => {
     const valve = new BurstValve<number, number>(async () => 1);
-    await expect(valve.fetch(1, { signal: {} as AbortSignal })).rejects.toThrow(
+    expect(() => valve.fetch(1, { signal: {} as AbortSignal })).toThrow(
       'options.signal must be an AbortSignal, got an object',
     );
-    await expect(valve.fetch(1, { timeoutMs: 0 })).rejects.toThrow('options.timeoutMs must be a number > 0, got 0');
+    expect(() => valve.fetch(1, { timeoutMs: 0 })).toThrow('options.timeoutMs must be a number > 0, got 0');
+    expect(() => valve.fetch(1, { timeout: 5 } as never)).toThrow(
+      'options.timeout is not a known option; known options are signal, timeoutMs',
+    );
+    expect(() => valve.fetchShared(1, null as never)).toThrow('options must be an object, got null');
+    expect(() => (valve.batch as (...a: unknown[]) => unknown)([1], { signal: undefined })).toThrow(
+      'batch() takes 1 argument, got 2',
+    );
+    expect(valve.stats().admitted).toBe(0);
   });
 });
 

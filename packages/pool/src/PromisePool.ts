@@ -34,7 +34,7 @@ import {
   validateString,
 } from '@valve/core';
 import { bindTask, captureContext } from './internal/callerContext.js';
-import { Cohort, type CohortOwner } from './internal/Cohort.js';
+import { Cohort } from './internal/Cohort.js';
 import { ACQUIRING, DONE, Job, JobContext, PLAIN_CONTEXT, QUEUED, QueuedRun, RUNNING } from './internal/Job.js';
 import { mapItems, mapItemsSettled, type MapOptions, type MapTask } from './map.js';
 import type {
@@ -124,7 +124,9 @@ function validateShape(value: unknown, name: string, methods: readonly string[])
  * accepted, unsettled tasks (those of the current cohort, and those a drain waits for).
  * Each accepted task settles exactly once: `finishJob` ignores a job already `DONE`.
  */
-export class PromisePool implements CohortOwner {
+// Not `implements CohortOwner` (it is structurally one): the clause would pull the internal Cohort
+// types into the published .d.ts, which stripInternal cannot remove.
+export class PromisePool {
   /** Runs `fn` over `items` with at most `maxWorkers` at once; results in input order. */
   static map<T, R>(items: Iterable<T>, fn: MapTask<T, R>, options?: MapOptions): Promise<R[]> {
     return mapItems(items, fn, options);

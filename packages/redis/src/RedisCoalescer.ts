@@ -232,6 +232,11 @@ export class RedisCoalescer<T = unknown, K = string> {
     return fetcher(key, { signal });
   }
 
+  /** `close()`, for `await using x = new ...` (a second close() resolves without doing anything). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Rejects followers still waiting with a `ClosedError` and closes the pub/sub connection.
    * A leader whose fetcher is still running still publishes its result when it finishes.

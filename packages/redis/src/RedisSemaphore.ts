@@ -164,6 +164,11 @@ export class RedisSemaphore implements ConcurrencySource {
     return woken.then((permit) => permit ?? this.local.acquire(signal));
   }
 
+  /** `close()`, for `await using x = new ...` (a second close() resolves without doing anything). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Rejects waiting `acquire`s with a `ClosedError`, stops the timers and closes the pub/sub
    * connection. Permits still held stop renewing, so their leases expire within `leaseMs`

@@ -175,6 +175,11 @@ export class RedisTokenBucket implements RateSource {
     return { tokens: tokens!, nextTokenInMs: wait! };
   }
 
+  /** `close()`, for `await using x = new ...` (a second close() resolves without doing anything). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Rejects every waiting `acquire` with a `ClosedError` and stops the refill timer. Resolves
    * once replies already on their way are handled (a token granted to nobody is given back),

@@ -78,3 +78,10 @@ export function requireService(envName: string, what: string): string | undefine
 }
 export { FlakyRate, LyingConcurrency } from './sources.js';
 export { gateOps, runGateModel, type GateOp, type GateResult, type GateValve } from './gateModel.js';
+export {
+  type ContractWork,
+  type RegistryLike,
+  type ValveContractCase,
+  type ValveLike,
+  valveContract,
+} from './valveContract.js';

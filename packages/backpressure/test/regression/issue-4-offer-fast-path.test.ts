@@ -80,7 +80,7 @@ describe('issue 4 review: drop_oldest offer() fast path', () => {
       { items: [2], reason: 'evicted' },
       { items: [5], reason: 'shutdown' },
     ]);
-    expect(controller.stats()).toMatchObject({ accepted: 5, rejected: 1, dropped: 1, bufferSize: 2 });
+    expect(controller.stats()).toMatchObject({ accepted: 5, refused: 1, dropped: 1, bufferSize: 2 });
     sink.calls[0]!.gate.resolve(undefined);
     await stopped;
     expect(drops.at(-1)).toEqual({ items: [3, 4], reason: 'shutdown' });
@@ -111,7 +111,7 @@ describe('issue 4 review: drop_oldest offer() fast path', () => {
         { items: [4], reason: 'queue_full' },
         { items: [5], reason: 'shutdown' },
       ]);
-      expect(controller.stats()).toMatchObject({ accepted: 4, rejected: 2, droppedByReason: { queue_full: 1 } });
+      expect(controller.stats()).toMatchObject({ accepted: 4, refused: 2, droppedByReason: { queue_full: 1 } });
       sink.calls[0]!.gate.resolve(undefined);
       await stopped;
       expect(balanced(controller)).toBe(true);

@@ -1,0 +1,70 @@
+// The Valve contract (CONTRIBUTING.md) for the controller, through testkit's generic test. The unit
+// of work is an item: flushed = completed, dead-lettered = failed, refused or dropped = rejected.
+import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
+import { valveContract } from '@valve/testkit';
+import { describe, expect, it } from 'vitest';
+import { BackpressureController } from '../src/index.js';
+
+function make(name: string, metrics: MetricsRegistry) {
+  return new BackpressureController<number>(
+    async (items) => {
+      // Item 13 always fails: it is dead-lettered (no retries).
+      if (items.includes(13)) return { failed: 1, failedItems: [13] };
+    },
+    {
+      name,
+      metrics,
+      clock: new ManualClock(),
+      maxBufferSize: 4,
+      batchSize: 2,
+      strategy: 'drop_newest',
+      retry: { retries: 0 },
+      onDeadLetter: () => {},
+    },
+  );
+}
+
+valveContract<BackpressureController<number>, MetricsRegistry>('BackpressureController', {
+  reasons: REASONS,
+  create: (name, metrics = new MetricsRegistry()) => ({ valve: make(name, metrics), metrics }),
+  work: async (valve) => {
+    // 4 fit, 1 refused (full, drop_newest); then 13 is dead-lettered, the rest flushed.
+    for (const item of [1, 2, 13, 4, 5]) valve.offer(item);
+    await valve.drain();
+    return { offered: 5, rejected: 1, completed: 3, failed: 1 };
+  },
+  badOptions: [
+    {
+      option: 'maxBufferSize',
+      construct: () => new BackpressureController(async () => {}, { onDeadLetter: () => {}, maxBufferSize: 0 }),
+    },
+    {
+      option: 'metrics',
+      construct: () => new BackpressureController(async () => {}, { onDeadLetter: () => {}, metrics: {} as never }),
+    },
+    {
+      option: 'clock',
+      construct: () => new BackpressureController(async () => {}, { onDeadLetter: () => {}, clock: 1 as never }),
+    },
+  ],
+});
+
+describe('BackpressureController.close()', () => {
+  it('is stop({ drain: true }): flushes what is buffered first, then refuses', async () => {
+    const written: number[] = [];
+    const c = new BackpressureController<number>(
+      async (items) => {
+        written.push(...items);
+      },
+      { onDeadLetter: () => {}, clock: new ManualClock() },
+    );
+    c.offer(1);
+    c.offer(2);
+    const closing = c.close();
+    expect(c.stop()).toBe(closing);
+    await closing;
+    expect(written).toEqual([1, 2]);
+    expect(c.offer(3)).toBe(false);
+    expect(c.stats()).toMatchObject({ closed: true, completed: 2, rejected: 1, rejectedByReason: { shutdown: 1 } });
+  });
+});
