@@ -3,13 +3,14 @@
 import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
 import { valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
-import { BackpressureController } from '../src/index.js';
+import { BackpressureController, type FlushResult } from '../src/index.js';
 
 function make(name: string, metrics: MetricsRegistry) {
   return new BackpressureController<number>(
-    async (items) => {
+    async (items): Promise<FlushResult<number> | undefined> => {
       // Item 13 always fails: it is dead-lettered (no retries).
-      if (items.includes(13)) return { failed: 1, failedItems: [13] };
+      if (!items.includes(13)) return undefined;
+      return { success: items.length - 1, failed: 1, errors: [new Error('13')], failedItems: [13] };
     },
     {
       name,
