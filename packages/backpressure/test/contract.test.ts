@@ -1,5 +1,6 @@
 // The Valve contract (CONTRIBUTING.md) for the controller, through testkit's generic test. The unit
 // of work is an item: flushed = completed, dead-lettered = failed, refused or dropped = rejected.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
 import { valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
@@ -67,5 +68,32 @@ describe('BackpressureController.close()', () => {
     expect(written).toEqual([1, 2]);
     expect(c.offer(3)).toBe(false);
     expect(c.stats()).toMatchObject({ closed: true, completed: 2, rejected: 1, rejectedByReason: { shutdown: 1 } });
+  });
+});
+
+describe('BackpressureController: async context (issue 14)', () => {
+  it('a blocked push resumes in its own caller AsyncLocalStorage context', async () => {
+    const store = new AsyncLocalStorage<{ id: number }>();
+    const gates: (() => void)[] = [];
+    const c = new BackpressureController<number>(
+      (): Promise<undefined> => new Promise((resolve) => gates.push(() => resolve(undefined))),
+      { onDeadLetter: () => {}, clock: new ManualClock(), maxBufferSize: 1, batchSize: 1, strategy: 'block' },
+    );
+    c.offer(0);
+    const resumedIn: (number | undefined)[] = [];
+    const pushes = [1, 2, 3].map((id) =>
+      store.run({ id }, async () => {
+        await c.push(id);
+        resumedIn.push(store.getStore()?.id);
+      }),
+    );
+    c.start();
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const open of gates.splice(0)) open();
+    }
+    await Promise.all(pushes);
+    expect(resumedIn).toEqual([1, 2, 3]);
+    await c.close();
   });
 });
