@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/Clock.js';
-import { validateClock, validateNumber } from '../validate.js';
+import { rejectUnknownOptions, validateClock, validateNumber, validateObject } from '../validate.js';
 
 export interface RateMeterOptions {
   /** Time constant of the moving average, in ms. @default 5000 */
@@ -25,6 +25,8 @@ export class RateMeter {
   private total = 0;
 
   constructor(options: RateMeterOptions = {}) {
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['windowMs', 'tickMs', 'clock']);
     const windowMs = validateNumber(options.windowMs ?? 5000, 'windowMs', { above: 0 });
     this.tickMs = validateNumber(options.tickMs ?? 1000, 'tickMs', { above: 0 });
     this.clock = validateClock(options.clock);

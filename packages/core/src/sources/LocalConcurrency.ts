@@ -2,7 +2,7 @@ import type { Clock } from '../clock/Clock.js';
 import { ClosedError } from '../errors/ValveError.js';
 import { type Disposable, Emitter } from '../events/Emitter.js';
 import { isLimit, type Limit } from '../limits/Limit.js';
-import { describeValue, validateClock, validateInteger } from '../validate.js';
+import { describeValue, rejectUnknownOptions, validateClock, validateInteger, validateObject } from '../validate.js';
 import type { ConcurrencySource, Permit } from './Sources.js';
 import { WaiterQueue } from './WaiterQueue.js';
 
@@ -32,7 +32,9 @@ export class LocalConcurrency implements ConcurrencySource {
   readonly onAvailable = this.available$.event;
 
   constructor(options: LocalConcurrencyOptions) {
-    const limit = options?.limit;
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['limit', 'clock']);
+    const limit = options.limit;
     if (isLimit(limit)) {
       this.adaptive = limit;
       this.fixed = 0;

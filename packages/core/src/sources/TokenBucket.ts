@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../clock/Clock.js';
 import { ClosedError } from '../errors/ValveError.js';
 import { Emitter } from '../events/Emitter.js';
-import { validateInteger, validateClock, validateNumber } from '../validate.js';
+import { rejectUnknownOptions, validateClock, validateInteger, validateNumber, validateObject } from '../validate.js';
 import type { RateSource } from './Sources.js';
 import { WaiterQueue } from './WaiterQueue.js';
 
@@ -43,6 +43,8 @@ export class TokenBucket implements RateSource {
   readonly onAvailable = this.available$.event;
 
   constructor(options: TokenBucketOptions) {
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['rate', 'hz', 'tokenLimit', 'clock']);
     this.tokenLimit = validateInteger(options?.tokenLimit, 'tokenLimit', { min: 1 });
     this.hz = options.hz === undefined ? undefined : validateNumber(options.hz, 'hz', { above: 0 });
     if (this.hz !== undefined && options.rate === undefined) {
