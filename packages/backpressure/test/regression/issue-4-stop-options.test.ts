@@ -36,6 +36,7 @@ describe('issue 4 review, issue 14: bad options throw and change nothing', () =>
     expect(() => controller.push(1, null as never)).toThrow(new TypeError('options must be an object, got null'));
     expect(() => controller.push(1, { signal: 1 as never })).toThrow('options.signal must be an AbortSignal');
     expect(() => controller.push(1, { sginal: undefined } as never)).toThrow('options.sginal is not a known option');
+    expect(() => controller.pushDurable(1, null as never)).toThrow('options must be an object, got null');
     expect(controller.stats()).toMatchObject({ accepted: 0, refused: 0 });
   });
 });
