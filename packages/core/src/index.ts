@@ -49,6 +49,10 @@ export { ValveMetrics } from './valve/ValveMetrics.js';
 
 export { SignalGroup, SignalGroups, type SignalLinks } from './abort/SignalGroups.js';
 
+export { Admission, type AdmissionOptions } from './admission/Admission.js';
+export type { WaitLine } from './admission/WaitLine.js';
+export { LazyQueue, type LazyQueueEntry } from './admission/LazyQueue.js';
+
 export { isLimit, type Limit, type LimitSample } from './limits/Limit.js';
 export { AimdLimit, type AimdLimitOptions } from './limits/AimdLimit.js';
 export { Gradient2Limit, type Gradient2LimitOptions } from './limits/Gradient2Limit.js';

@@ -1,0 +1,367 @@
+import type { Clock, Timer } from '../clock/Clock.js';
+import type { Disposable } from '../events/Emitter.js';
+import type { ConcurrencySource, Permit, RateSource } from '../sources/Sources.js';
+import { validateInteger } from '../validate.js';
+import type { WaitLine } from './WaitLine.js';
+
+/**
+ * The slot of a unit admitted under a fixed cap, which is counted, not held as an object: slots
+ * of a fixed cap are interchangeable, so a counter is exact and a permit per unit would be garbage.
+ * Hand it back to {@link Admission.leave}; its own `release()` does nothing.
+ */
+const COUNTED: Permit = Object.freeze({ release(): void {} });
+
+const DROPPED = Object.freeze({ dropped: true });
+
+export interface AdmissionOptions<W> {
+  /** The waiting line and its discipline. */
+  line: WaitLine<W>;
+  /**
+   * A fixed cap (an integer >= 1 or Infinity), counted without permits and changeable with
+   * `setLimit`, or a {@link ConcurrencySource} (an adaptive limit, Redis, a custom source).
+   */
+  concurrency: number | ConcurrencySource;
+  /** The rate gate, if any. */
+  rate?: RateSource | undefined;
+  /** Arms the refill timer and times the line. */
+  clock: Clock;
+  /**
+   * Starts a waiter the admission took from the line. It holds a slot (`permit`, handed back
+   * through `leave` exactly once) and has spent its token. Must not throw.
+   */
+  start: (waiter: W, permit: Permit, now: number) => void;
+  /**
+   * An asynchronous source failed to grant the head of the line: the waiter has left the line
+   * and gets the source's error. Must not throw.
+   */
+  fail: (waiter: W, error: unknown) => void;
+  /** Called after a pump took at least one waiter from the line (a valve's size waiters). */
+  pumped?: (() => void) | undefined;
+}
+
+/**
+ * The one place a unit of work waits for and takes a slot and a token (issue 14): PromisePool and
+ * SafetyValve are built on it. It owns the sources, the counted synchronous fast path, the pump
+ * that starts waiters in the line's order, the async acquire loop for the head of the line, and
+ * the refill timer on the injected clock. The valve owns its units, their line and what a unit
+ * does when it starts, times out or is aborted.
+ *
+ * Rules (CONTRIBUTING.md, "Admission"):
+ * - **Gate order: the slot first, then the token.** A slot can be given back, a token cannot (a
+ *   `RateSource` has no return), so a refused token gives the slot back and a refused slot costs
+ *   no token. A source whose `tryAcquire()` disagrees with its `inUse`/`limit` costs nothing.
+ * - **No barging.** The fast path is taken only when nobody waits; waiters start only from
+ *   `pump()` (re-entrancy safe), in the line's order.
+ * - **Timers.** The refill timer exists only while waiters wait for a token, is ref'd (accepted
+ *   work waits on it), due at the source's `nextTokenInMs()` but at least 1 ms out (a timer that
+ *   fires just before the bucket refills must not spin), and cleared when the line empties.
+ * - **Listening.** The sources' `onAvailable` is listened to only while something waits or
+ *   runs after something waited, so an uncontended release costs no listener call.
+ */
+export class Admission<W> {
+  /** The permit of a counted slot (see {@link COUNTED}). */
+  static readonly COUNTED: Permit = COUNTED;
+
+  private readonly line: WaitLine<W>;
+  private readonly conc: ConcurrencySource | undefined;
+  private readonly rate: RateSource | undefined;
+  private readonly clock: Clock;
+  private readonly startWaiter: (waiter: W, permit: Permit, now: number) => void;
+  private readonly failWaiter: (waiter: W, error: unknown) => void;
+  private readonly pumped: (() => void) | undefined;
+  /** Some source must be asked asynchronously: every unit waits, the acquire loop serves the head. */
+  readonly async: boolean;
+  /** The fixed cap in counted mode (`conc === undefined`). */
+  private max: number;
+  /** Units admitted and not yet left (in counted mode, the slots in use). */
+  private held = 0;
+  private paused = false;
+  private closed = false;
+  private pumping = false;
+  private refillTimer: Timer | undefined = undefined;
+  private watching: Disposable[] | undefined = undefined;
+  private acquiring = false;
+  private acquireAbort: AbortController | undefined = undefined;
+
+  constructor(options: AdmissionOptions<W>) {
+    this.line = options.line;
+    const c = options.concurrency;
+    if (typeof c === 'number') {
+      this.max = validateInteger(c, 'concurrency', { min: 1, allowInfinity: true });
+      this.conc = undefined;
+    } else {
+      this.max = 0;
+      this.conc = c;
+    }
+    this.rate = options.rate;
+    this.clock = options.clock;
+    this.startWaiter = options.start;
+    this.failWaiter = options.fail;
+    this.pumped = options.pumped;
+    this.async = this.conc?.async === true || this.rate?.async === true;
+  }
+
+  /** Units admitted that have not left: running, or (in a valve's words) holding a slot. */
+  get running(): number {
+    return this.held;
+  }
+
+  /** The concurrency allowed now (moves with an adaptive limit). */
+  get limit(): number {
+    return this.conc === undefined ? this.max : this.conc.limit;
+  }
+
+  /** True while the async acquire loop asks a source for the head's permission. */
+  get isAcquiring(): boolean {
+    return this.acquiring;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * The fast path: a permit (with its token spent) if a unit may start now without waiting, else
+   * `undefined`. Never while anybody waits (no barging), paused, closed, or with an async source.
+   */
+  tryEnter(): Permit | undefined {
+    if (this.line.size !== 0 || this.paused || this.closed || this.async) return undefined;
+    const rate = this.rate;
+    let permit: Permit | undefined;
+    if (this.conc === undefined) {
+      if (this.held >= this.max) return undefined;
+      if (rate !== undefined && !rate.tryAcquire()) return undefined;
+      this.held++;
+      return COUNTED;
+    }
+    // Asked before the slot so that an empty bucket costs no permit taken and given back.
+    if (rate !== undefined && rate.available < 1) return undefined;
+    permit = this.conc.tryAcquire();
+    if (permit === undefined) return undefined;
+    if (rate !== undefined && !rate.tryAcquire()) {
+      permit.release();
+      return undefined;
+    }
+    this.held++;
+    return permit;
+  }
+
+  /**
+   * An admitted unit is done with its slot: gives it back (exactly once per admitted unit) and
+   * starts waiters it makes room for. `failed` tells an adaptive limit the unit failed.
+   */
+  leave(permit: Permit, failed: boolean): void {
+    this.held--;
+    if (permit === COUNTED) {
+      if (this.line.size !== 0) this.pump();
+      else if (this.held === 0 && this.watching !== undefined) this.unwatch();
+      return;
+    }
+    // A synchronous source wakes `pump` from release() through onAvailable while we listen.
+    permit.release(failed ? DROPPED : undefined);
+    if (this.held === 0 && this.line.size === 0 && this.watching !== undefined) this.unwatch();
+  }
+
+  /** The valve just pushed a waiter onto the line (after `tryEnter` refused). */
+  enqueued(): void {
+    if (this.closed) return;
+    if (this.async) {
+      void this.acquireLoop();
+      return;
+    }
+    if (this.watching === undefined) this.watch();
+    const rate = this.rate;
+    if (rate !== undefined && this.refillTimer === undefined && rate.available < 1) this.armRefill(rate);
+    // A refused fast path with a free slot and a token means the line was paused or non-empty:
+    // the pump decides (it also starts the newcomer when the refusal was a race).
+    else if (!this.paused && this.line.size === 1) this.pump();
+  }
+
+  /** The valve removed a waiter from the middle of the line (an abort, a deadline). */
+  removed(): void {
+    if (this.line.size === 0) this.lineEmptied();
+  }
+
+  /** Starts no waiter until `resume()`; the fast path refuses meanwhile. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.pump();
+  }
+
+  /**
+   * Changes a fixed cap at run time: raising it starts waiters at once, lowering it lets running
+   * units finish (none is stopped). Only in counted mode (a source owns its own limit).
+   */
+  setLimit(limit: number): void {
+    if (this.conc !== undefined) {
+      throw new TypeError('setLimit() needs a fixed cap: a concurrency source or adaptive Limit sets its own limit');
+    }
+    this.max = validateInteger(limit, 'concurrency', { min: 1, allowInfinity: true });
+    this.pump();
+  }
+
+  /** Starts nothing again: timers cleared, sources no longer listened to, an async acquire aborted. */
+  close(): void {
+    this.closed = true;
+    this.clearRefill();
+    this.unwatch();
+    this.acquireAbort?.abort();
+  }
+
+  /** Starts waiters while a slot and a token are free, in the line's order. Never recursive. */
+  readonly pump = (): void => {
+    if (this.pumping) return;
+    const line = this.line;
+    if (line.size === 0) {
+      this.lineEmptied();
+      return;
+    }
+    if (this.async) {
+      void this.acquireLoop();
+      return;
+    }
+    this.pumping = true;
+    let took = false;
+    const conc = this.conc;
+    const rate = this.rate;
+    const timed = line.timed === true;
+    try {
+      while (line.size !== 0 && !this.paused && !this.closed) {
+        if (conc === undefined ? this.held >= this.max : conc.inUse >= conc.limit) break;
+        if (rate !== undefined && rate.available < 1) {
+          if (this.refillTimer === undefined) this.armRefill(rate);
+          break;
+        }
+        const now = timed ? this.clock.now() : 0;
+        const waiter = line.take(now);
+        if (waiter === undefined) break;
+        // Slot first, then token. Both gates said yes a moment ago; a source that now refuses is
+        // misbehaving: the waiter goes back to the front until the source's next onAvailable.
+        let permit: Permit | undefined = COUNTED;
+        if (conc !== undefined) {
+          permit = conc.tryAcquire();
+          if (permit === undefined) {
+            line.putBack(waiter);
+            break;
+          }
+        }
+        if (rate !== undefined && !rate.tryAcquire()) {
+          line.putBack(waiter);
+          if (permit !== COUNTED) permit.release();
+          if (this.refillTimer === undefined) this.armRefill(rate);
+          break;
+        }
+        this.held++;
+        took = true;
+        this.startWaiter(waiter, permit, now);
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (line.size === 0) this.lineEmptied();
+    if (took && this.pumped !== undefined) this.pumped();
+  };
+
+  /** Async sources: ask for the head's permission, one unit at a time, in the line's order. */
+  private async acquireLoop(): Promise<void> {
+    if (this.acquiring) return;
+    this.acquiring = true;
+    const line = this.line;
+    const conc = this.conc;
+    try {
+      while (line.size !== 0 && !this.closed && !this.paused) {
+        if (conc === undefined && this.held >= this.max) break;
+        const ac = new AbortController();
+        this.acquireAbort = ac;
+        let permit: Permit | undefined;
+        try {
+          if (conc === undefined) {
+            this.held++;
+            permit = COUNTED;
+          } else {
+            permit = (conc.async === true ? undefined : conc.tryAcquire()) ?? (await conc.acquire(ac.signal));
+            this.held++;
+          }
+          const rate = this.rate;
+          if (rate !== undefined && (rate.async === true || !rate.tryAcquire())) await rate.acquire(ac.signal);
+        } catch (error) {
+          if (permit !== undefined) this.giveBack(permit);
+          if (ac.signal.aborted) continue;
+          // The source failed: the unit it was asked for gets the error unchanged.
+          const waiter = line.take(line.timed === true ? this.clock.now() : 0);
+          if (waiter !== undefined) this.failWaiter(waiter, error);
+          continue;
+        } finally {
+          this.acquireAbort = undefined;
+        }
+        const now = this.clock.now();
+        const waiter = this.closed ? undefined : line.take(line.timed === true ? now : 0);
+        if (waiter === undefined) {
+          // Nobody left to start (aborted meanwhile): the slot goes back; the token is spent.
+          this.giveBack(permit);
+          continue;
+        }
+        this.startWaiter(waiter, permit, now);
+        if (this.pumped !== undefined) this.pumped();
+      }
+    } finally {
+      this.acquiring = false;
+    }
+  }
+
+  /** Undoes a slot taken for a unit that did not start. */
+  private giveBack(permit: Permit): void {
+    this.held--;
+    if (permit !== COUNTED) permit.release();
+  }
+
+  private lineEmptied(): void {
+    this.clearRefill();
+    this.acquireAbort?.abort();
+    if (this.held === 0 && this.watching !== undefined) this.unwatch();
+  }
+
+  /** Listens for freed slots and new tokens (synchronous sources only); idempotent. */
+  private watch(): void {
+    const subscriptions: Disposable[] = [];
+    if (this.conc !== undefined) subscriptions.push(this.conc.onAvailable(this.pump));
+    if (this.rate !== undefined) subscriptions.push(this.rate.onAvailable(this.pump));
+    this.watching = subscriptions;
+  }
+
+  private unwatch(): void {
+    const subscriptions = this.watching;
+    if (subscriptions === undefined) return;
+    this.watching = undefined;
+    for (const s of subscriptions) s.dispose();
+  }
+
+  /**
+   * Waiters wait for a token: the source's `onAvailable` wakes the pump, and this timer keeps
+   * the process alive meanwhile (in-process buckets leave their own timers unref'd).
+   */
+  private armRefill(rate: RateSource): void {
+    const ms = rate.nextTokenInMs();
+    if (!Number.isFinite(ms)) return;
+    this.refillTimer = this.clock
+      .setTimeout(
+        () => {
+          this.refillTimer = undefined;
+          this.pump();
+        },
+        Math.max(1, ms),
+      )
+      .ref();
+  }
+
+  private clearRefill(): void {
+    if (this.refillTimer === undefined) return;
+    this.refillTimer.clear();
+    this.refillTimer = undefined;
+  }
+}
