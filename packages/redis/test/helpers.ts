@@ -205,3 +205,59 @@ export async function slowProxy(): Promise<{ port: number; delayMs: number; clos
   proxy.close = () => closeServer(server, sockets);
   return proxy;
 }
+
+/**
+ * A TCP proxy in front of Redis that holds every reply while `hold()` is in force, and sends
+ * the held ones on, in order, at `release()`. Commands always reach Redis at once, so a test
+ * can make "the command ran on Redis, its reply is late" happen at a point it chooses instead
+ * of racing a real-time delay against a timeout. `held()` resolves once at least one reply is
+ * waiting (the command before it has run on Redis).
+ */
+export async function gatedProxy(): Promise<{
+  port: number;
+  hold(): void;
+  release(): void;
+  held(): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<Socket>();
+  const queues = new Set<{ inbound: Socket; chunks: Buffer[] }>();
+  let holding = false;
+  let onHeld: (() => void) | undefined;
+  const server = createServer((inbound) => {
+    const outbound = toRedis(inbound, sockets);
+    const queue = { inbound, chunks: [] as Buffer[] };
+    queues.add(queue);
+    inbound.on('close', () => queues.delete(queue));
+    outbound.on('data', (chunk: Buffer) => {
+      if (!holding) {
+        inbound.write(chunk);
+        return;
+      }
+      queue.chunks.push(chunk);
+      onHeld?.();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const anyHeld = () => [...queues].some((q) => q.chunks.length > 0);
+  return {
+    port: (server.address() as AddressInfo).port,
+    hold: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+      for (const q of queues) for (const chunk of q.chunks.splice(0)) q.inbound.write(chunk);
+    },
+    held: () =>
+      anyHeld()
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            onHeld = () => {
+              onHeld = undefined;
+              resolve();
+            };
+          }),
+    close: () => closeServer(server, sockets),
+  };
+}
