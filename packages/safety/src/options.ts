@@ -1,4 +1,25 @@
-import type { Clock, ConcurrencySource, Limit, MetricsRegistry, RateSource, Reason, ValveStats } from '@valve/core';
+import {
+  type Clock,
+  type ConcurrencySource,
+  isLimit,
+  type Limit,
+  LocalConcurrency,
+  type MetricsRegistry,
+  type RateSource,
+  type Reason,
+  rejectUnknownOptions,
+  TokenBucket,
+  validateClock,
+  validateFunction,
+  validateInteger,
+  validateMetrics,
+  validateNumber,
+  validateObject,
+  validateOneOf,
+  validateSignal,
+  validateString,
+  type ValveStats,
+} from '@valve/core';
 
 /** How the queue of waiting jobs is disciplined. See the README for which to choose. */
 export type QueueDiscipline = 'fifo' | 'codel' | 'codel-timer' | 'deadline';
@@ -187,4 +208,155 @@ export interface SafetyValveStats extends ValveStats {
   /** CoDel is in its dropping state (`queue: 'codel'` only). */
   dropping: boolean;
   configuration: SafetyValveConfiguration;
+}
+
+/**
+ * A valve's options, checked and with their defaults applied (the constructor's input). The
+ * sources the valve built itself (`ownRate`, `ownConc`) are closed by its `close()`; sources passed
+ * in may be shared and are not.
+ */
+export interface Settings {
+  name: string;
+  clock: Clock;
+  metrics: MetricsRegistry | undefined;
+  size: number;
+  discipline: QueueDiscipline;
+  lifo: boolean;
+  targetMs: number;
+  intervalMs: number;
+  deadlineMs: number | undefined;
+  leaseMs: number | undefined;
+  timeoutMs: number | undefined;
+  onReject: ((event: RejectEvent) => void) | undefined;
+  rate: RateSource | undefined;
+  ownRate: TokenBucket | undefined;
+  /** A fixed cap (counted by core's Admission, no permits) or a source. */
+  concurrency: number | ConcurrencySource;
+  ownConc: LocalConcurrency | undefined;
+  configuration: SafetyValveConfiguration;
+}
+
+/**
+ * Checks a valve's options in a fixed order (the first bad one throws a TypeError or RangeError
+ * naming it) and applies the defaults. A fixed `concurrency` stays a number (counted); an
+ * adaptive `Limit` gets a `LocalConcurrency` that samples each permit.
+ */
+export function checkOptions(options: SafetyValveOptions): Settings {
+  validateObject(options, 'options');
+  rejectUnknownOptions(options, 'options', KNOWN_OPTIONS);
+  const name = validateString(options.name ?? 'safety', 'name', { nonEmpty: true });
+  const clock = validateClock(options.clock);
+  const metrics = validateMetrics(options.metrics);
+  const size = validateInteger(options.size, 'size', { min: 0, allowInfinity: true });
+  const discipline = validateOneOf(options.queue ?? 'fifo', 'queue', QUEUE_DISCIPLINES);
+  const lifo = options.lifo ?? false;
+  if (lifo !== false && lifo !== 'adaptive') {
+    throw new TypeError(`lifo must be false or "adaptive", got ${JSON.stringify(lifo)}`);
+  }
+  const intervalMs = validateNumber(options.intervalMs ?? 100, 'intervalMs', { above: 0 });
+  const targetMs = validateNumber(options.targetMs ?? 5, 'targetMs', { above: 0 });
+  if (targetMs > intervalMs) {
+    throw new RangeError(
+      `targetMs must be <= intervalMs (safetyvalve refuses a target above the interval), got targetMs ${targetMs} and intervalMs ${intervalMs}`,
+    );
+  }
+  const deadlineMs =
+    options.deadlineMs === undefined ? undefined : validateNumber(options.deadlineMs, 'deadlineMs', { min: 0 });
+  if (discipline === 'deadline' && deadlineMs === undefined) {
+    throw new TypeError('deadlineMs is required with queue: "deadline" (the longest wait, in ms)');
+  }
+  const leaseMs = options.leaseMs === undefined ? undefined : validateNumber(options.leaseMs, 'leaseMs', { above: 0 });
+  const timeoutMs =
+    options.timeoutMs === undefined ? undefined : validateNumber(options.timeoutMs, 'timeoutMs', { above: 0 });
+  const onReject =
+    options.onReject === undefined
+      ? undefined
+      : validateFunction<(event: RejectEvent) => void>(options.onReject, 'onReject');
+
+  // The rate gate: a custom source, the built-in bucket, or none.
+  let rate: RateSource | undefined;
+  let ownRate: TokenBucket | undefined;
+  const bucketKeys = options.hz !== undefined || options.rate !== undefined || options.tokenLimit !== undefined;
+  if (options.rateSource !== undefined) {
+    if (bucketKeys) throw new TypeError('rateSource replaces hz, rate and tokenLimit; pass one or the other');
+    rate = checkRateSource(options.rateSource);
+  } else if (bucketKeys) {
+    if (options.tokenLimit === undefined) {
+      throw new TypeError('tokenLimit is required with hz or rate (the bucket size, an integer >= 1)');
+    }
+    ownRate = new TokenBucket({ hz: options.hz, rate: options.rate, tokenLimit: options.tokenLimit, clock });
+    rate = ownRate;
+  }
+  // The concurrency gate: a custom source, an adaptive limit's LocalConcurrency, or a fixed cap.
+  let concurrency: number | ConcurrencySource;
+  let ownConc: LocalConcurrency | undefined;
+  const c = options.concurrency;
+  if (options.concurrencySource !== undefined) {
+    if (c !== undefined) throw new TypeError('concurrencySource replaces concurrency; pass one or the other');
+    concurrency = checkConcurrencySource(options.concurrencySource);
+  } else if (isLimit(c)) {
+    ownConc = new LocalConcurrency({ limit: c, clock });
+    concurrency = ownConc;
+  } else {
+    concurrency = validateInteger(c, 'concurrency', { min: 1, allowInfinity: true });
+  }
+  const configuration: SafetyValveConfiguration = Object.freeze({
+    name,
+    hz: ownRate?.hz,
+    rate: ownRate?.rate,
+    tokenLimit: ownRate?.tokenLimit,
+    size,
+    concurrency: options.concurrencySource ? 'source' : typeof concurrency === 'number' ? concurrency : 'adaptive',
+    queue: discipline,
+    lifo,
+    targetMs,
+    intervalMs,
+    deadlineMs,
+    leaseMs,
+    timeoutMs,
+  });
+  return {
+    name,
+    clock,
+    metrics,
+    size,
+    discipline,
+    lifo: lifo === 'adaptive',
+    targetMs,
+    intervalMs,
+    deadlineMs,
+    leaseMs,
+    timeoutMs,
+    onReject,
+    rate,
+    ownRate,
+    concurrency,
+    ownConc,
+    configuration,
+  };
+}
+
+/** Checks one call's options; returns its signal. */
+export function checkRunOptions(options: RunOptions): AbortSignal | undefined {
+  validateObject(options, 'options');
+  if (options.deadlineMs !== undefined) validateNumber(options.deadlineMs, 'options.deadlineMs', { min: 0 });
+  if (options.timeoutMs !== undefined) validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0 });
+  return validateSignal(options.signal, 'options.signal');
+}
+
+function checkRateSource(source: RateSource): RateSource {
+  validateObject(source, 'rateSource');
+  validateFunction(source.tryAcquire, 'rateSource.tryAcquire');
+  validateFunction(source.acquire, 'rateSource.acquire');
+  validateFunction(source.nextTokenInMs, 'rateSource.nextTokenInMs');
+  validateFunction(source.onAvailable, 'rateSource.onAvailable');
+  return source;
+}
+
+function checkConcurrencySource(source: ConcurrencySource): ConcurrencySource {
+  validateObject(source, 'concurrencySource');
+  validateFunction(source.tryAcquire, 'concurrencySource.tryAcquire');
+  validateFunction(source.acquire, 'concurrencySource.acquire');
+  validateFunction(source.onAvailable, 'concurrencySource.onAvailable');
+  return source;
 }

@@ -1,0 +1,118 @@
+import type { AsyncResource } from 'node:async_hooks';
+import { LazyQueue, type LazyQueueEntry, type Timer, type WaitLine } from '@valve/core';
+import type { CoDel, CoDelSource } from './CoDel.js';
+import type { SignalMember } from './JobScope.js';
+import type { Job } from './options.js';
+
+/** A job waiting in a valve's line: a `run()` or an `ask()` that could not start at once. */
+export interface QueuedJob extends LazyQueueEntry, SignalMember {
+  /** When the job entered the line, by the valve's clock. */
+  readonly enqueuedAt: number;
+  /** The work; `undefined` for an `ask()`, which resolves with a permit instead. */
+  readonly fn: Job<unknown> | undefined;
+  /** This call's execution limit (its own or the valve's), for when it starts. */
+  readonly timeoutMs: number | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  /**
+   * The caller's async context, captured when the job queued: it starts later, from whichever
+   * job freed its slot, and must run in its own caller's AsyncLocalStorage context (issue 14).
+   */
+  readonly context: AsyncResource;
+  /** The job's deadline timer (ref'd: the job waits on it); written by WaitTimers. */
+  timer: Timer | undefined;
+}
+
+/**
+ * The waiting line of a SafetyValve and its discipline: the `WaitLine` core's `Admission` serves
+ * (the gates, the pump and the refill timer are the admission's; the order is the line's).
+ *
+ * - FIFO over core's `LazyQueue` (O(1) removal from the middle on an abort or a deadline).
+ * - `codel`: CoDel decides at each take and may drop heads on the way (rejected `overload` by
+ *   `drop` before `take` returns, as the WaitLine contract asks).
+ * - Adaptive LIFO: the newest waiter while the line is standing (non-empty for `intervalMs`),
+ *   the oldest otherwise; the head CoDel chose goes back to the front.
+ *
+ * `timed` is true only when a take needs the time (CoDel, adaptive LIFO) or a sojourn histogram
+ * records it, so the common FIFO hand-over reads no clock. Invariant: `nonEmptySince` is the time
+ * the line last went from empty to non-empty (meaningful while it is non-empty).
+ */
+export class SafetyLine implements WaitLine<QueuedJob> {
+  private readonly queue = new LazyQueue<QueuedJob>();
+  readonly timed: boolean;
+  nonEmptySince = 0;
+  /** Takes straight from the front: no CoDel, no LIFO. */
+  private readonly plain: boolean;
+  private readonly codelSource: CoDelSource<QueuedJob> = {
+    shift: () => this.queue.shift(),
+    enqueuedAt: (job) => job.enqueuedAt,
+  };
+
+  constructor(
+    private readonly codel: CoDel | undefined,
+    /** Adaptive LIFO's standing time (`intervalMs`), or `undefined` without LIFO. */
+    private readonly lifoAfterMs: number | undefined,
+    /** The start time is recorded (the sojourn histogram). */
+    recordsSojourn: boolean,
+    /** Rejects a job CoDel dropped (reason `overload`). */
+    private readonly drop: (job: QueuedJob) => void,
+  ) {
+    this.plain = codel === undefined && lifoAfterMs === undefined;
+    this.timed = !this.plain || recordsSojourn;
+  }
+
+  get size(): number {
+    return this.queue.size;
+  }
+
+  /** Entries held, dead ones included (for the no-unbounded-growth tests). */
+  get capacityUsed(): number {
+    return this.queue.capacityUsed;
+  }
+
+  push(job: QueuedJob, now: number): void {
+    if (this.queue.size === 0) this.nonEmptySince = now;
+    this.queue.push(job);
+  }
+
+  take(now: number): QueuedJob | undefined {
+    if (this.plain) return this.queue.shift();
+    let job = this.codel === undefined ? this.queue.shift() : this.codel.dequeue(now, this.codelSource, this.drop);
+    const lifoAfterMs = this.lifoAfterMs;
+    if (
+      job !== undefined &&
+      lifoAfterMs !== undefined &&
+      this.queue.size > 0 &&
+      now - this.nonEmptySince >= lifoAfterMs
+    ) {
+      this.queue.unshift(job);
+      job = this.queue.pop();
+    }
+    return job;
+  }
+
+  putBack(job: QueuedJob): void {
+    this.queue.unshift(job);
+  }
+
+  /** The oldest waiter, without taking it (codel-timer's expiry looks at it). */
+  peek(): QueuedJob | undefined {
+    return this.queue.peek();
+  }
+
+  /** Takes the oldest waiter whatever the discipline (drops take the oldest first). */
+  shift(): QueuedJob | undefined {
+    return this.queue.shift();
+  }
+
+  /** Removes a waiter from wherever it is (an abort, a deadline); false if it had already left. */
+  remove(job: QueuedJob): boolean {
+    return this.queue.remove(job);
+  }
+
+  /** Removes and returns every waiter, oldest first. */
+  drain(): QueuedJob[] {
+    return this.queue.drain();
+  }
+}
