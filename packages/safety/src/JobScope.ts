@@ -42,12 +42,17 @@ export class JobScope implements JobContext, SignalMember {
     return this.controller.signal;
   }
 
-  /** Aborts the job's signal once; with `settleCaller`, the caller's promise rejects with `reason` now. */
+  /**
+   * Aborts the job's signal once (the first reason stays); with `settleCaller`, the caller's
+   * promise rejects with `reason` now, even when `close()` or a lease aborted the signal before
+   * (a caller's abort or its time limit always settles the caller; a second settle is a no-op).
+   */
   abort(reason: unknown, settleCaller: boolean): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
+    if (!this.aborted) {
+      this.aborted = true;
+      this.reason = reason;
+      this.controller?.abort(reason);
+    }
     if (settleCaller) this.fail?.(reason);
   }
 }

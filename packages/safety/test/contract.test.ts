@@ -1,9 +1,36 @@
-// The Valve contract (CONTRIBUTING.md, issue 14) for SafetyValve: shared stats words, an
-// awaitable idempotent close(), Symbol.asyncDispose, metrics removed on close.
-import { ManualClock, MetricsRegistry } from '@valve/core';
-import { deferred, flush, track } from '@valve/testkit';
+// The Valve contract (CONTRIBUTING.md, issue 14) for SafetyValve: testkit's generic test, then
+// safety's own cases (stats words with aborts and a full queue, close() waiting for running jobs).
+import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
+import { deferred, flush, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { SafetyValve } from '../src/index.js';
+
+valveContract<SafetyValve, MetricsRegistry>('SafetyValve', {
+  reasons: REASONS,
+  create: (name, metrics = new MetricsRegistry()) => ({
+    valve: new SafetyValve({ name, metrics, concurrency: 1, size: 1, clock: new ManualClock() }),
+    metrics,
+  }),
+  work: async (valve) => {
+    // One runs and succeeds, one queues and fails, one is refused (queue full).
+    const gate = deferred<string>();
+    const ok = valve.run(() => gate.promise);
+    const bad = valve.run(() => Promise.reject(new Error('no')));
+    await expect(valve.run(() => 3)).rejects.toMatchObject({ reason: 'queue_full' });
+    gate.resolve('a');
+    await ok;
+    await expect(bad).rejects.toThrow('no');
+    return { offered: 3, rejected: 1, completed: 1, failed: 1 };
+  },
+  badOptions: [
+    { option: 'size', construct: () => new SafetyValve({ concurrency: 1, size: -1 }) },
+    { option: 'concurrency', construct: () => new SafetyValve({ concurrency: 0, size: 1 }) },
+    { option: 'targetMs', construct: () => new SafetyValve({ concurrency: 1, size: 1, targetMs: 200 }) },
+    { option: 'metrics', construct: () => new SafetyValve({ concurrency: 1, size: 1, metrics: {} as never }) },
+    { option: 'clock', construct: () => new SafetyValve({ concurrency: 1, size: 1, clock: 5 as never }) },
+    { option: 'sizee', construct: () => new SafetyValve({ concurrency: 1, size: 1, sizee: 1 } as never) },
+  ],
+});
 
 describe('SafetyValve and the Valve contract', () => {
   it('stats: completed excludes failures; admitted = running + completed + failed; offered = rejected + queued + admitted', async () => {
