@@ -182,9 +182,13 @@ export class Admission<W> {
     if (this.line.size === 0) this.lineEmptied();
   }
 
-  /** Starts no waiter until `resume()`; the fast path refuses meanwhile. */
+  /**
+   * Starts no waiter until `resume()`; the fast path refuses meanwhile. An async acquire under
+   * way for the head is aborted (`resume()` asks again).
+   */
   pause(): void {
     this.paused = true;
+    this.acquireAbort?.abort();
   }
 
   resume(): void {
@@ -300,9 +304,10 @@ export class Admission<W> {
           this.acquireAbort = undefined;
         }
         const now = this.clock.now();
-        const waiter = this.closed ? undefined : line.take(line.timed === true ? now : 0);
+        const waiter = this.closed || this.paused ? undefined : line.take(line.timed === true ? now : 0);
         if (waiter === undefined) {
-          // Nobody left to start (aborted meanwhile): the slot goes back; the token is spent.
+          // Nobody left to start (aborted meanwhile), or a grant that won the race with pause()
+          // or close(): the slot goes back; the token is spent.
           this.giveBack(permit);
           continue;
         }
