@@ -15,6 +15,7 @@ import type { Codec } from './Codec.js';
 import { jsonCodec } from './Codec.js';
 import { COMMON_OPTION_KEYS, normalizeCommon } from './internal/normalizeOptions.js';
 import { RedisLink } from './internal/RedisLink.js';
+import { withTimeout } from './internal/withTimeout.js';
 import { RedisUnavailableError } from './RedisUnavailableError.js';
 import type { RedisErrorPolicy, RedisSourceOptions } from './options.js';
 import { ABANDON_SCRIPT, CLAIM_SCRIPT, PUBLISH_SCRIPT } from './scripts/coalesceScripts.js';
@@ -238,7 +239,8 @@ export class RedisCoalescer<T = unknown, K = string> {
   }
 
   /**
-   * Rejects followers still waiting with a `ClosedError` and closes the pub/sub connection.
+   * Rejects followers still waiting with a `ClosedError` and closes the pub/sub connection (and
+   * stops the client's background probe, once no other source uses it).
    * A leader whose fetcher is still running still publishes its result when it finishes.
    * Keys left in Redis all expire: the lock after `lockMs`, a stored result after `lingerMs`.
    */
@@ -249,6 +251,7 @@ export class RedisCoalescer<T = unknown, K = string> {
     for (const set of [...this.followers.values()]) for (const f of [...set]) f.wake({ kind: 'failed' });
     this.followers.clear();
     this.dropSubscriber();
+    this.link.close();
   }
 
   /** The key's stored result and lock; the hash tag puts both in one Cluster slot. */
@@ -388,25 +391,14 @@ export class RedisCoalescer<T = unknown, K = string> {
       sub.on('error', () => {});
       sub.on('message', (ch: string, message: string) => this.onMessage(ch, message));
     }
-    const subscribing = new Promise<void>((resolve, reject) => {
-      const timer = this.clock
-        .setTimeout(
-          () =>
-            reject(new TimeoutError(`SUBSCRIBE got no reply within commandTimeoutMs (${this.commandTimeoutMs} ms)`)),
-          this.commandTimeoutMs,
-        )
-        .ref();
-      sub.subscribe(channel).then(
-        () => {
-          timer.clear();
-          resolve();
-        },
-        (error: unknown) => {
-          timer.clear();
-          reject(error);
-        },
-      );
-    });
+    // Ref'd: a follower waits on it.
+    const subscribing = withTimeout(
+      this.clock,
+      this.commandTimeoutMs,
+      sub.subscribe(channel).then(() => {}),
+      () => new TimeoutError(`SUBSCRIBE got no reply within commandTimeoutMs (${this.commandTimeoutMs} ms)`),
+      true,
+    );
     const entry = {
       k,
       active: subscribing.catch((error: unknown) => {

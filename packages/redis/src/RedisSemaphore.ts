@@ -170,8 +170,8 @@ export class RedisSemaphore implements ConcurrencySource {
   }
 
   /**
-   * Rejects waiting `acquire`s with a `ClosedError`, stops the timers and closes the pub/sub
-   * connection. Permits still held stop renewing, so their leases expire within `leaseMs`
+   * Rejects waiting `acquire`s with a `ClosedError`, stops the timers (the client's background
+   * probe too, once no other source uses it) and closes the pub/sub connection. Permits still held stop renewing, so their leases expire within `leaseMs`
    * (releasing them still works). Resolves once replies already on their way are handled, after
    * which this instance writes nothing more. Never closes the `redis` client.
    */
@@ -185,6 +185,7 @@ export class RedisSemaphore implements ConcurrencySource {
       this.waiters.rejectAll(new ClosedError('the Redis semaphore is closed'));
       this.local.close();
       this.dropSubscriber();
+      this.link.close();
     }
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }

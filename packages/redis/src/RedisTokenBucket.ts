@@ -181,7 +181,8 @@ export class RedisTokenBucket implements RateSource {
   }
 
   /**
-   * Rejects every waiting `acquire` with a `ClosedError` and stops the refill timer. Resolves
+   * Rejects every waiting `acquire` with a `ClosedError` and stops the refill timer (and the
+   * client's background probe, once no other source uses it). Resolves
    * once replies already on their way are handled (a token granted to nobody is given back),
    * so after it resolves this instance writes nothing more. Never closes the `redis` client.
    */
@@ -192,6 +193,7 @@ export class RedisTokenBucket implements RateSource {
       this.refillTimer = undefined;
       this.waiters.rejectAll(new ClosedError('the Redis token bucket is closed'));
       this.local.close();
+      this.link.close();
     }
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }

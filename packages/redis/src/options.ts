@@ -35,9 +35,12 @@ export interface RedisSourceOptions {
    */
   commandTimeoutMs?: number;
   /**
-   * After a failure, milliseconds during which calls skip Redis and go straight to the policy
-   * (so an outage costs nothing per call instead of a timeout per call); the first call after
-   * it probes Redis again, which is how a source recovers (an integer >= 0).
+   * After a failure (an error, or no reply within `commandTimeoutMs`), every source on the same
+   * client skips Redis and goes straight to its policy, so an outage costs callers nothing
+   * instead of a timeout each; meanwhile a background `PING` every `probeIntervalMs` ms (and
+   * one as soon as the client reconnects) looks for Redis, and the first answer sends calls to
+   * Redis again (an integer >= 0; 0: never skip, every call asks Redis and may wait out its
+   * timeout).
    * @default 1000
    */
   probeIntervalMs?: number;

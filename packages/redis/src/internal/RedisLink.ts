@@ -1,23 +1,24 @@
 import { type Clock, TimeoutError } from '@valve/core';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisUnavailableError } from '../RedisUnavailableError.js';
+import { Circuit, type CircuitUser } from './Circuit.js';
 import type { Script } from './Script.js';
+import { withTimeout } from './withTimeout.js';
 
 /**
  * One source's way to Redis: runs a script by `EVALSHA`, falling back to `EVAL` when the server
- * does not know it yet (`NOSCRIPT`: a restart or `SCRIPT FLUSH`), bounds each call with
- * `commandTimeoutMs`, and remembers a failure for `probeIntervalMs` so that during an outage
- * calls fail at once instead of each waiting for a timeout. Every failure becomes a
+ * does not know it yet (`NOSCRIPT`: a restart or `SCRIPT FLUSH`), and bounds each call with
+ * `commandTimeoutMs`. Failures and successes feed the client's {@link Circuit}, shared with
+ * every other source on the same client: after one failure, calls are refused at once (the
+ * source's policy decides) until a background probe finds Redis answering again, so during an
+ * outage no caller waits for a timeout of its own. Every failure becomes a
  * {@link RedisUnavailableError} carrying the original error as `cause`.
  *
  * Invariant: `run()` always settles, within `commandTimeoutMs` of the call (plus the fallback's
  * own timeout, which shares the same deadline).
  */
-export class RedisLink {
-  /** Clock time before which calls skip Redis; written by a failure, cleared by a success. */
-  private downUntil = Number.NEGATIVE_INFINITY;
-  /** The last failure, kept as the `cause` of fast failures during the probe interval. */
-  private lastError: unknown;
+export class RedisLink implements CircuitUser {
+  private readonly circuit: Circuit;
 
   /**
    * A second connection of the same kind, for pub/sub (a subscribed connection runs no other
@@ -31,25 +32,33 @@ export class RedisLink {
   constructor(
     readonly redis: Redis | Cluster,
     private readonly clock: Clock,
-    private readonly commandTimeoutMs: number,
-    private readonly probeIntervalMs: number,
-  ) {}
+    readonly commandTimeoutMs: number,
+    readonly probeIntervalMs: number,
+  ) {
+    this.circuit = Circuit.attach(redis, clock, this);
+  }
 
   /**
-   * Whether a call would reach Redis now: false during the probe interval after a failure, or
-   * while ioredis is between connections (a command sent then would sit in its offline queue and
-   * might run after we gave up on it, taking a token nobody receives).
+   * Whether a call would reach Redis now: false while the client's circuit is open (after a
+   * failure, until a probe gets an answer; never with `probeIntervalMs` 0, which asks Redis on
+   * every call), or while ioredis is between connections (a command sent then would sit in its
+   * offline queue and might run after we gave up on it, taking a token nobody receives).
    */
   get usable(): boolean {
-    if (this.clock.now() < this.downUntil) return false;
+    if (this.probeIntervalMs > 0 && this.circuit.open) return false;
     const status = this.redis.status;
     return status !== 'reconnecting' && status !== 'close' && status !== 'end';
   }
 
   /** The error for a call refused without asking Redis. */
   unavailable(what: string): RedisUnavailableError {
-    const cause = this.lastError ?? new Error(`the Redis connection is ${this.redis.status}`);
+    const cause = this.circuit.lastError ?? new Error(`the Redis connection is ${this.redis.status}`);
     return new RedisUnavailableError(`${what}: Redis is unavailable (${messageOf(cause)})`, { cause });
+  }
+
+  /** The source is closed: it stops counting on (and keeping probing alive in) the circuit. */
+  close(): void {
+    this.circuit.detach(this);
   }
 
   async run(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
@@ -82,13 +91,20 @@ export class RedisLink {
   private async send(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     const call = { abandoned: false };
     try {
-      const reply = await this.withTimeout(script, call, this.evalsha(script, keys, args, call));
-      this.downUntil = Number.NEGATIVE_INFINITY;
-      this.lastError = undefined;
+      const reply = await withTimeout(
+        this.clock,
+        this.commandTimeoutMs,
+        this.evalsha(script, keys, args, call),
+        () => {
+          call.abandoned = true;
+          return new TimeoutError(`${script.name} got no reply within commandTimeoutMs (${this.commandTimeoutMs} ms)`);
+        },
+        true, // a caller is waiting on this reply: the process must not exit under it
+      );
+      this.circuit.succeeded();
       return reply;
     } catch (error) {
-      this.lastError = error;
-      this.downUntil = this.clock.now() + this.probeIntervalMs;
+      this.circuit.failed(error);
       throw new RedisUnavailableError(`${script.name} failed: Redis is unavailable (${messageOf(error)})`, {
         cause: error,
       });
@@ -110,28 +126,6 @@ export class RedisLink {
       // The server lost its script cache; EVAL loads the script again for everyone after us.
       return await this.redis.eval(script.source, keys.length, ...keys, ...args);
     }
-  }
-
-  private withTimeout<T>(script: Script, call: { abandoned: boolean }, promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      // Ref'd: a caller is waiting on this reply, so the process must not exit under it.
-      const timer = this.clock
-        .setTimeout(() => {
-          call.abandoned = true;
-          reject(new TimeoutError(`${script.name} got no reply within commandTimeoutMs (${this.commandTimeoutMs} ms)`));
-        }, this.commandTimeoutMs)
-        .ref();
-      promise.then(
-        (value) => {
-          timer.clear();
-          resolve(value);
-        },
-        (error) => {
-          timer.clear();
-          reject(error);
-        },
-      );
-    });
   }
 }
 
