@@ -22,6 +22,7 @@ import {
   type Clock,
   ClosedError,
   emptyRejectedByReason,
+  type Event,
   type LocalConcurrency,
   type Permit,
   type RateSource,
@@ -41,6 +42,7 @@ import {
   checkOptions,
   checkRunOptions,
   type Job as Work,
+  type RejectEvent,
   type RunOptions,
   type SafetyPermit,
   type SafetyValveConfiguration,
@@ -103,7 +105,7 @@ export class SafetyValve implements Valve {
   private tpBase = 0;
   private tpPerMs = 0;
   /** Fires for every rejected job. */
-  readonly onReject: Refusals['onReject'];
+  readonly onReject: Event<RejectEvent>;
 
   constructor(options: SafetyValveOptions) {
     const s = checkOptions(options);
