@@ -121,7 +121,9 @@ export class RedisSemaphore implements ConcurrencySource {
     this.key = `${common.prefix}sem:${common.name}`;
     this.channel = `${this.key}:released`;
     this.clock = common.clock;
-    this.link = new RedisLink(common.redis, common.clock, common.commandTimeoutMs, common.probeIntervalMs);
+    this.link = new RedisLink(common.redis, common.clock, common.commandTimeoutMs, common.probeIntervalMs, () =>
+      this.onCircuitOpen(),
+    );
     this.local = new LocalConcurrency({ limit: this.limit, clock: this.clock });
     this.local.onAvailable(() => this.available$.emit());
   }
@@ -239,6 +241,17 @@ export class RedisSemaphore implements ConcurrencySource {
     } else {
       this.waiters.rejectAll(error);
     }
+    this.idleCheck();
+  }
+
+  /**
+   * Redis stopped answering (this source's command or another's on the client): under
+   * 'fail-open', waiters asleep until a release or a lease expiry move to the fallback now.
+   * Scripts still in flight settle on their own; a permit they bring is given back.
+   */
+  private onCircuitOpen(): void {
+    if (this.redisErrorPolicy !== 'fail-open' || this.closed) return;
+    while (this.waiters.resolveNext(undefined)) {}
     this.idleCheck();
   }
 

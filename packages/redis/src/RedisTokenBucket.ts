@@ -82,7 +82,9 @@ export class RedisTokenBucket implements RateSource {
     this.redisErrorPolicy = common.policy;
     this.key = `${common.prefix}bucket:${common.name}`;
     this.clock = common.clock;
-    this.link = new RedisLink(common.redis, common.clock, common.commandTimeoutMs, common.probeIntervalMs);
+    this.link = new RedisLink(common.redis, common.clock, common.commandTimeoutMs, common.probeIntervalMs, () =>
+      this.onCircuitOpen(),
+    );
     this.local = new TokenBucket({ rate: this.rate, hz: this.hz, tokenLimit: this.tokenLimit, clock: this.clock });
     this.local.onAvailable(() => {
       if (this.failingOpen) this.available$.emit();
@@ -258,6 +260,17 @@ export class RedisTokenBucket implements RateSource {
     } else {
       this.waiters.rejectAll(error);
     }
+  }
+
+  /**
+   * Redis stopped answering (this source's take or another source's command on the client):
+   * under 'fail-open', waiters asleep until the reported refill move to the fallback now. Takes
+   * still in flight settle on their own; a token they bring is given back.
+   */
+  private onCircuitOpen(): void {
+    if (this.redisErrorPolicy !== 'fail-open' || this.closed) return;
+    while (this.waiters.resolveNext(FALLBACK)) {}
+    this.idleCheck();
   }
 
   private giveBack(): void {

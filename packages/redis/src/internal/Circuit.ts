@@ -6,6 +6,8 @@ import { withTimeout } from './withTimeout.js';
 export interface CircuitUser {
   readonly commandTimeoutMs: number;
   readonly probeIntervalMs: number;
+  /** Called when the circuit opens (whichever source's command failed). */
+  circuitOpened(): void;
 }
 
 /**
@@ -64,6 +66,7 @@ export class Circuit {
     this.isOpen = true;
     this.redis.on('ready', this.onReady);
     this.schedule();
+    for (const user of [...this.users]) user.circuitOpened();
   }
 
   /** A reply came: Redis answers. */
@@ -140,7 +143,7 @@ export class Circuit {
   }
 
   /** The smallest positive value of `option` among the users, undefined if none is positive. */
-  private shortest(option: keyof CircuitUser): number | undefined {
+  private shortest(option: 'commandTimeoutMs' | 'probeIntervalMs'): number | undefined {
     let min: number | undefined;
     for (const user of this.users) if (user[option] > 0) min = Math.min(min ?? user[option], user[option]);
     return min;

@@ -34,8 +34,19 @@ export class RedisLink implements CircuitUser {
     private readonly clock: Clock,
     readonly commandTimeoutMs: number,
     readonly probeIntervalMs: number,
+    /**
+     * Called when the client's circuit opens, by a failure of this source or of another on the
+     * same client: waiters asleep on a timer (a full cap, an empty bucket) meet the policy now
+     * instead of at their timer.
+     */
+    private readonly onCircuitOpen: () => void = () => {},
   ) {
     this.circuit = Circuit.attach(redis, clock, this);
+  }
+
+  /** @internal See {@link CircuitUser.circuitOpened}. */
+  circuitOpened(): void {
+    if (this.probeIntervalMs > 0) this.onCircuitOpen();
   }
 
   /**

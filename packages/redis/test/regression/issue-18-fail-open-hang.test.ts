@@ -119,13 +119,13 @@ describe.skipIf(!url)('issue 18: the circuit closes again when Redis answers', (
     await closeClients();
   });
 
-  it('a background PING on the injected clock finds Redis back; nobody waits on it meanwhile', async () => {
+  /** A client whose replies a {@link gatedProxy} can hold, and fail-open options on a ManualClock. */
+  async function gated() {
     const proxy = await gatedProxy();
     cleanups.push(() => proxy.close());
     const redis = new Redis({ host: '127.0.0.1', port: proxy.port });
     redis.on('error', () => {});
     cleanups.push(() => redis.disconnect());
-    const observer = client();
     const clock = new ManualClock();
     const common = {
       redis,
@@ -134,6 +134,12 @@ describe.skipIf(!url)('issue 18: the circuit closes again when Redis answers', (
       redisErrorPolicy: 'fail-open',
       commandTimeoutMs: COMMAND_TIMEOUT_MS,
     } as const;
+    return { proxy, redis, clock, common };
+  }
+
+  it('a background PING on the injected clock finds Redis back; nobody waits on it meanwhile', async () => {
+    const { proxy, redis, clock, common } = await gated();
+    const observer = client();
     const sem = new RedisSemaphore({ ...common, name: 'r', limit: 10, probeIntervalMs: 1000 });
     const bucket = new RedisTokenBucket({ ...common, name: 'r', rate: 100, hz: 1000, tokenLimit: 100 });
     cleanups.push(
@@ -174,5 +180,44 @@ describe.skipIf(!url)('issue 18: the circuit closes again when Redis answers', (
     const shared = await sem.acquire();
     expect(await observer.zcard(sem.key)).toBe(1); // from Redis again
     shared.release();
+  }, 10_000);
+
+  it('a waiter asleep on a full cap moves to the fallback as soon as another source on the client opens the circuit', async () => {
+    const { proxy, redis, clock, common } = await gated();
+    const other = new RedisSemaphore({
+      redis: client(),
+      prefix,
+      name: 'full',
+      limit: 1,
+      redisErrorPolicy: 'fail-closed',
+    });
+    const sem = new RedisSemaphore({ ...common, name: 'full', limit: 1 });
+    const bucket = new RedisTokenBucket({ ...common, name: 'b', rate: 100, hz: 1000, tokenLimit: 100 });
+    cleanups.push(
+      () => other.close(),
+      () => sem.close(),
+      () => bucket.close(),
+    );
+    const held = await other.acquire(); // the shared cap is full
+    await bucket.acquire(); // connected, script loaded
+    const waiter = track(sem.acquire());
+    // Refused by Redis: asleep until a release or the lease's expiry (30 s on the clock). Our
+    // PING is answered after that ACQUIRE (one connection, replies in order); setImmediate lets
+    // the reply's handling finish.
+    await redis.ping();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(waiter.state).toBe('pending');
+    expect(clock.refedTimers).toBe(1); // the retry timer, no command in flight
+
+    proxy.hold();
+    const take = track(bucket.acquire());
+    await proxy.held();
+    await clock.advanceAsync(COMMAND_TIMEOUT_MS); // the bucket's take times out: the circuit opens
+    expect(take.state).toBe('resolved');
+    expect(waiter.state).toBe('resolved'); // from the fallback, not 30 s later
+    expect(sem.failingOpen).toBe(true);
+    (waiter.value as { release(): void }).release();
+    proxy.release();
+    held.release();
   }, 10_000);
 });
