@@ -6,6 +6,7 @@ import type {
   MetricsRegistry,
   RateSource,
   RetryOptions,
+  ValveStats,
 } from '@valve/core';
 
 /** What a task is called with. The seed's zero-argument tasks simply ignore it. */
@@ -148,16 +149,18 @@ export interface PoolSummary {
 }
 
 /** `stats()`: plain JSON. */
-export interface PoolStats {
-  name: string;
-  /** Waiting to start. */
-  queued: number;
-  /** Running. */
+/**
+ * The Valve contract's words (`ValveStats`: `queued`, `running`, `admitted`, `completed`, `failed`,
+ * `rejected` by reason, `closed`; CONTRIBUTING.md) and the pool's own fields. A task refused before
+ * it started (its caller aborted while it waited: `aborted`; the pool was closed: `shutdown`) is
+ * `rejected`, never `failed`; the drain summary still counts it among the cycle's failures, since
+ * its `run()` promise rejected.
+ */
+export interface PoolStats extends ValveStats {
+  /** Running: the same as `running` (the seed's word). */
   active: number;
   /** The concurrency allowed now (moves with an adaptive limit). */
   limit: number;
-  completed: number;
-  failed: number;
   /** Retry attempts made (not counting first attempts). */
   retried: number;
   /** Failures that were task timeouts (also counted in `failed`). */
@@ -168,7 +171,6 @@ export interface PoolStats {
    */
   abandoned: number;
   paused: boolean;
-  closed: boolean;
   /** Time waiting in the queue, ms (only with `metrics`). */
   waitMs?: HistogramSnapshot;
   /** Task run time, ms (only with `metrics`). */

@@ -184,7 +184,9 @@ describe('PromisePool model', () => {
           await flush();
           for (const t of tasks) if (t.result) expect(t.result.settleCount).toBe(1);
           expect(settledEvents).toBe(tasks.length);
-          expect(pool.stats().completed + pool.stats().failed).toBe(tasks.length);
+          expect(pool.stats().completed + pool.stats().failed + pool.stats().rejectedByReason.aborted).toBe(
+            tasks.length,
+          );
           const final = track(pool.done());
           await flush();
           expect(final.state).not.toBe('pending');

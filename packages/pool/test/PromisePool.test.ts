@@ -391,6 +391,10 @@ describe('PromisePool: events and stats', () => {
     expect(pool.stats()).toEqual({
       name: 'jobs',
       queued: 1,
+      running: 2,
+      admitted: 2,
+      rejected: 0,
+      rejectedByReason: expect.objectContaining({ aborted: 0, shutdown: 0 }),
       active: 2,
       limit: 2,
       completed: 0,

@@ -81,7 +81,10 @@ describe('a rejected construction leaves nothing behind', () => {
     });
     expect(() => new PromisePool({ maxWorkers: limit, rate: 1 })).toThrow('rate and hz must be set together');
     expect(subscribed + limitSubs).toBe(0);
-    new PromisePool({ concurrencySource: source as never });
+    // A valid pool listens to its sources only while something waits (core's Admission).
+    const pool = new PromisePool({ concurrencySource: source as never });
+    expect(subscribed).toBe(0);
+    void pool.run(async () => {});
     expect(subscribed).toBe(1);
   });
 });

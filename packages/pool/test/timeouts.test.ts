@@ -128,10 +128,15 @@ describe('run({ signal })', () => {
     }
     expect(pool.size).toBe(0);
     // Dead entries are compacted once they outnumber live ones (checked through the queue).
-    const queue = (pool as unknown as { queue: { size: number } }).queue;
-    expect(queue.size).toBeLessThan(64);
+    const line = (pool as unknown as { line: { held: number } }).line;
+    expect(line.held).toBeLessThan(64);
     gate.resolve();
     expect((await pool.drain()).failed).toBe(1000);
+    expect(pool.stats()).toMatchObject({
+      failed: 0,
+      rejected: 1000,
+      rejectedByReason: expect.objectContaining({ aborted: 1000 }),
+    });
   });
 });
 

@@ -234,39 +234,37 @@ export class Admission<W> {
     const conc = this.conc;
     const rate = this.rate;
     const timed = line.timed === true;
-    try {
-      while (line.size !== 0 && !this.paused && !this.closed) {
-        if (conc === undefined ? this.held >= this.max : conc.inUse >= conc.limit) break;
-        if (rate !== undefined && rate.available < 1) {
-          if (this.refillTimer === undefined) this.armRefill(rate);
-          break;
-        }
-        const now = timed ? this.clock.now() : 0;
-        const waiter = line.take(now);
-        if (waiter === undefined) break;
-        // Slot first, then token. Both gates said yes a moment ago; a source that now refuses is
-        // misbehaving: the waiter goes back to the front until the source's next onAvailable.
-        let permit: Permit | undefined = COUNTED;
-        if (conc !== undefined) {
-          permit = conc.tryAcquire();
-          if (permit === undefined) {
-            line.putBack(waiter);
-            break;
-          }
-        }
-        if (rate !== undefined && !rate.tryAcquire()) {
-          line.putBack(waiter);
-          if (permit !== COUNTED) permit.release();
-          if (this.refillTimer === undefined) this.armRefill(rate);
-          break;
-        }
-        this.held++;
-        took = true;
-        this.startWaiter(waiter, permit, now);
+    // No try/finally: `start` must not throw (AdmissionOptions), and the loop allocates nothing.
+    while (line.size !== 0 && !this.paused && !this.closed) {
+      if (conc === undefined ? this.held >= this.max : conc.inUse >= conc.limit) break;
+      if (rate !== undefined && rate.available < 1) {
+        if (this.refillTimer === undefined) this.armRefill(rate);
+        break;
       }
-    } finally {
-      this.pumping = false;
+      const now = timed ? this.clock.now() : 0;
+      const waiter = line.take(now);
+      if (waiter === undefined) break;
+      // Slot first, then token. Both gates said yes a moment ago; a source that now refuses is
+      // misbehaving: the waiter goes back to the front until the source's next onAvailable.
+      let permit: Permit | undefined = COUNTED;
+      if (conc !== undefined) {
+        permit = conc.tryAcquire();
+        if (permit === undefined) {
+          line.putBack(waiter);
+          break;
+        }
+      }
+      if (rate !== undefined && !rate.tryAcquire()) {
+        line.putBack(waiter);
+        if (permit !== COUNTED) permit.release();
+        if (this.refillTimer === undefined) this.armRefill(rate);
+        break;
+      }
+      this.held++;
+      took = true;
+      this.startWaiter(waiter, permit, now);
     }
+    this.pumping = false;
     if (line.size === 0) this.lineEmptied();
     if (took && this.pumped !== undefined) this.pumped();
   };

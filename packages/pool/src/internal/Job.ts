@@ -99,16 +99,17 @@ export class JobContext implements TaskContext {
 }
 
 /**
- * A queued plain `run()` (no signal, timeout, retry, timing or permit): just what it needs to
- * start and settle its caller's promise, four fields instead of a `Job`'s seventeen, because a
- * million of them may wait at once.
+ * A queued plain task (no signal, timeout, retry, timing or permit): its caller's async context
+ * and just what it needs to start and settle, five fields instead of a `Job`'s seventeen, because
+ * a million of them may wait at once. `resolve`/`reject` are the `run()` caller's, `undefined`
+ * for an `add()`ed task.
  */
 export class QueuedRun {
   constructor(
     readonly context: AsyncResource,
     readonly fn: Task,
     readonly priority: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
+    readonly resolve: ((value: unknown) => void) | undefined,
+    readonly reject: ((error: unknown) => void) | undefined,
   ) {}
 }

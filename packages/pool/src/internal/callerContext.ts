@@ -1,5 +1,4 @@
 import { AsyncResource } from 'node:async_hooks';
-import type { Task, TaskContext } from '../options.js';
 
 /**
  * The caller's async context (AsyncLocalStorage stores, async_hooks), captured when a task has to
@@ -11,10 +10,4 @@ import type { Task, TaskContext } from '../options.js';
  */
 export function captureContext(): AsyncResource {
   return new AsyncResource('ValveQueued');
-}
-
-/** A queued `add()`ed task, bound to its caller's context (the queue holds functions). */
-export function bindTask(task: Task): Task {
-  const context = new AsyncResource('ValveQueued');
-  return (ctx: TaskContext) => context.runInAsyncScope(task, undefined, ctx);
 }

@@ -1,0 +1,92 @@
+import type { WaitLine } from '@valve/core';
+import { PriorityQueue } from '../PriorityQueue.js';
+import type { Cohort } from './Cohort.js';
+import { Job, QUEUED, type QueuedRun } from './Job.js';
+
+/** What waits in the pool: a plain task (`add()` or `run()`) or a job. */
+export type QueueItem = QueuedRun | Job;
+
+/** Aborted jobs tolerated in the queue before it is compacted. */
+const COMPACT_AFTER = 64;
+
+/**
+ * The pool's waiting line for core's `Admission`: higher priority first, FIFO within a priority
+ * (the {@link PriorityQueue}), each item tagged with the drain cohort it was accepted in.
+ *
+ * A job that leaves from the middle (its caller aborted) stays in the queue, counted `dead`, and
+ * is skipped when it reaches the head; once dead jobs are at least 64 and outnumber the live
+ * ones the queue is compacted, so abort storms cannot grow it without bound.
+ */
+export class PoolLine implements WaitLine<QueueItem> {
+  private readonly queue = new PriorityQueue<QueueItem, Cohort>();
+  /** Live items waiting. */
+  private live = 0;
+  /** Aborted jobs still in the queue. */
+  private dead = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** The cohort of the item `take` returned last. */
+  get lastCohort(): Cohort {
+    return this.queue.lastTag!;
+  }
+
+  /** Entries held, aborted ones not yet compacted away included (tests). */
+  get held(): number {
+    return this.queue.size;
+  }
+
+  /** Number of priority levels allocated (tests). */
+  get levelCount(): number {
+    return this.queue.levelCount;
+  }
+
+  pushZero(item: QueueItem, cohort: Cohort): void {
+    this.queue.pushZero(item, cohort);
+    this.live++;
+  }
+
+  push(item: QueueItem, priority: number, cohort: Cohort): void {
+    this.queue.push(item, priority, cohort);
+    this.live++;
+  }
+
+  take(): QueueItem | undefined {
+    const q = this.queue;
+    while (this.live !== 0) {
+      const item = q.shift()!;
+      if (item instanceof Job && item.state !== QUEUED) {
+        this.dead--;
+        continue;
+      }
+      this.live--;
+      return item;
+    }
+    return undefined;
+  }
+
+  putBack(item: QueueItem): void {
+    this.queue.unshift(item, item.priority);
+    this.live++;
+  }
+
+  /** A queued job left from the middle (its state is no longer QUEUED): skipped later. */
+  removed(): void {
+    this.live--;
+    if (++this.dead >= COMPACT_AFTER && this.dead > this.live) {
+      this.queue.filter((item) => !(item instanceof Job) || item.state === QUEUED);
+      this.dead = 0;
+    }
+  }
+
+  /** Removes every live item, in order, with its cohort (for `clear()`-style shutdowns). */
+  drain(each: (item: QueueItem, cohort: Cohort) => void): void {
+    for (let item = this.take(); item !== undefined; item = this.take()) each(item, this.lastCohort);
+    if (this.dead > 0) {
+      this.queue.filter(() => false);
+      this.dead = 0;
+    }
+  }
+}

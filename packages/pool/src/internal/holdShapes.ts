@@ -1,0 +1,31 @@
+import type { Task } from '../options.js';
+
+/** The part of a pool `holdShapes` uses (structural: this file must not import PromisePool). */
+export interface ShapesPool {
+  pause(): void;
+  add(...tasks: Task[]): number;
+  run(task: Task, options?: { timeoutMs?: number }): Promise<unknown>;
+}
+
+/**
+ * Keeps the hidden classes of the hot path alive for as long as this module is loaded.
+ *
+ * V8 holds an object's hidden class ("map") only while some object of that class is alive, and
+ * throws away optimized code that checked a map once a major GC frees it (`--trace-deopt`: "weak
+ * objects"). The queue's run records exist only while tasks wait, so every major GC at a moment
+ * when no pool had a queued task (pools idle, or short-lived pools all gone) freed their class and
+ * deoptimized `add`, the pump and the queue; the next tasks then ran unoptimized until V8
+ * recompiled them: `add()` of 10^5 queued tasks took 2-3x as long after such a GC. `pool`, paused
+ * and never started, is given one queued task of each kind, so it holds one of each object the hot
+ * paths touch: the pool, its cohort, a queue level with its rings, a run record tagged with a
+ * cohort, a plain `run()`'s record and a `Job`. It costs about 3 KB per loaded copy of the module.
+ * Held tasks never start, so the running-task context of `taskTimeoutMs` pools is not covered.
+ */
+export function holdShapes<P extends ShapesPool>(pool: P): P {
+  const noop: Task = () => undefined;
+  pool.pause();
+  pool.add(noop);
+  void pool.run(noop);
+  void pool.run(noop, { timeoutMs: 1 });
+  return pool;
+}
