@@ -8,6 +8,7 @@
  * and the database.
  */
 import { once } from 'node:events';
+import { pathToFileURL } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -20,7 +21,7 @@ import type { DemoConfig } from './config.js';
 import { type Dashboard, mountDashboard } from './dashboard/index.js';
 import { CountingDatabase } from './db/CountingDatabase.js';
 import { LatencyDatabase } from './db/LatencyDatabase.js';
-import { createDatabase, type Database } from './db/index.js';
+import { createDatabase, type Database, PgliteDatabase, type PgliteHealth } from './db/index.js';
 import { HttpMetrics } from './httpMetrics.js';
 import { errorHandler, HttpError, notFound, sendOverloaded } from './httpErrors.js';
 import { assertDepth } from './jsonDepth.js';
@@ -39,6 +40,12 @@ import { createValves, type Valves } from './valves.js';
 export interface DemoOptions {
   /** Where the demo's own lines go. @default console.log */
   log?: (line: string) => void;
+  /**
+   * Embedded PGlite only: the worker's restarts gave up (PGLITE_RESTART_MAX_ATTEMPTS). server.ts
+   * shuts down and exits 1 so that a supervisor starts a fresh process. @default nothing (the
+   * demo stays up and `/healthz` answers 503)
+   */
+  onDatabaseFailed?: (health: PgliteHealth) => void;
 }
 
 export interface RunningDemo {
@@ -61,6 +68,8 @@ interface AppParts {
   registry: MetricsRegistry;
   valves: Valves;
   loaders: { direct: CustomerLoader; cached: CustomerLoader; guardedCached: CustomerLoader };
+  /** The embedded PGlite's supervision state (undefined with a database server). */
+  dbHealth: () => PgliteHealth | undefined;
   /** The database latency setting the dashboard reads and sets. */
   dbLatency: { latencyMs: number };
   log: (line: string) => void;
@@ -125,7 +134,22 @@ export function buildApp(parts: AppParts): BuiltApp {
       sendOverloaded(res, 'shutdown', 1);
       return;
     }
-    res.json({ status: 'ok', database: db.kind, cache: cache.kind, uptimeSeconds: Math.round(process.uptime()) });
+    const worker = parts.dbHealth();
+    if (worker !== undefined && worker.state !== 'up') {
+      // The PGlite worker died: out of rotation until it is restarted (or for good once the
+      // restarts gave up, when the process exits 1 for its supervisor).
+      res.setHeader('Retry-After', String(Math.max(1, Math.ceil((worker.nextAttemptInMs ?? 1000) / 1000))));
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(503).json({ status: 'unavailable', database: db.kind, cache: cache.kind, worker });
+      return;
+    }
+    res.json({
+      status: 'ok',
+      database: db.kind,
+      cache: cache.kind,
+      uptimeSeconds: Math.round(process.uptime()),
+      ...(worker === undefined ? {} : { worker }),
+    });
   });
 
   app.get('/metrics', (_req, res) => {
@@ -269,17 +293,21 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   const log = options.log ?? ((line: string) => console.log(line));
   const registry = new MetricsRegistry();
   const processMetrics = registerProcessMetrics(registry);
+  const pglite = config.databaseUrl === undefined ? pgliteSupervision(registry, log, options) : undefined;
   // The latency setting holds one of the database's connections (PGlite has one), and the
   // counting decorator sits outside it, so the query durations include it.
-  const slow = new LatencyDatabase(
-    createDatabase(config.databaseUrl, {
-      tablePrefix: config.tablePrefix,
-      poolSize: config.dbPoolSize,
-      pgliteDataDir: config.pgliteDataDir,
-    }),
-    config.databaseUrl === undefined ? 1 : config.dbPoolSize,
-    config.dbLatencyMs,
-  );
+  const raw = createDatabase(config.databaseUrl, {
+    tablePrefix: config.tablePrefix,
+    poolSize: config.dbPoolSize,
+    pgliteDataDir: config.pgliteDataDir,
+    pglite: pglite && {
+      workerUrl: config.pgliteWorkerScript === undefined ? undefined : pathToFileURL(config.pgliteWorkerScript),
+      restart: config.pgliteRestart,
+      onStateChange: pglite.onStateChange,
+    },
+  });
+  if (raw instanceof PgliteDatabase) pglite?.attach(raw);
+  const slow = new LatencyDatabase(raw, config.databaseUrl === undefined ? 1 : config.dbPoolSize, config.dbLatencyMs);
   const db = new CountingDatabase(slow, registry);
   let cache: Cache;
   try {
@@ -323,6 +351,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     valves,
     loaders,
     dbLatency: slow,
+    dbHealth: () => pglite?.health(),
     log,
     isShuttingDown: () => shuttingDown,
     // After the response is written the socket becomes idle on a later tick.
@@ -363,6 +392,9 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
       // would keep sending; both stop now, so the server's close waits only for real requests.
       dashboard.close();
       await closeServer(listening, config.shutdownTimeoutMs);
+      // A PGlite worker waiting out its restart back-off restarts now, so the drain below has a
+      // database (and a failed restart gives up instead of holding the shutdown).
+      if (raw instanceof PgliteDatabase) raw.prepareShutdown();
       // Every request has been answered; now settle what the valves accepted, then close the
       // database they write to.
       await valves.close();
@@ -375,6 +407,58 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   };
 
   return { url: `http://${host}:${port}`, port, config, db, cache, registry, valves, close };
+}
+
+/**
+ * The embedded PGlite's worker supervision in /metrics and the log: `valve_demo_pglite_worker_up`
+ * (1 while a worker answers), `valve_demo_pglite_worker_exits_total` (unexpected exits),
+ * `valve_demo_pglite_worker_restarts_total` (completed restarts) and
+ * `valve_demo_pglite_worker_restart_delay_seconds` (time to the next attempt, 0 when none).
+ */
+function pgliteSupervision(registry: MetricsRegistry, log: (line: string) => void, options: DemoOptions) {
+  let last: PgliteHealth = { state: 'starting', exits: 0, restarts: 0, attempt: 0 };
+  const exits = registry.counter({
+    name: 'valve_demo_pglite_worker_exits_total',
+    help: 'Times the embedded PGlite worker thread ended unexpectedly (crash, uncaught throw).',
+  });
+  const restarts = registry.counter({
+    name: 'valve_demo_pglite_worker_restarts_total',
+    help: 'Restarts of the embedded PGlite worker that completed (a new worker answered, schema ready).',
+  });
+  registry.gauge({
+    name: 'valve_demo_pglite_worker_up',
+    help: '1 while the embedded PGlite worker answers queries, else 0 (restarting, failed, closed).',
+    collect: () => (last.state === 'up' ? 1 : 0),
+  });
+  registry.gauge({
+    name: 'valve_demo_pglite_worker_restart_delay_seconds',
+    help: 'Time until the next restart attempt of the embedded PGlite worker, in seconds (0 when none is pending).',
+    collect: () => (current?.().nextAttemptInMs ?? 0) / 1000,
+  });
+  let current: (() => PgliteHealth) | undefined;
+  return {
+    /** The live state (with the time to the next attempt) once the database exists. */
+    attach(db: { health(): PgliteHealth }) {
+      current = () => db.health();
+    },
+    health: () => (current ? current() : last),
+    onStateChange(health: PgliteHealth) {
+      exits.inc(health.exits - last.exits);
+      restarts.inc(health.restarts - last.restarts);
+      const previous = last;
+      last = health;
+      if (health.state === 'restarting') {
+        log(
+          `pglite: the worker is down (${health.lastError ?? 'exited'}); restart attempt ${health.attempt} in ${Math.round(health.nextAttemptInMs ?? 0)} ms`,
+        );
+      } else if (health.state === 'up' && previous.state === 'restarting') {
+        log(`pglite: the worker is up again (restart ${health.restarts}; in memory, the tables start empty)`);
+      } else if (health.state === 'failed') {
+        log(`pglite: the worker's restarts gave up after ${health.attempt} attempt(s): ${health.lastError ?? ''}`);
+        options.onDatabaseFailed?.(health);
+      }
+    },
+  };
 }
 
 /** Node's HTTP parser errors and timeouts, with the demo's JSON error body. */

@@ -21,6 +21,13 @@ export interface DemoConfig {
   databaseUrl: string | undefined;
   /** Embedded PGlite only: keep the data in this directory (undefined: in memory). */
   pgliteDataDir: string | undefined;
+  /** Embedded PGlite only: restart back-off of a worker that ended unexpectedly (PgliteDatabase). */
+  pgliteRestart: { initialDelayMs: number; maxDelayMs: number; maxAttempts: number };
+  /**
+   * Embedded PGlite only: the worker script, a file path (the fault tests run a wrapper that can
+   * crash on demand). Undefined: the demo's own `pgliteWorker.js`.
+   */
+  pgliteWorkerScript: string | undefined;
   /** Undefined: the in-process TTL cache. */
   redisUrl: string | undefined;
   /** Rows in the customers table (ids 1..n). */
@@ -151,12 +158,25 @@ export function loadConfig(env: Env = process.env): DemoConfig {
       `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
     );
   }
+  const pgliteInitial = int(env, 'PGLITE_RESTART_DELAY_MS', 250, 0, 600_000);
+  const pgliteMax = int(env, 'PGLITE_RESTART_MAX_DELAY_MS', Math.max(10_000, pgliteInitial), 0, 3_600_000);
+  if (pgliteMax < pgliteInitial) {
+    throw new ConfigError(
+      `PGLITE_RESTART_MAX_DELAY_MS (${pgliteMax}) must not be below PGLITE_RESTART_DELAY_MS (${pgliteInitial})`,
+    );
+  }
   return {
     host,
     port: int(env, 'PORT', 3000, 0, 65_535),
     listenBacklog: int(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),
     databaseUrl,
     pgliteDataDir: env.PGLITE_DATA_DIR?.trim() || undefined,
+    pgliteRestart: {
+      initialDelayMs: pgliteInitial,
+      maxDelayMs: pgliteMax,
+      maxAttempts: int(env, 'PGLITE_RESTART_MAX_ATTEMPTS', 5, 0, 1000),
+    },
+    pgliteWorkerScript: env.PGLITE_WORKER_SCRIPT?.trim() || undefined,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     seedCustomers: int(env, 'SEED_CUSTOMERS', CUSTOMERS, 1, 10_000_000),
     tablePrefix: prefix,

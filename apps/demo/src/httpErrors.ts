@@ -4,11 +4,14 @@
  * @valve/safety/http, a full event buffer, shutdown), is one shape: @valve/safety/http's
  * `{"error":"overloaded","reason","retryAfterSeconds"}` with `Retry-After` and
  * `Cache-Control: no-store`, so a client handles one body for "come back later" (POST /events
- * adds `accepted`).
+ * adds `accepted`). One exception, not a refusal but an outage: while the embedded PGlite's
+ * worker is down (issue 18 item 4), database routes answer 503 `database_unavailable` in the
+ * 4xx/500 shape, with `Retry-After: 1`.
  */
 import { isValveError, type Reason } from '@valve/core';
 import type { OverloadBody } from '@valve/safety/http';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { isPgliteUnavailable } from './db/PgliteWorkerConnection.js';
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -73,6 +76,13 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
     if (isValveError(error)) {
       // A valve refused (shutting down, overloaded): the client may retry.
       sendOverloaded(res, error.reason ?? 'overload', 1);
+      return;
+    }
+    if (isPgliteUnavailable(error)) {
+      // The embedded database's worker died and is being restarted (or restarts gave up, and
+      // the process is exiting): not the request's fault, and retrying later may work.
+      res.setHeader('Cache-Control', 'no-store');
+      sendError(res, 503, 'database_unavailable', error.message, 1);
       return;
     }
     const status = Number(error?.status ?? error?.statusCode);

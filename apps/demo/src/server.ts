@@ -26,7 +26,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const started = performance.now();
-  const demo = await startDemo(config);
+  // The embedded PGlite's worker restarts gave up (issue 18 item 4): leave rotation for good and
+  // exit 1, so a supervisor starts a fresh process instead of keeping a zombie.
+  let failDatabase = (): void => {};
+  const demo = await startDemo(config, { onDatabaseFailed: () => failDatabase() });
   console.log(
     `valve demo listening on ${demo.url} (database: ${demo.db.description}, cache: ${demo.cache.kind}, ` +
       `${config.seedCustomers} customers, ready in ${Math.round(performance.now() - started)} ms, pid ${process.pid})`,
@@ -51,6 +54,15 @@ async function main(): Promise<void> {
         console.error('shutdown failed:', error);
         process.exit(1);
       },
+    );
+  };
+  failDatabase = () => {
+    if (firstSignalAt !== undefined) return;
+    firstSignalAt = performance.now();
+    console.error('the embedded database cannot be restarted: shutting down, exit code 1');
+    demo.close().then(
+      () => process.exit(1),
+      () => process.exit(1),
     );
   };
   process.on('SIGTERM', shutdown);

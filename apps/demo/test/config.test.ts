@@ -32,6 +32,28 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LISTEN_BACKLOG: '65536' })).toThrow(ConfigError);
   });
 
+  it('has the PGlite restart defaults and bounds them, naming the variable (issue 18 item 4)', () => {
+    expect(loadConfig({})).toMatchObject({
+      pgliteRestart: { initialDelayMs: 250, maxDelayMs: 10_000, maxAttempts: 5 },
+      pgliteWorkerScript: undefined,
+    });
+    expect(loadConfig({ PGLITE_RESTART_DELAY_MS: '0', PGLITE_RESTART_MAX_ATTEMPTS: '0' }).pgliteRestart).toEqual({
+      initialDelayMs: 0,
+      maxDelayMs: 10_000,
+      maxAttempts: 0,
+    });
+    // A delay above the default cap raises the cap's default with it.
+    expect(loadConfig({ PGLITE_RESTART_DELAY_MS: '20000' }).pgliteRestart.maxDelayMs).toBe(20_000);
+    expect(() => loadConfig({ PGLITE_RESTART_DELAY_MS: '-1' })).toThrow(
+      /^PGLITE_RESTART_DELAY_MS must be an integer from 0 to 600000, got "-1"$/,
+    );
+    expect(() => loadConfig({ PGLITE_RESTART_MAX_ATTEMPTS: '1001' })).toThrow(/^PGLITE_RESTART_MAX_ATTEMPTS must be/);
+    expect(() => loadConfig({ PGLITE_RESTART_DELAY_MS: '500', PGLITE_RESTART_MAX_DELAY_MS: '400' })).toThrow(
+      /^PGLITE_RESTART_MAX_DELAY_MS \(400\) must not be below PGLITE_RESTART_DELAY_MS \(500\)$/,
+    );
+    expect(loadConfig({ PGLITE_WORKER_SCRIPT: ' /tmp/w.js ' }).pgliteWorkerScript).toBe('/tmp/w.js');
+  });
+
   it('sizes the SafetyValve to the pool for a server database', () => {
     expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test', DB_POOL_SIZE: '7' }).safetyConcurrency).toBe(7);
     expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).flushConcurrency).toBe(4);

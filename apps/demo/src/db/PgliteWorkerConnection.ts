@@ -17,9 +17,42 @@
  */
 import { Worker } from 'node:worker_threads';
 
+/**
+ * Why a query or start-up got no answer from the worker, matched by `code` (stable):
+ *   - `ERR_PGLITE_WORKER_EXITED`: the worker ended unexpectedly (a crash, an uncaught throw),
+ *     before answering or before this query was sent;
+ *   - `ERR_PGLITE_WORKER_CLOSED`: `close()` began before this query;
+ *   - `ERR_PGLITE_START_FAILED`: PGlite could not start;
+ *   - `ERR_PGLITE_UNAVAILABLE`: (PgliteDatabase) the worker is being restarted, or restarts gave up.
+ */
+export type PgliteWorkerErrorCode =
+  | 'ERR_PGLITE_WORKER_EXITED'
+  | 'ERR_PGLITE_WORKER_CLOSED'
+  | 'ERR_PGLITE_START_FAILED'
+  | 'ERR_PGLITE_UNAVAILABLE';
+
 /** A query or start-up that the worker could not answer: it ended first, or was never started. */
 export class PgliteWorkerError extends Error {
   override readonly name = 'PgliteWorkerError';
+  constructor(
+    readonly code: PgliteWorkerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * True for the errors that mean "the embedded database is not there right now" (the worker died,
+ * is restarting, or restarts gave up): the HTTP layer answers them with 503, not 500. By name and
+ * code, not `instanceof`, like core's `isValveError`.
+ */
+export function isPgliteUnavailable(error: unknown): error is PgliteWorkerError {
+  const e = error as { name?: unknown; code?: unknown } | null | undefined;
+  return (
+    e?.name === 'PgliteWorkerError' && (e.code === 'ERR_PGLITE_WORKER_EXITED' || e.code === 'ERR_PGLITE_UNAVAILABLE')
+  );
 }
 
 /** A PostgreSQL error from the worker, rebuilt in this thread with its fields. */
@@ -68,7 +101,7 @@ export class PgliteWorkerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** Set once the worker has ended (or close() began): every later query rejects with it. */
-  private ended: Error | undefined;
+  private ended: PgliteWorkerError | undefined;
   /** The worker's last 'error' event, the cause of an unexpected exit. */
   private crash: Error | undefined;
   /** The worker answered `close` (it closed PGlite and is ending by itself). */
@@ -81,7 +114,13 @@ export class PgliteWorkerConnection {
   private closeError: PgliteWorkerError | undefined;
   private readonly ready: Promise<void>;
   /** Resolves when the thread has ended; never rejects (see the constructor). */
-  private readonly exited: Promise<void>;
+  private readonly exited: Promise<PgliteWorkerError | undefined>;
+  /**
+   * Resolves once the thread has ended: with the error that every query got when it ended
+   * unexpectedly while nobody closed it (a supervisor restarts it then), with undefined when it
+   * ended during or after `close()`. Never rejects.
+   */
+  readonly exit: Promise<PgliteWorkerError | undefined>;
   private closing: Promise<void> | undefined;
 
   constructor(options: PgliteWorkerOptions = {}) {
@@ -103,7 +142,9 @@ export class PgliteWorkerConnection {
           readyResolve();
           break;
         case 'failed':
-          readyReject(new PgliteWorkerError(`PGlite failed to start: ${message.error.message}`));
+          readyReject(
+            new PgliteWorkerError('ERR_PGLITE_START_FAILED', `PGlite failed to start: ${message.error.message}`),
+          );
           break;
         case 'result': {
           const waiter = this.pending.get(message.id);
@@ -130,19 +171,28 @@ export class PgliteWorkerConnection {
       const how = clean
         ? `PgliteWorkerConnection: the PGlite worker closed (exit code ${code})`
         : `PgliteWorkerConnection: the PGlite worker exited unexpectedly (exit code ${code}${this.crash ? `: ${this.crash.message}` : ''})`;
-      if (!clean && this.closing !== undefined) this.closeError = new PgliteWorkerError(how, { cause: this.crash });
-      this.ended ??= new PgliteWorkerError(how, { cause: this.crash });
-      readyReject(new PgliteWorkerError(`${how} before PGlite started`, { cause: this.crash }));
+      const exitedCode = 'ERR_PGLITE_WORKER_EXITED';
+      if (!clean && this.closing !== undefined) {
+        this.closeError = new PgliteWorkerError(exitedCode, how, { cause: this.crash });
+      }
+      this.ended ??= new PgliteWorkerError(exitedCode, how, { cause: this.crash });
+      readyReject(new PgliteWorkerError(exitedCode, `${how} before PGlite started`, { cause: this.crash }));
       const waiting = [...this.pending.values()];
       this.pending.clear();
       for (const waiter of waiting) {
         waiter.reject(
-          new PgliteWorkerError(`${how} with ${waiting.length} quer${waiting.length === 1 ? 'y' : 'ies'} unanswered`, {
-            cause: this.crash,
-          }),
+          new PgliteWorkerError(
+            exitedCode,
+            `${how} with ${waiting.length} quer${waiting.length === 1 ? 'y' : 'ies'} unanswered`,
+            {
+              cause: this.crash,
+            },
+          ),
         );
       }
+      return this.closing === undefined ? this.ended : undefined;
     });
+    this.exit = this.exited;
   }
 
   /** Resolves once PGlite has started in the worker; rejects if it failed or the worker ended. */
@@ -179,7 +229,7 @@ export class PgliteWorkerConnection {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.ended ??= new PgliteWorkerError('PgliteWorkerConnection: closed');
+      this.ended ??= new PgliteWorkerError('ERR_PGLITE_WORKER_CLOSED', 'PgliteWorkerConnection: closed');
       this.worker.ref();
       const closed = new Promise<SerializedError | undefined>((resolve) => {
         const onMessage = (message: FromWorker) => {

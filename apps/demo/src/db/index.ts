@@ -1,7 +1,7 @@
 /** Picks the Database implementation from `DATABASE_URL`'s scheme. */
 import type { Database, DatabaseOptions } from './Database.js';
 import { MysqlDatabase } from './mysql.js';
-import { PgliteDatabase } from './pglite.js';
+import { PgliteDatabase, type PgliteOptions } from './pglite.js';
 import { PostgresDatabase } from './postgres.js';
 
 export type {
@@ -14,10 +14,15 @@ export type {
   NewEvent,
 } from './Database.js';
 export { seededCustomer } from './Database.js';
+export type { PgliteHealth, PgliteState } from './pglite.js';
+export { PgliteDatabase } from './pglite.js';
+export { isPgliteUnavailable } from './PgliteWorkerConnection.js';
 
 export interface CreateDatabaseOptions extends DatabaseOptions {
   /** PGlite only: keep the data in this directory instead of in memory. */
   pgliteDataDir?: string;
+  /** PGlite only: the worker script, clock, restart back-off and state listener (PgliteDatabase). */
+  pglite?: Pick<PgliteOptions, 'workerUrl' | 'clock' | 'restart' | 'onStateChange'>;
 }
 
 /**
@@ -25,7 +30,9 @@ export interface CreateDatabaseOptions extends DatabaseOptions {
  * `postgresql://`: pg. Anything else throws an error naming DATABASE_URL.
  */
 export function createDatabase(url: string | undefined, options: CreateDatabaseOptions = {}): Database {
-  if (url === undefined || url === '') return new PgliteDatabase({ ...options, dataDir: options.pgliteDataDir });
+  if (url === undefined || url === '') {
+    return new PgliteDatabase({ ...options, ...options.pglite, dataDir: options.pgliteDataDir });
+  }
   const scheme = /^([a-z0-9+.-]+):/i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
     case 'mysql':
