@@ -46,9 +46,12 @@ function outputMatches(
 }
 
 describe('PGlite worker killed (node dist/server.js)', () => {
-  it('leaves rotation (503) while down, restarts the worker, serves again, and SIGTERM exits 0', async () => {
+  // Two or three PGlite starts per test (20 s and more each on a loaded machine): generous bounds.
+  it('leaves rotation (503) while down, restarts the worker, serves again, and SIGTERM exits 0', {
+    timeout: 180_000,
+  }, async () => {
     const demo = await spawnDemo({ PGLITE_WORKER_SCRIPT: WORKER, PGLITE_RESTART_DELAY_MS: '0' });
-    const up = outputMatches(demo.child, demo.output, /the worker is up again/, 60_000);
+    const up = outputMatches(demo.child, demo.output, /the worker is up again/, 150_000);
     const crashed = await postJson(
       `${demo.url}/direct/events`,
       JSON.stringify([{ type: 'valve:crash-worker', payload: 1 }]),
@@ -69,7 +72,9 @@ describe('PGlite worker killed (node dist/server.js)', () => {
     expect(await demo.exited).toEqual({ code: 0, signal: null });
   });
 
-  it('exits 1 by itself once the restarts give up (PGLITE_RESTART_MAX_ATTEMPTS=0), for its supervisor to restart', async () => {
+  it('exits 1 by itself once the restarts give up (PGLITE_RESTART_MAX_ATTEMPTS=0), for its supervisor to restart', {
+    timeout: 180_000,
+  }, async () => {
     const demo = await spawnDemo({ PGLITE_WORKER_SCRIPT: WORKER, PGLITE_RESTART_MAX_ATTEMPTS: '0' });
     await postJson(`${demo.url}/direct/events`, JSON.stringify([{ type: 'valve:crash-worker', payload: 1 }]));
     const exited = await Promise.race([
@@ -84,7 +89,7 @@ describe('PGlite worker killed (node dist/server.js)', () => {
     ['during the restart back-off', '600000'],
     ['while the restarted worker starts', '0'],
   ] as const) {
-    it(`close() ${when} leaves nothing open: the process ends by itself`, async () => {
+    it(`close() ${when} leaves nothing open: the process ends by itself`, { timeout: 180_000 }, async () => {
       const child = spawn(process.execPath, [CLOSE_CHILD], {
         env: { ...process.env, PGLITE_WORKER_SCRIPT: WORKER, PGLITE_RESTART_DELAY_MS: delayMs },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,7 +103,7 @@ describe('PGlite worker killed (node dist/server.js)', () => {
       });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       try {
-        const closed = await outputMatches(child, () => out, /closed (\[.*\])/, 60_000);
+        const closed = await outputMatches(child, () => out, /closed (\[.*\])/, 150_000);
         expect(out).toMatch(/crashed 503 healthz 503/);
         // Nothing but the child's own stdio pipes is left once close() settled...
         expect(JSON.parse(closed[1]!).filter((r: string) => r !== 'PipeWrap' && r !== 'TTYWrap')).toEqual([]);

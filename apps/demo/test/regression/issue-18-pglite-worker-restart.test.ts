@@ -50,7 +50,11 @@ afterEach(async () => {
 });
 
 describe('PgliteDatabase restarts a worker that died (issue 18 item 4)', () => {
-  it('in-flight queries reject with ERR_PGLITE_WORKER_EXITED, reads fail fast while down, the restart waits its back-off on the clock, writes wait for it', async () => {
+  // Each test starts PGlite two to four times (4 s each when idle, 20 s and more on a loaded
+  // 2-core machine): bounded generously, every wait inside is event-driven.
+  it('in-flight queries reject with ERR_PGLITE_WORKER_EXITED, reads fail fast while down, the restart waits its back-off on the clock, writes wait for it', {
+    timeout: 240_000,
+  }, async () => {
     const { db, clock, reached, crash } = supervised({ restart: { initialDelayMs: 250, maxDelayMs: 1000 } });
     toClose.push(db);
     await db.init(20);
@@ -77,7 +81,9 @@ describe('PgliteDatabase restarts a worker that died (issue 18 item 4)', () => {
     expect(await db.countEvents()).toBe(1);
   });
 
-  it('the back-off doubles per crash in a row, and after maxAttempts the database reports failed and waiting writes reject', async () => {
+  it('the back-off doubles per crash in a row, and after maxAttempts the database reports failed and waiting writes reject', {
+    timeout: 240_000,
+  }, async () => {
     const { db, clock, reached, crash, states } = supervised({
       restart: { initialDelayMs: 100, maxDelayMs: 150, maxAttempts: 2, writeWaitMs: 60_000 },
     });
@@ -108,7 +114,9 @@ describe('PgliteDatabase restarts a worker that died (issue 18 item 4)', () => {
     await Promise.allSettled([waiting]);
   });
 
-  it('prepareShutdown() during the back-off restarts at once, so the shutdown drain is not held by the back-off', async () => {
+  it('prepareShutdown() during the back-off restarts at once, so the shutdown drain is not held by the back-off', {
+    timeout: 240_000,
+  }, async () => {
     const { db, reached, crash } = supervised({ restart: { initialDelayMs: 600_000, maxDelayMs: 600_000 } });
     toClose.push(db);
     await db.init(5);
@@ -123,7 +131,9 @@ describe('PgliteDatabase restarts a worker that died (issue 18 item 4)', () => {
     expect(db.health().state).toBe('failed');
   });
 
-  it('close() during the back-off cancels the restart, rejects waiting writes and leaves no handle', async () => {
+  it('close() during the back-off cancels the restart, rejects waiting writes and leaves no handle', {
+    timeout: 240_000,
+  }, async () => {
     const portsBefore = openPorts();
     const { db, clock, crash } = supervised({ restart: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
     await db.init(5);
@@ -139,7 +149,9 @@ describe('PgliteDatabase restarts a worker that died (issue 18 item 4)', () => {
 });
 
 describe('the demo with a dead PGlite worker (issue 18 item 4)', () => {
-  it('answers 503 on /healthz and the database routes while the worker is down, restarts it, counts it in /metrics, and stores the events accepted meanwhile', async () => {
+  it('answers 503 on /healthz and the database routes while the worker is down, restarts it, counts it in /metrics, and stores the events accepted meanwhile', {
+    timeout: 180_000,
+  }, async () => {
     const lines: string[] = [];
     let upAgainResolve!: () => void;
     const upAgain = new Promise<void>((resolve) => {
