@@ -1,4 +1,4 @@
-import { type Clock, describeValue, TimeoutError, ValveError } from '@valve/core';
+import { type Clock, describeValue, rethrowLater, type Timer, TimeoutError, ValveError } from '@valve/core';
 import { BatchRun } from './BatchRun.js';
 import { type Call, PENDING } from './Call.js';
 import type { BatchResult } from './options.js';
@@ -25,56 +25,93 @@ export interface BatchHost<T, K> {
   timedOut(call: Call<T, K>, error: TimeoutError): void;
 }
 
+/** The keys collected for one dispatch (one tick, one `batchWindowMs` window, one `batchScheduleFn` call). */
+class PendingBatch<T, K> {
+  dispatched = false;
+  timer: Timer | undefined = undefined;
+  constructor(readonly calls: Call<T, K>[]) {}
+}
+
 /**
  * Batch mode: every call started in one tick (through any method) goes into one batch fetcher
  * call, scheduled like dataloader's (after the current promise jobs, on the next tick), split into
  * batches of at most `maxBatchSize` keys. Keys whose every caller gave up before dispatch are not
  * fetched. A batch's results (an array, a Map, `earlyWrite`s, or nothing) settle its keys; a key
  * left without a result rejects with `ERR_VALVE_BURST_NO_RESULT`.
+ *
+ * `batchWindowMs` holds a batch open that long on the valve's clock (a ref'd timer: callers wait
+ * on it), dispatching it early once it holds `maxBatchSize` keys; `batchScheduleFn` hands the
+ * dispatch to the user (a full batch is closed, so later keys start the next one).
  */
 export class BatchScheduler<T, K> {
-  /** Calls started this tick, not yet handed to the batch fetcher. */
-  private pending: Call<T, K>[] | undefined = undefined;
+  /** Calls collected for the next dispatch, not yet handed to the batch fetcher. */
+  private pending: PendingBatch<T, K> | undefined = undefined;
 
   constructor(
     private readonly host: BatchHost<T, K>,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
     private readonly maxBatchSize: number,
+    private readonly windowMs: number,
+    private readonly scheduleFn: ((dispatch: () => void) => void) | undefined,
     private readonly keyOf: ((key: K) => unknown) | undefined,
     private readonly displayName: string,
   ) {}
 
-  /** Batch keys waiting for this tick's dispatch (not given up). */
-  get queued(): number {
-    let n = 0;
-    if (this.pending !== undefined) for (const c of this.pending) if (c.state === PENDING) n++;
-    return n;
-  }
-
-  /** Queues a new call for this tick's batch; its promise is settled by the batch's result. */
+  /** Queues a new call for the next batch; its promise is settled by the batch's result. */
   enqueue(call: Call<T, K>): void {
     call.promise = promiseInto<T>(call);
-    if (this.pending === undefined) {
-      this.pending = [call];
-      resolved.then(() => process.nextTick(this.dispatch));
+    const pending = this.pending;
+    if (pending === undefined) {
+      const batch = new PendingBatch<T, K>([call]);
+      this.pending = batch;
+      this.schedule(batch);
     } else {
-      this.pending.push(call);
+      pending.calls.push(call);
+      if (pending.calls.length >= this.maxBatchSize && (this.windowMs > 0 || this.scheduleFn !== undefined)) {
+        // Full: later keys start the next batch. A window has nothing left to wait for, so the
+        // batch goes after the current promise jobs; a user's scheduler still decides when.
+        this.pending = undefined;
+        if (this.windowMs > 0) {
+          pending.timer?.clear();
+          resolved.then(() => this.dispatch(pending));
+        }
+      }
     }
   }
 
-  private readonly dispatch = (): void => {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (pending === undefined) return;
-    const calls = pending.filter((c) => c.state === PENDING);
+  private schedule(batch: PendingBatch<T, K>): void {
+    if (this.windowMs > 0) {
+      batch.timer = this.clock.setTimeout(() => this.dispatch(batch), this.windowMs).ref();
+      return;
+    }
+    if (this.scheduleFn !== undefined) {
+      try {
+        this.scheduleFn(() => this.dispatch(batch));
+        return;
+      } catch (error) {
+        // The user's scheduler threw: its batch still goes out, on the default tick.
+        rethrowLater(error);
+      }
+    }
+    // As dataloader: after the current promise jobs, on the next tick.
+    resolved.then(() => process.nextTick(() => this.dispatch(batch)));
+  }
+
+  private dispatch(batch: PendingBatch<T, K>): void {
+    if (batch.dispatched) return;
+    batch.dispatched = true;
+    batch.timer?.clear();
+    batch.timer = undefined;
+    if (this.pending === batch) this.pending = undefined;
+    const calls = batch.calls.filter((c) => c.state === PENDING);
     const max = this.maxBatchSize;
     if (calls.length <= max) {
       if (calls.length > 0) this.runBatch(calls);
       return;
     }
     for (let i = 0; i < calls.length; i += max) this.runBatch(calls.slice(i, i + max));
-  };
+  }
 
   private runBatch(calls: Call<T, K>[]): void {
     const keys = calls.map((c) => c.key as K);

@@ -32,7 +32,7 @@ import {
   validateSignal,
 } from '@valve/core';
 import type { BurstStats } from './BurstMetrics.js';
-import { PENDING } from './Call.js';
+import { Call, DONE, PENDING } from './Call.js';
 import { CallTable } from './CallTable.js';
 import { normalizeArguments } from './normalizeOptions.js';
 import type {
@@ -182,6 +182,63 @@ export class BurstValve<T, K = string | number | symbol> extends CallTable<T, K>
     this.map.delete(mapKey);
     if (call.state !== PENDING) this.lingering.drop(call);
     return true;
+  }
+
+  /**
+   * DataLoader's `clear(key)`, the same as {@link forget}: the next `fetch(key)` starts a new call.
+   * A call in flight for `key` keeps running and its callers get its outcome, but its value is
+   * not kept (a newer call or primed value owns the key). True if there was an entry.
+   */
+  clear(key?: K): boolean {
+    return this.forget(key);
+  }
+
+  /**
+   * Forgets every key, as {@link clear} does one: lingering and stale values are dropped (their
+   * timers cleared); calls in flight keep running for their callers but keep nothing. Returns how
+   * many entries there were.
+   */
+  clearAll(): number {
+    const n = this.map.size;
+    this.lingering.clear();
+    this.map.clear();
+    return n;
+  }
+
+  /**
+   * Stores `value` for `key` as if a fetch had just returned it: it lingers for `lingerMs`
+   * (`lingerMs(value, key)` when a function), then stale for `staleWhileRevalidateMs`. As
+   * DataLoader's `prime`, it never replaces an entry (a call in flight, a fresh or a stale value):
+   * `clear(key)` first to overwrite. True if it was stored; false when the key had an entry, the
+   * function gave 0, or the valve is closed. Throws `TypeError` for a valve that keeps nothing
+   * (no `lingerMs`, no `staleWhileRevalidateMs`), an `Error` value (errors never linger) or a
+   * promise (prime the value it resolves to).
+   */
+  prime(key: K | undefined, value: T): boolean {
+    if (!this.lingering.enabled) {
+      throw new TypeError(
+        `${this.displayName}: prime() needs lingerMs or staleWhileRevalidateMs > 0; this valve keeps no values`,
+      );
+    }
+    if (value instanceof Error) {
+      throw new TypeError(`${this.displayName}: prime() takes a value, got an Error (errors never linger)`);
+    }
+    if (typeof (value as { then?: unknown } | null)?.then === 'function') {
+      throw new TypeError(`${this.displayName}: prime() takes a value, got a promise: prime what it resolves to`);
+    }
+    if (key === undefined && this.batcher !== undefined) {
+      throw new TypeError(`${this.displayName}: batch mode needs a key; prime() without one is not allowed`);
+    }
+    if (this.closed) return false;
+    const mapKey = this.mapKeyOf(key);
+    if (this.map.has(mapKey)) return false;
+    const call = new Call<T, K>(key, mapKey, 0);
+    call.state = DONE;
+    call.promise = Promise.resolve(value);
+    this.map.set(mapKey, call);
+    if (this.lingering.linger(call, value)) return true;
+    this.map.delete(mapKey);
+    return false;
   }
 
   /**

@@ -26,6 +26,7 @@ class CallExtra<T, K> {
   timer: Timer | undefined = undefined;
   refresh: Call<T, K> | undefined = undefined;
   replaces: Call<T, K> | undefined = undefined;
+  refreshFailed = false;
   batch: BatchRun<T, K> | undefined = undefined;
   controller: AbortController | undefined = undefined;
   abortedWith: { reason: unknown } | undefined = undefined;
@@ -143,6 +144,14 @@ export class Call<T, K> implements FetchContext<K> {
   }
   set replaces(v: Call<T, K> | undefined) {
     if (v !== undefined || this.x !== undefined) this.ext().replaces = v;
+  }
+
+  /** STALE only: its last background refresh failed (`staleIfErrorMs` keeps it past its window). */
+  get refreshFailed(): boolean {
+    return this.x === undefined ? false : this.x.refreshFailed;
+  }
+  set refreshFailed(v: boolean) {
+    if (v || this.x !== undefined) this.ext().refreshFailed = v;
   }
 
   /** Batch mode: the batch this key was fetched in. */

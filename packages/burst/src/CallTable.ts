@@ -83,7 +83,14 @@ export abstract class CallTable<T, K> implements WaiterOwner {
     this.onError = o.onError;
     this.timed = o.registry !== undefined;
     this.external = this.batcher !== undefined || this.timeoutMs !== Number.POSITIVE_INFINITY;
-    this.lingering = new Lingering<T, K>(this.map, this.clock, o.lingerMs, o.staleWhileRevalidateMs, o.maxKeys);
+    this.lingering = new Lingering<T, K>(
+      this.map,
+      this.clock,
+      o.lingerMs,
+      o.staleWhileRevalidateMs,
+      o.staleIfErrorMs,
+      o.maxKeys,
+    );
     this.batches =
       this.batcher === undefined
         ? undefined
@@ -97,6 +104,8 @@ export abstract class CallTable<T, K> implements WaiterOwner {
             this.clock,
             this.timeoutMs,
             o.maxBatchSize,
+            o.batchWindowMs,
+            o.batchScheduleFn,
             this.keyOf,
             this.displayName,
           );
@@ -284,15 +293,18 @@ export abstract class CallTable<T, K> implements WaiterOwner {
       // A stale-while-revalidate refresh: it takes over the slot only from the value it refreshes.
       call.replaces = undefined;
       stale.refresh = undefined;
-      if (ok && owner === stale) {
-        this.lingering.drop(stale);
-        map.set(call.mapKey, call);
-        owner = call;
+      if (owner === stale) {
+        if (ok) {
+          this.lingering.drop(stale);
+          map.set(call.mapKey, call);
+          owner = call;
+        } else {
+          stale.refreshFailed = true;
+        }
       }
     }
-    if (owner === call) {
-      if (ok && this.lingering.enabled) this.lingering.linger(call);
-      else map.delete(call.mapKey);
+    if (owner === call && !(ok && this.lingering.enabled && this.lingering.linger(call, value as T))) {
+      map.delete(call.mapKey);
     }
     const waiters = call.waiters;
     if (waiters !== undefined) {

@@ -10,7 +10,9 @@ export type {
   Fetcher,
   FetchContext,
   FetchOptions,
+  LingerFunction,
   SettledEvent,
   SettleEvent,
   SharedResult,
 } from './options.js';
+export { type Coalesced, type CoalesceOptions, coalesce, defaultKeyOf } from './coalesce.js';

@@ -10,7 +10,7 @@ import {
   validateObject,
   validateString,
 } from '@valve/core';
-import type { BatchFetcher, BurstValveOptions, Fetcher } from './options.js';
+import type { BatchFetcher, BurstValveOptions, Fetcher, LingerFunction } from './options.js';
 
 export const DEFAULT_DISPLAY_NAME = 'Burst Valve';
 
@@ -23,8 +23,11 @@ const KNOWN_OPTIONS = [
   'timeoutMs',
   'lingerMs',
   'staleWhileRevalidateMs',
+  'staleIfErrorMs',
   'maxKeys',
   'maxBatchSize',
+  'batchWindowMs',
+  'batchScheduleFn',
   'clock',
   'metrics',
   'onError',
@@ -38,10 +41,14 @@ export interface NormalizedOptions<T, K> {
   batcher: BatchFetcher<T, K> | undefined;
   keyOf: ((key: K) => unknown) | undefined;
   timeoutMs: number;
-  lingerMs: number;
+  /** A constant lifetime, or a function of the value (see `lingerMs`). */
+  lingerMs: number | LingerFunction<T, K>;
   staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
   maxKeys: number;
   maxBatchSize: number;
+  batchWindowMs: number;
+  batchScheduleFn: ((dispatch: () => void) => void) | undefined;
   clock: Clock;
   registry: MetricsRegistry | undefined;
   onError: ((error: unknown, key: K | undefined) => void) | undefined;
@@ -83,6 +90,26 @@ export function normalizeArguments<T, K>(args: readonly unknown[]): NormalizedOp
       `${displayName}: give exactly one of fetch and batch, got ${o.fetch === undefined ? 'neither' : 'both'}`,
     );
   }
+  const staleWhileRevalidateMs = validateNumber(o.staleWhileRevalidateMs ?? 0, 'staleWhileRevalidateMs', { min: 0 });
+  const staleIfErrorMs = validateNumber(o.staleIfErrorMs ?? 0, 'staleIfErrorMs', { min: 0 });
+  if (staleIfErrorMs > 0 && staleWhileRevalidateMs === 0) {
+    throw new TypeError(
+      `${displayName}: staleIfErrorMs (${staleIfErrorMs}) needs staleWhileRevalidateMs > 0: only a stale value's failed refresh is served stale`,
+    );
+  }
+  const batchWindowMs = validateNumber(o.batchWindowMs ?? 0, 'batchWindowMs', { min: 0 });
+  const batchScheduleFn =
+    o.batchScheduleFn === undefined
+      ? undefined
+      : validateFunction<(d: () => void) => void>(o.batchScheduleFn, 'batchScheduleFn');
+  if (o.batch === undefined && (batchWindowMs > 0 || batchScheduleFn !== undefined)) {
+    throw new TypeError(
+      `${displayName}: ${batchScheduleFn !== undefined ? 'batchScheduleFn' : 'batchWindowMs'} is a batch mode option; give a batch fetcher (batch) to use it`,
+    );
+  }
+  if (batchWindowMs > 0 && batchScheduleFn !== undefined) {
+    throw new TypeError(`${displayName}: give at most one of batchWindowMs and batchScheduleFn, got both`);
+  }
   return {
     displayName,
     name: o.name === undefined ? 'burst' : validateString(o.name, 'name', { nonEmpty: true }),
@@ -90,13 +117,16 @@ export function normalizeArguments<T, K>(args: readonly unknown[]): NormalizedOp
     batcher: o.batch === undefined ? undefined : validateFunction(o.batch, 'batch'),
     keyOf: o.keyOf === undefined ? undefined : validateFunction(o.keyOf, 'keyOf'),
     timeoutMs: validateNumber(o.timeoutMs ?? Number.POSITIVE_INFINITY, 'timeoutMs', { above: 0, allowInfinity: true }),
-    lingerMs: validateNumber(o.lingerMs ?? 0, 'lingerMs', { min: 0 }),
-    staleWhileRevalidateMs: validateNumber(o.staleWhileRevalidateMs ?? 0, 'staleWhileRevalidateMs', { min: 0 }),
+    lingerMs: typeof o.lingerMs === 'function' ? o.lingerMs : validateNumber(o.lingerMs ?? 0, 'lingerMs', { min: 0 }),
+    staleWhileRevalidateMs,
+    staleIfErrorMs,
     maxKeys: validateInteger(o.maxKeys ?? Number.POSITIVE_INFINITY, 'maxKeys', { min: 1, allowInfinity: true }),
     maxBatchSize: validateInteger(o.maxBatchSize ?? Number.POSITIVE_INFINITY, 'maxBatchSize', {
       min: 1,
       allowInfinity: true,
     }),
+    batchWindowMs,
+    batchScheduleFn,
     clock: validateClock(o.clock),
     registry: validateMetrics(o.metrics),
     onError: o.onError === undefined ? undefined : validateFunction(o.onError, 'onError'),

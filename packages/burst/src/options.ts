@@ -103,16 +103,28 @@ export interface BurstValveOptions<T, K = string | number | symbol> {
   timeoutMs?: number;
   /**
    * How long, in ms, a fulfilled value keeps being served to new callers without a new call
-   * (a micro-cache that absorbs the next burst). Errors never linger. >= 0.
+   * (a micro-cache that absorbs the next burst). Errors never linger. A finite number >= 0, or
+   * a function of the value and its key giving that value's lifetime in ms (a TTL per result;
+   * it may return `Infinity`). A function's 0 means "do not keep this value" (not even stale); a function that
+   * throws or returns anything but a number >= 0 keeps nothing and its error is rethrown on a
+   * microtask (core's `rethrowLater`), as any callback's.
    * @default 0
    */
-  lingerMs?: number;
+  lingerMs?: number | LingerFunction<T, K>;
   /**
    * After `lingerMs`, for this many more ms a caller is served the stale value at once while
    * one background refresh runs; a successful refresh lingers afresh. >= 0.
    * @default 0 (no stale serving)
    */
   staleWhileRevalidateMs?: number;
+  /**
+   * With `staleWhileRevalidateMs`: when the stale value's last refresh failed (or is still
+   * running) as its stale window ends, it is served for up to this many more ms (HTTP's
+   * `stale-if-error`), each caller starting at most one refresh at a time; every failed refresh
+   * goes to `onError`. A successful refresh replaces it. >= 0; needs `staleWhileRevalidateMs`.
+   * @default 0
+   */
+  staleIfErrorMs?: number;
   /**
    * The most settled values kept for `lingerMs`/`staleWhileRevalidateMs`. Overflow policy: the
    * oldest lingering value (the one closest to expiry) is evicted. In-flight calls are never
@@ -125,6 +137,20 @@ export interface BurstValveOptions<T, K = string | number | symbol> {
    * @default Infinity
    */
   maxBatchSize?: number;
+  /**
+   * Batch mode: how long, in ms on the valve's clock, a batch collects keys after its first key
+   * before it goes to the batch fetcher (a full `maxBatchSize` batch goes at once). 0 = one tick
+   * (the default, as DataLoader). >= 0, finite. Not with `batchScheduleFn`.
+   * @default 0
+   */
+  batchWindowMs?: number;
+  /**
+   * Batch mode: DataLoader's `batchScheduleFn`: called with a `dispatch` callback when a batch
+   * gets its first key; the batch goes to the batch fetcher when `dispatch()` is called (a second
+   * call does nothing). A batch that reaches `maxBatchSize` is closed and later keys start the
+   * next one. Not with `batchWindowMs`.
+   */
+  batchScheduleFn?: (dispatch: () => void) => void;
   /** @default systemClock */
   clock?: Clock;
   /** Where the counters, gauges and the duration histogram are registered. @default none */
@@ -136,6 +162,14 @@ export interface BurstValveOptions<T, K = string | number | symbol> {
    */
   onError?: (error: unknown, key: K | undefined) => void;
 }
+
+/**
+ * `lingerMs` as a function: the lifetime in ms of one fulfilled value (0 = do not keep it). The
+ * method-style declaration keeps the parameters bivariant, like the fetchers'.
+ */
+export type LingerFunction<T, K> = {
+  lingerMs(value: T, key: K | undefined): number;
+}['lingerMs'];
 
 /** The `onSettled` event: one per finished fetcher run, after the valve's state is updated. */
 export type SettledEvent<K> = {
