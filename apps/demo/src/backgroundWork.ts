@@ -16,14 +16,16 @@
  *     database is slow or stalled) drops the record, reported to the controller's `onDrop`
  *     (`valve_demo_audit_dropped_total`), and the pool task ends at once instead of holding a
  *     worker while more tasks queue behind it;
- *   - when more than `maxQueued` tasks already wait in the pool, the request's background work is
- *     skipped (`onRefused('queue_full')`, `valve_demo_background_refused_total{reason="queue_full"}`)
- *     and only its metrics sample is recorded inline (cheap, so /metrics stays complete). A request adds two
- *     tasks, so the queue holds at most `maxQueued + 2`, and shutdown's `pool.done()` stays short.
+ *   - when the pool refuses the work (its own `maxQueued` option: `add()` throws `QueueFullError`),
+ *     or more than `maxQueued` tasks already wait (the bound written here, for a pool made without
+ *     the option), the request's background work is skipped (`onRefused('queue_full')`,
+ *     `valve_demo_background_refused_total{reason="queue_full"}`) and only its metrics sample is
+ *     recorded inline (cheap, so /metrics stays complete), so shutdown's `pool.done()` stays short.
  *
  * At shutdown the pool's `done()` runs every task it took before the audit buffer is drained.
  */
 import type { BackpressureController } from '@valve/backpressure';
+import { isValveError } from '@valve/core';
 import type { PromisePool } from '@valve/pool';
 import type { RequestHandler } from 'express';
 import type { AuditRecord } from './db/index.js';
@@ -71,13 +73,22 @@ export function backgroundWork({ pool, audit, httpMetrics, maxQueued, onRefused 
         durationMs: sample.durationMs,
         at: Date.now(),
       };
-      pool.add(
-        () => httpMetrics.record(sample),
-        // A refusal (full buffer) is reported to the audit controller's onDrop and counted there.
-        () => {
-          audit.offer(record);
-        },
-      );
+      try {
+        pool.add(
+          // A refusal (full buffer) is reported to the audit controller's onDrop and counted there.
+          () => {
+            audit.offer(record);
+          },
+          () => httpMetrics.record(sample),
+        );
+      } catch (error) {
+        if (!isValveError(error, 'ERR_VALVE_QUEUE_FULL')) throw error;
+        // The pool's maxQueued: add() stops at the first task that does not fit, so the metrics
+        // task (the second) never got in; its sample is recorded here.
+        httpMetrics.record(sample);
+        onRefused('queue_full');
+        return;
+      }
       // The seed's cleanup step; nothing to do with the summary (failures went to onError).
       pool.drain().then(noop, noop);
     });

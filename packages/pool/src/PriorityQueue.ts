@@ -115,6 +115,32 @@ export class PriorityQueue<T, Tag = unknown> {
     const levels = this.levels;
     let level = levels[this.top]!;
     while (level.items.size === 0) level = levels[++this.top]!;
+    return this.shiftLevel(level);
+  }
+
+  /**
+   * Priority aging: among the heads of the non-empty levels (each the oldest of its level), the
+   * one with the highest `score` >= 0 is removed and returned; when no head scores >= 0, the
+   * plain `shift()`. Ties go to the higher level. O(levels in use).
+   */
+  shiftBest(score: (head: T) => number): T | undefined {
+    if (this.length === 0) return undefined;
+    const levels = this.levels;
+    let best: Level<T> | undefined;
+    let bestScore = -1;
+    for (let i = this.top; i < levels.length; i++) {
+      const level = levels[i]!;
+      if (level.items.size === 0) continue;
+      const s = score(level.items.peek()!);
+      if (s > bestScore) {
+        bestScore = s;
+        best = level;
+      }
+    }
+    return best === undefined ? this.shift() : this.shiftLevel(best);
+  }
+
+  private shiftLevel(level: Level<T>): T | undefined {
     const run = level.head!;
     this.lastTag = run.tag as Tag;
     if (--run.count === 0) {

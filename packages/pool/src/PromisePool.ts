@@ -5,7 +5,6 @@ import {
   describeValue,
   type Event,
   type Permit,
-  retry,
   SignalGroups,
   TimeoutError,
   type Valve,
@@ -17,12 +16,36 @@ import { DrainCycle } from './internal/DrainCycle.js';
 import { holdShapes } from './internal/holdShapes.js';
 import { PauseControl } from './internal/PauseControl.js';
 import { PoolWaits } from './internal/PoolWaits.js';
-import { ACQUIRING, DONE, Job, JobContext, PLAIN_CONTEXT, QUEUED, QueuedRun, RUNNING } from './internal/Job.js';
+import {
+  ACQUIRING,
+  DONE,
+  Job,
+  JobContext,
+  PLAIN_CONTEXT,
+  QUEUED,
+  QueuedRun,
+  RUNNING,
+  runWithRetry,
+} from './internal/Job.js';
 import { PoolLine, type QueueItem } from './internal/PoolLine.js';
 import { PoolLedger } from './internal/PoolLedger.js';
+import { RateWatch } from './internal/RateWatch.js';
+import { RoomWaits } from './internal/RoomWaits.js';
+import { clearLine, runningSnapshot } from './internal/clearAndRunning.js';
 import { type PoolConfig, poolConfig, runConfig } from './internal/poolOptions.js';
 import { mapItems, mapItemsSettled, type MapOptions, type MapTask } from './map.js';
-import type { PoolStats, PoolSummary, PromisePoolOptions, RunOptions, SettledEvent, Task } from './options.js';
+import { type MapIterableOptions, mapIterable } from './mapIterable.js';
+import type {
+  PoolStats,
+  PoolSummary,
+  PromisePoolOptions,
+  RateLimitEvent,
+  RunningTask,
+  RunOptions,
+  SettledEvent,
+  Task,
+  WhenRoomOptions,
+} from './options.js';
 
 const COUNTED = Admission.COUNTED;
 
@@ -45,7 +68,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *
  * Two paths, checked against each other by a property test (test/paths.property.test.ts):
  * - the reference path: every task gets a `Job` record (used whenever a task or the pool needs
- *   per-task handling: a signal, a timeout, retries, metrics, a concurrency source);
+ *   per-task handling: a signal, a timeout, retries, metrics, a concurrency source, `trackRunning`,
+ *   `agingMs`);
  * - the plain fast path (a numeric `maxWorkers`, none of the above): a task gets no record of its
  *   own. It is called with one shared context and settles through handlers made once per drain
  *   cohort; when it must wait, the queue holds the function itself (`add`) or a four-field
@@ -73,6 +97,19 @@ export class PromisePool implements Valve {
   }
 
   /**
+   * `map` over a sync or async iterable, streamed: an async iterator of results, in input order
+   * (`ordered: true`, the default) or as they complete. Pulls at most `concurrency + buffer`
+   * items ahead of the consumer; the first error, or the consumer's `break`, closes the source.
+   */
+  static mapIterable<T, R>(
+    items: AsyncIterable<T> | Iterable<T>,
+    fn: MapTask<T, R>,
+    options?: MapIterableOptions,
+  ): AsyncIterableIterator<R> {
+    return mapIterable(items, fn, options);
+  }
+
+  /**
    * Never read: it keeps the hot path's hidden classes alive (see `holdShapes`). A static field,
    * because a module-level constant nothing reads may be collected.
    */
@@ -82,7 +119,7 @@ export class PromisePool implements Valve {
   readonly name: string;
   private readonly config: PoolConfig;
   private readonly admission: Admission<QueueItem>;
-  private readonly line = new PoolLine();
+  private readonly line: PoolLine;
   private readonly cycle: DrainCycle;
   /** Every `add()`ed task is plain (see the class comment). */
   private readonly plain: boolean;
@@ -98,6 +135,12 @@ export class PromisePool implements Valve {
   private donePromise: Promise<PoolSummary> | undefined = undefined;
   private closePromise: Promise<void> | undefined = undefined;
   private readonly waits = new PoolWaits();
+  /** `maxQueued` (read on the queueing paths only). */
+  private readonly maxQueued: number;
+  private readonly rooms: RoomWaits;
+  /** With `trackRunning`: the jobs running now. */
+  private readonly running: Set<Job> | undefined;
+  private readonly rateWatch: RateWatch;
 
   /** One abort listener per distinct caller signal, however many jobs share it (issue 18). */
   private readonly signals = new SignalGroups<Job>((job, reason) => this.onJobAbort(job, reason));
@@ -111,6 +154,9 @@ export class PromisePool implements Valve {
     const config = poolConfig(options);
     this.config = config;
     this.name = config.name;
+    this.maxQueued = config.maxQueued;
+    this.line = new PoolLine(config.agingMs);
+    this.running = config.trackRunning ? new Set() : undefined;
     this.admission = new Admission<QueueItem>({
       line: this.line,
       concurrency: config.concurrency ?? config.maxWorkers,
@@ -125,10 +171,35 @@ export class PromisePool implements Valve {
       !this.admission.async &&
       config.taskTimeoutMs === undefined &&
       config.retry === undefined &&
-      config.metrics === undefined;
+      config.metrics === undefined &&
+      !config.trackRunning &&
+      config.agingMs === undefined;
     this.pausing = new PauseControl(config.clock, (paused, timed) => this.pauseChanged(paused, timed));
     this.cycle = new DrainCycle(this, config.clock, config.runtimeLimitMs, config.idleTimeoutMs, config.maxErrors);
     this.ledger = new PoolLedger(config.metrics, this.name, this, this.cycle, config.onError);
+    this.rateWatch = new RateWatch(this, config.rate, this.ledger.settled$.event);
+    this.rooms = new RoomWaits({
+      room: () => this.maxQueued - this.line.size,
+      closed: () => this.closed,
+      trackRunning: config.trackRunning,
+      run: (task, options) => this.run(task, options),
+      add: (task) => this.add(task),
+      refuseClosed: () => {
+        this.ledger.refusedClosed++;
+        return this.closedError();
+      },
+      aborted: () => void this.ledger.abortedQueued++,
+    });
+  }
+
+  /** Fires when queued tasks start waiting for a rate token with a slot free (p-queue's `rateLimit`). */
+  get onRateLimit(): Event<RateLimitEvent> {
+    return this.rateWatch.onRateLimit;
+  }
+
+  /** Fires when that wait ends: a token came, or the queue emptied (p-queue's `rateLimitCleared`). */
+  get onRateLimitCleared(): Event<void> {
+    return this.rateWatch.onRateLimitCleared;
   }
 
   /** Tasks waiting to start. */
@@ -144,6 +215,39 @@ export class PromisePool implements Valve {
   /** The concurrency allowed now (moves with an adaptive limit). */
   get limit(): number {
     return this.admission.limit;
+  }
+
+  /** The numeric `maxWorkers` now (the same as `limit`). */
+  get concurrency(): number {
+    return this.admission.limit;
+  }
+
+  /**
+   * Changes a numeric `maxWorkers` at run time: raising it starts queued tasks at once, lowering
+   * it lets running tasks finish (no new one starts until `active` is below it). A `RangeError`
+   * for anything but an integer >= 1 or Infinity; a `TypeError` for a pool whose limit comes from
+   * an adaptive `Limit` or a `concurrencySource` (they set their own).
+   */
+  set concurrency(n: number) {
+    if (this.config.concurrency !== undefined) {
+      throw new TypeError('concurrency can be set only on a pool with a numeric maxWorkers');
+    }
+    this.admission.setLimit(validateInteger(n, 'concurrency', { min: 1, allowInfinity: true }));
+  }
+
+  /** Tasks wait because every slot is taken or the rate limit has no token (p-queue's `isSaturated`). */
+  get isSaturated(): boolean {
+    return this.line.size > 0 && (this.activeCount >= this.admission.limit || this.rateWatch.isLimited());
+  }
+
+  /**
+   * What runs now: start time (the pool's clock), run time so far, priority, attempt and the
+   * caller's `meta`. Needs `trackRunning: true` (a `TypeError` otherwise: the records cost the
+   * plain path its speed, so they are opt-in).
+   */
+  get runningTasks(): RunningTask[] {
+    if (this.running === undefined) throw new TypeError('runningTasks needs a pool made with trackRunning: true');
+    return runningSnapshot(this.running, this.config.clock.now());
   }
 
   get isPaused(): boolean {
@@ -176,13 +280,17 @@ export class PromisePool implements Valve {
     let started = 0;
     for (let i = 0; i < n; i++) {
       const task = tasks[i]!;
-      cycle.accepted();
       if (!this.plain) {
-        if (this.submit(new Job(task, 0, cycle.cohort, undefined, this.config.taskTimeoutMs))) started++;
+        const s = this.submit(new Job(task, 0, cycle.cohort, undefined, this.config.taskTimeoutMs));
+        if (s < 0) this.addRefused(i, n);
+        started += s;
       } else if (this.admission.tryEnter() !== undefined) {
+        cycle.accepted();
         this.startPlain(task, cycle.cohort);
         started++;
       } else {
+        if (this.line.size >= this.maxQueued) this.addRefused(i, n);
+        cycle.accepted();
         // The caller's context rides in the record (no closure around the task: one object fewer).
         this.line.pushZero(new QueuedRun(captureContext(), task, 0, undefined, undefined), cycle.cohort);
         this.queuedOne();
@@ -202,7 +310,10 @@ export class PromisePool implements Valve {
     let priority = 0;
     let signal: AbortSignal | undefined;
     let timeoutMs = this.config.taskTimeoutMs;
-    if (options !== undefined) ({ priority, signal, timeoutMs } = runConfig(options, timeoutMs));
+    let meta: unknown;
+    if (options !== undefined) {
+      ({ priority, signal, timeoutMs, meta } = runConfig(options, timeoutMs, this.running !== undefined));
+    }
     if (this.closed) {
       this.ledger.refusedClosed++;
       return Promise.reject(this.closedError());
@@ -212,12 +323,12 @@ export class PromisePool implements Valve {
       return Promise.reject(abortReason(signal));
     }
     const cycle = this.cycle;
-    cycle.accepted();
     const cohort = cycle.cohort;
     const full = !this.plain || signal !== undefined || timeoutMs !== undefined;
     if (!full && this.admission.tryEnter() !== undefined) {
       // Started at once with nothing per task to clean up: chain the caller's promise straight
       // onto the task's, through the cohort's shared handlers (no closure, no record).
+      cycle.accepted();
       if (this.activeCount++ === 0 && cycle.trackProgress) cycle.busy();
       let result: T | PromiseLike<T>;
       try {
@@ -232,6 +343,8 @@ export class PromisePool implements Valve {
       return Promise.resolve(result);
     }
     if (!full) {
+      if (this.line.size >= this.maxQueued) return this.runRefused();
+      cycle.accepted();
       return new Promise<T>((resolve, reject) => {
         const run = new QueuedRun(captureContext(), task, priority, resolve as (value: unknown) => void, reject);
         this.line.push(run, priority, cohort);
@@ -239,12 +352,46 @@ export class PromisePool implements Valve {
       });
     }
     const job = new Job(task, priority, cohort, signal, timeoutMs);
+    job.meta = meta;
     const promise = new Promise<T>((resolve, reject) => {
       job.resolve = resolve as (value: unknown) => void;
       job.reject = reject;
     });
-    this.submit(job);
-    return promise;
+    return this.submit(job) < 0 ? this.runRefused() : promise;
+  }
+
+  /**
+   * `run()` that waits for room under `maxQueued` instead of rejecting with `QueueFullError`
+   * (producers first come first served). Its `signal` also aborts the wait (counted `aborted`);
+   * `done()` refuses it with `ClosedError`. With room it is `run(task, options)`.
+   */
+  runWhenRoom<T>(task: Task<T>, options?: WhenRoomOptions): Promise<T> {
+    return this.rooms.runWhenRoom(task, options);
+  }
+
+  /**
+   * `add(task)` that waits for room under `maxQueued` instead of throwing `QueueFullError`;
+   * resolves once the task is accepted. `signal` and `done()` as for `runWhenRoom`.
+   */
+  addWhenRoom(task: Task, options?: { signal?: AbortSignal }): Promise<void> {
+    return this.rooms.addWhenRoom(task, options);
+  }
+
+  /**
+   * Empties the queue: every waiting task leaves it and counts as rejected (reason `shutdown`,
+   * `stats().rejectedByReason.shutdown`); a `run()` caller's promise rejects with a
+   * `PoolClearedError` (code `ERR_VALVE_CLEARED`). Running tasks are untouched; a waiting
+   * `drain()` still settles (it counts the cleared tasks among the cycle's failures, as the
+   * `run()` promises rejected); producers waiting for room get it. The pool stays open.
+   * Returns how many tasks were cleared.
+   */
+  clear(): number {
+    const size = this.line.size;
+    if (size === 0) return 0;
+    clearLine(this.line, this.ledger, this.signals, this.name);
+    this.admission.removed();
+    this.afterDequeue();
+    return size;
   }
 
   /**
@@ -265,6 +412,7 @@ export class PromisePool implements Valve {
   done(): Promise<PoolSummary> {
     if (this.donePromise === undefined) {
       this.closed = true;
+      if (this.rooms.waiting) this.rooms.refuseAll();
       this.donePromise = this.cycle.wait();
       if (this.line.size === 0 && this.activeCount === 0) this.release();
     }
@@ -330,6 +478,15 @@ export class PromisePool implements Valve {
     return new ClosedError(`the pool "${this.name}" is closed: done() was called`);
   }
 
+  /** `add()` found the queue full at task `i` of `n`: tasks before it were accepted. */
+  private addRefused(i: number, n: number): never {
+    throw this.ledger.queueFullError(this.name, this.maxQueued, n - i, `add(): accepted ${i} of ${n} task(s)`);
+  }
+
+  private runRefused<T>(): Promise<T> {
+    return Promise.reject(this.ledger.queueFullError(this.name, this.maxQueued, 1, 'run()'));
+  }
+
   /** A pause began or ended. */
   private pauseChanged(paused: boolean, timed: boolean): void {
     if (paused) this.admission.pause();
@@ -338,22 +495,24 @@ export class PromisePool implements Valve {
   }
 
   /**
-   * Starts `job` now if nothing waits and a slot and a token are free; otherwise queues it.
-   * Returns whether it started.
+   * Starts `job` now if nothing waits and a slot and a token are free; otherwise queues it, or
+   * refuses it when `maxQueued` tasks wait. Returns 1 (started), 0 (queued) or -1 (refused).
    */
-  private submit(job: Job): boolean {
+  private submit(job: Job): number {
+    const permit = this.admission.tryEnter();
+    if (permit === undefined && this.line.size >= this.maxQueued) return -1;
+    this.cycle.accepted();
     const signal = job.userSignal;
     if (signal !== undefined) this.signals.add(signal, job);
-    if (this.ledger.m !== undefined) job.enqueuedAt = this.config.clock.now();
-    const permit = this.admission.tryEnter();
+    if (this.ledger.m !== undefined || this.line.timed) job.enqueuedAt = this.config.clock.now();
     if (permit !== undefined) {
       this.startJob(job, permit);
-      return true;
+      return 1;
     }
     job.context = captureContext();
     this.line.push(job, job.priority, job.cohort);
     this.queuedOne();
-    return false;
+    return 0;
   }
 
   /** One task was just pushed onto the line. */
@@ -363,6 +522,7 @@ export class PromisePool implements Valve {
       if (this.cycle.waiting) this.cycle.syncKeepAlive();
     }
     this.admission.enqueued();
+    if (this.rateWatch.on) this.rateWatch.check();
   }
 
   /** Admission took `item` from the line and gave it a slot (and a token). */
@@ -387,7 +547,9 @@ export class PromisePool implements Valve {
   }
 
   private afterDequeue(): void {
+    if (this.rooms.waiting) this.rooms.admit();
     if (this.waits.sized) this.waits.sizeChanged(this.line.size);
+    if (this.rateWatch.on) this.rateWatch.check();
     if (this.line.size === 0) {
       this.pausing.release();
       if (this.cycle.keepingAlive) this.cycle.syncKeepAlive();
@@ -485,6 +647,10 @@ export class PromisePool implements Valve {
       job.startedAt = clock.now();
       this.ledger.m.wait.record(job.startedAt - job.enqueuedAt);
     }
+    if (this.running !== undefined) {
+      if (this.ledger.m === undefined) job.startedAt = clock.now();
+      this.running.add(job);
+    }
     if (job.timeoutMs !== undefined) {
       const ms = job.timeoutMs;
       job.timer = clock
@@ -518,23 +684,8 @@ export class PromisePool implements Valve {
 
   /** Calls a job's task (with its retries); in its caller's context when it waited. */
   private invoke(job: Job): unknown {
-    return this.config.retry === undefined ? job.fn(new JobContext(job)) : this.runWithRetry(job);
-  }
-
-  private runWithRetry(job: Job): Promise<unknown> {
-    const context = new JobContext(job);
-    const signal = job.userSignal !== undefined || job.timeoutMs !== undefined ? job.signal : undefined;
-    return retry(
-      (attempt) => {
-        job.attempt = attempt;
-        if (attempt > 1) {
-          this.ledger.retry();
-        }
-        return job.fn(context);
-      },
-      this.config.retry,
-      { clock: this.config.clock, signal },
-    );
+    const r = this.config.retry;
+    return r === undefined ? job.fn(new JobContext(job)) : runWithRetry(job, r, this.config.clock, this.ledger);
   }
 
   /**
@@ -582,6 +733,7 @@ export class PromisePool implements Valve {
     job.context = undefined;
     let permit: Permit | undefined;
     if (was === RUNNING) {
+      this.running?.delete(job);
       if (keepSlot) job.slotHeld = true;
       else {
         this.activeCount--;

@@ -119,6 +119,26 @@ export interface PromisePoolOptions {
   name?: string;
   /** @default systemClock */
   clock?: Clock;
+  /**
+   * Tasks that may wait to start (an integer >= 1, or Infinity). Past it `add()` throws and
+   * `run()` rejects with a `QueueFullError` (counted in `stats().rejectedByReason.queue_full`),
+   * while `addWhenRoom()`/`runWhenRoom()` make the producer wait for room instead.
+   * @default Infinity (unbounded)
+   */
+  maxQueued?: number;
+  /**
+   * Keep a record of each running task (its start time on the pool's clock, priority and the
+   * `meta` its caller passed to `run()`) for `runningTasks`. Off by default: the records put
+   * every task on the pool's per-task path, which costs a little on the plain `add()`/`run()`.
+   * @default false
+   */
+  trackRunning?: boolean;
+  /**
+   * Priority aging, ms (> 0): a task that has waited this long starts before every task that
+   * has not (aged tasks among themselves: oldest first), so a low priority never starves.
+   * Puts every task on the per-task path. @default no aging
+   */
+  agingMs?: number;
 }
 
 /** Options of one `run()`. */
@@ -132,7 +152,36 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** This task's time limit, ms (> 0). @default the pool's `taskTimeoutMs` */
   timeoutMs?: number;
+  /**
+   * The caller's own data about the task, shown by `runningTasks` while it runs. Only with
+   * `trackRunning: true` (a `TypeError` otherwise, so it is never silently dropped).
+   */
+  meta?: unknown;
 }
+
+/** One entry of `runningTasks`: a snapshot, not a live view. */
+export interface RunningTask {
+  /** When it started, on the pool's clock (ms). */
+  readonly startedAt: number;
+  /** For how long it has run, ms (the pool's clock now minus `startedAt`). */
+  readonly runningMs: number;
+  readonly priority: number;
+  /** The `meta` passed to `run()` (undefined for `add()`ed tasks). */
+  readonly meta: unknown;
+  /** 1 for the first attempt, more while retrying. */
+  readonly attempt: number;
+}
+
+/** What `onRateLimit` listeners receive. */
+export interface RateLimitEvent {
+  /** Tasks waiting when it began. */
+  queued: number;
+  /** When a token is expected, ms from now (the source's estimate; may be Infinity). */
+  nextTokenInMs: number;
+}
+
+/** Options of `addWhenRoom()` / `runWhenRoom()`: `run()`'s, while waiting for room too. */
+export interface WhenRoomOptions extends RunOptions {}
 
 /** What `drain()` and `done()` resolve to: a summary of one drain cycle, never every result. */
 export interface PoolSummary {

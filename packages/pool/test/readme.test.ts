@@ -224,4 +224,84 @@ describe('README examples', () => {
     // ---
     expect(() => pool.add(async () => {})).toThrow(expect.objectContaining({ code: 'ERR_VALVE_CLOSED' }));
   });
+  it('bounded queue: refuse, or make the producer wait', async () => {
+    const sent: string[] = [];
+    const sendEmail = async (u: string) => void sent.push(u);
+    const reply503 = () => 'busy';
+    const pool = new PromisePool({ maxWorkers: 4, maxQueued: 100 });
+    const handler = async (user: string) => {
+      // --- README: bounded queue (refuse)
+      try {
+        await pool.run(() => sendEmail(user));
+      } catch (error) {
+        if (isValveError(error, 'ERR_VALVE_QUEUE_FULL')) return reply503();
+        throw error;
+      }
+      // ---
+      return 'sent';
+    };
+    await expect(handler('ann')).resolves.toBe('sent');
+    const inserted: number[] = [];
+    const insert = async (row: number) => void inserted.push(row);
+    async function* readRows() {
+      for (let i = 0; i < 300; i++) yield i;
+    }
+    const rows = readRows();
+    const signal = new AbortController().signal;
+    // --- README: bounded queue (wait)
+    for await (const row of rows) {
+      await pool.addWhenRoom(() => insert(row), { signal });
+    }
+    // ---
+    await pool.drain();
+    expect(inserted).toHaveLength(300);
+    expect(pool.stats().rejected).toBe(0);
+    const full = new PromisePool({ maxWorkers: 1, maxQueued: 1 });
+    const gate = deferred();
+    full.add(
+      () => gate.promise,
+      () => gate.promise,
+    );
+    const fullPoolHandler = async () => {
+      try {
+        await full.run(() => sendEmail('bob'));
+      } catch (error) {
+        if (isValveError(error, 'ERR_VALVE_QUEUE_FULL')) return reply503();
+        throw error;
+      }
+      return 'sent';
+    };
+    await expect(fullPoolHandler()).resolves.toBe('busy');
+    gate.resolve();
+    await full.drain();
+  });
+
+  it('streaming map over an async iterable', async () => {
+    async function* readIds() {
+      for (let i = 1; i <= 20; i++) yield i;
+    }
+    const fetchUser = async (id: number) => ({ id });
+    const written: number[] = [];
+    const write = async (user: { id: number }) => void written.push(user.id);
+    // --- README: mapIterable
+    for await (const user of PromisePool.mapIterable(readIds(), (id) => fetchUser(id), { concurrency: 8 })) {
+      await write(user); // a slow consumer slows the source down
+    }
+    // ---
+    expect(written).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('changing concurrency at run time', async () => {
+    const gate = deferred();
+    // --- README: concurrency
+    const pool = new PromisePool({ maxWorkers: 2 });
+    // ---
+    for (let i = 0; i < 12; i++) pool.add(() => gate.promise);
+    pool.concurrency = 10; // starts up to 8 more queued tasks now
+    expect(pool.active).toBe(10);
+    pool.concurrency = 1; // running tasks finish; new ones start once fewer than 1 run
+    expect(pool.active).toBe(10);
+    gate.resolve();
+    await pool.drain();
+  });
 });

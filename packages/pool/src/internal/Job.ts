@@ -1,5 +1,5 @@
 import type { AsyncResource } from 'node:async_hooks';
-import type { Permit, Timer } from '@valve/core';
+import { type Clock, type NormalizedRetry, type Permit, retry, type Timer } from '@valve/core';
 import type { Task, TaskContext } from '../options.js';
 import type { Cohort } from './Cohort.js';
 
@@ -54,6 +54,8 @@ export class Job {
   permit: Permit | undefined = undefined;
   enqueuedAt = 0;
   startedAt = 0;
+  /** The caller's `run(task, { meta })` (with `trackRunning`). */
+  meta: unknown = undefined;
   attempt = 1;
   /**
    * Settled by its timeout or abort while its code still runs (counted in the pool's
@@ -112,4 +114,24 @@ export class QueuedRun {
     readonly resolve: ((value: unknown) => void) | undefined,
     readonly reject: ((error: unknown) => void) | undefined,
   ) {}
+}
+
+/** Calls a job's task with its retries, waiting on `clock` between attempts. */
+export function runWithRetry(
+  job: Job,
+  options: NormalizedRetry,
+  clock: Clock,
+  ledger: { retry(): void },
+): Promise<unknown> {
+  const context = new JobContext(job);
+  const signal = job.userSignal !== undefined || job.timeoutMs !== undefined ? job.signal : undefined;
+  return retry(
+    (attempt) => {
+      job.attempt = attempt;
+      if (attempt > 1) ledger.retry();
+      return job.fn(context);
+    },
+    options,
+    { clock, signal },
+  );
 }

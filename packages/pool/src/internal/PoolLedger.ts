@@ -1,4 +1,11 @@
-import { Emitter, emptyRejectedByReason, histogramSnapshot, type MetricsRegistry, rethrowLater } from '@valve/core';
+import {
+  Emitter,
+  emptyRejectedByReason,
+  histogramSnapshot,
+  type MetricsRegistry,
+  QueueFullError,
+  rethrowLater,
+} from '@valve/core';
 import type { PoolStats, SettledEvent, TaskErrorInfo } from '../options.js';
 import type { Cohort } from './Cohort.js';
 import type { DrainCycle } from './DrainCycle.js';
@@ -17,6 +24,10 @@ export class PoolLedger {
   /** Refused before they started: aborted while queued, offered to a closed pool. */
   abortedQueued = 0;
   refusedClosed = 0;
+  /** Refused by `maxQueued` (`queue_full`). */
+  queueFull = 0;
+  /** Removed from the queue by `clear()` (counted with `shutdown`). */
+  cleared = 0;
   /** Jobs settled by timeout or abort whose task has not settled yet (see `Job.abandoned`). */
   abandoned = 0;
   /** Only with a registry: without one the hot path touches no metric at all. */
@@ -48,11 +59,23 @@ export class PoolLedger {
     }
   }
 
-  /** A queued task left before it started (its caller aborted): rejected, and settled for its drain. */
-  refusedQueued(cohort: Cohort, reason: unknown): void {
-    this.abortedQueued++;
+  /**
+   * A queued task left before it started (its caller aborted, or `clear()`): rejected, and
+   * settled for its drain.
+   */
+  refusedQueued(cohort: Cohort, reason: unknown, cleared = false): void {
+    if (cleared) this.cleared++;
+    else this.abortedQueued++;
     this.cycle.settled(cohort, false, reason);
     if (this.settled$.hasListeners) this.settled$.emit({ status: 'rejected', error: reason });
+  }
+
+  /** Counts `count` tasks refused by `maxQueued` and makes the error. */
+  queueFullError(name: string, maxQueued: number, count: number, what: string): QueueFullError {
+    this.queueFull += count;
+    return new QueueFullError(
+      `${what}: the pool "${name}" has maxQueued (${maxQueued}) tasks waiting; refused ${count}`,
+    );
   }
 
   retry(): void {
@@ -84,7 +107,8 @@ export class PoolLedger {
   stats(name: string, queued: number, running: number, limit: number, paused: boolean, closed: boolean): PoolStats {
     const rejectedByReason = emptyRejectedByReason();
     rejectedByReason.aborted = this.abortedQueued;
-    rejectedByReason.shutdown = this.refusedClosed;
+    rejectedByReason.shutdown = this.refusedClosed + this.cleared;
+    rejectedByReason.queue_full = this.queueFull;
     const s: PoolStats = {
       name,
       queued,
@@ -92,7 +116,7 @@ export class PoolLedger {
       admitted: running + this.completed + this.failed,
       completed: this.completed,
       failed: this.failed,
-      rejected: this.abortedQueued + this.refusedClosed,
+      rejected: this.abortedQueued + this.refusedClosed + this.cleared + this.queueFull,
       rejectedByReason,
       active: running,
       limit,

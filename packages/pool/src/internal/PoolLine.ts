@@ -19,6 +19,25 @@ const COMPACT_AFTER = 64;
  */
 export class PoolLine implements WaitLine<QueueItem> {
   private readonly queue = new PriorityQueue<QueueItem, Cohort>();
+  /** With priority aging, `take` needs the time (Admission reads it once per start only then). */
+  readonly timed: boolean;
+  private readonly agingScore: ((head: QueueItem) => number) | undefined;
+  private now = 0;
+
+  /**
+   * `agingMs`: priority aging (every item is then a `Job` with its `enqueuedAt`): a job that has
+   * waited `agingMs` starts before every job that has not, the oldest aged job first.
+   */
+  constructor(agingMs?: number) {
+    this.timed = agingMs !== undefined;
+    this.agingScore =
+      agingMs === undefined
+        ? undefined
+        : (head) => {
+            const waited = this.now - (head as Job).enqueuedAt;
+            return waited >= agingMs ? waited : -1;
+          };
+  }
   /** Live items waiting. */
   private live = 0;
   /** Aborted jobs still in the queue. */
@@ -53,10 +72,27 @@ export class PoolLine implements WaitLine<QueueItem> {
     this.live++;
   }
 
-  take(): QueueItem | undefined {
+  take(now = 0): QueueItem | undefined {
+    if (this.agingScore !== undefined) return this.takeAged(now, this.agingScore);
     const q = this.queue;
     while (this.live !== 0) {
       const item = q.shift()!;
+      if (item instanceof Job && item.state !== QUEUED) {
+        this.dead--;
+        continue;
+      }
+      this.live--;
+      return item;
+    }
+    return undefined;
+  }
+
+  /** `take` with priority aging (every item is a `Job`). */
+  private takeAged(now: number, score: (head: QueueItem) => number): QueueItem | undefined {
+    const q = this.queue;
+    this.now = now;
+    while (this.live !== 0) {
+      const item = q.shiftBest(score)!;
       if (item instanceof Job && item.state !== QUEUED) {
         this.dead--;
         continue;

@@ -38,6 +38,9 @@ const KNOWN_OPTIONS = [
   'metrics',
   'name',
   'clock',
+  'maxQueued',
+  'trackRunning',
+  'agingMs',
 ] as const;
 
 /** A pool's options, checked, with their defaults applied and its sources made. */
@@ -59,6 +62,12 @@ export interface PoolConfig {
   onError: ((error: unknown, info: TaskErrorInfo) => void) | undefined;
   maxErrors: number;
   metrics: MetricsRegistry | undefined;
+  /** Tasks that may wait (Infinity: unbounded). */
+  maxQueued: number;
+  /** Keep a record of each running task for `runningTasks` (forces the reference path). */
+  trackRunning: boolean;
+  /** Priority aging: a task that waited this long starts before any that did not (forces the reference path). */
+  agingMs: number | undefined;
 }
 
 /**
@@ -82,6 +91,13 @@ export function poolConfig(options: PromisePoolOptions): PoolConfig {
       : (validateFunction(options.onError, 'onError') as (error: unknown, info: TaskErrorInfo) => void);
   const maxErrors = validateInteger(options.maxErrors ?? 10, 'maxErrors', { min: 0 });
   validateMetrics(options.metrics);
+  const maxQueued = validateInteger(options.maxQueued ?? Number.POSITIVE_INFINITY, 'maxQueued', {
+    min: 1,
+    allowInfinity: true,
+  });
+  const trackRunning =
+    options.trackRunning === undefined ? false : validateBoolean(options.trackRunning, 'trackRunning');
+  const agingMs = optionalMs(options.agingMs, 'agingMs');
 
   let maxWorkers = 0;
   let concurrency: ConcurrencySource | undefined;
@@ -142,6 +158,9 @@ export function poolConfig(options: PromisePoolOptions): PoolConfig {
     onError,
     maxErrors,
     metrics: options.metrics,
+    maxQueued,
+    trackRunning,
+    agingMs,
   };
 }
 
@@ -158,16 +177,21 @@ function validateShape(value: unknown, name: string, methods: readonly string[])
   }
 }
 
-const RUN_OPTIONS = ['priority', 'signal', 'timeoutMs'] as const;
+const RUN_OPTIONS = ['priority', 'signal', 'timeoutMs', 'meta'] as const;
 
 /** `run()`'s per-call options, checked (unknown keys included); `timeoutMs` defaults to the pool's. */
 export function runConfig(
   options: RunOptions,
   timeoutMs: number | undefined,
-): { priority: number; signal: AbortSignal | undefined; timeoutMs: number | undefined } {
+  trackRunning = false,
+): { priority: number; signal: AbortSignal | undefined; timeoutMs: number | undefined; meta: unknown } {
   validateObject(options, 'options');
   rejectUnknownOptions(options, 'options', RUN_OPTIONS);
+  if (options.meta !== undefined && !trackRunning) {
+    throw new TypeError('options.meta is kept only by a pool made with trackRunning: true (see runningTasks)');
+  }
   return {
+    meta: options.meta,
     priority: options.priority === undefined ? 0 : validateNumber(options.priority, 'priority'),
     signal: validateSignal(options.signal, 'signal'),
     timeoutMs:

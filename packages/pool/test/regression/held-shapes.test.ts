@@ -24,7 +24,7 @@ describe('the pool the module holds', () => {
   it('is not part of the API: no new own property on the class', async () => {
     const { PromisePool } = await import('../../src/index.js');
     expect(Object.getOwnPropertyNames(PromisePool).sort()).toEqual(
-      ['length', 'map', 'mapSettled', 'name', 'prototype'].sort(),
+      ['length', 'map', 'mapIterable', 'mapSettled', 'name', 'prototype'].sort(),
     );
   });
 
