@@ -1,23 +1,25 @@
-// Before/after in ONE process: the pre-change build (/work/wt/base, dist at 7d9802f) and this
-// checkout's dist, interleaved round by round so both see the same machine load. Run it under
-// /work/wt/bench-lock.sh: `node --expose-gc bench/before-after/run.mjs [--cold]`.
+// Before/after in ONE process: one or more earlier builds and this checkout's dist, interleaved
+// round by round so all see the same machine load. Earlier builds: VALVE_BASES="name=dir;name=dir"
+// (each dir holds packages/{pool,safety}/dist built at that commit; default: before=/work/wt/base).
+// Run it under /work/wt/bench-lock.sh: `node --expose-gc bench/before-after/run.mjs [--cold]`.
 // `--cold` instead measures one cold burst of 10^5 add()ed tasks per fresh process (run it twice:
 // BUILD=base and BUILD=after), since a cold burst in a warmed process is not cold.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 
-const BASE = process.env.VALVE_BASE ?? '/work/wt/base';
 const HERE = fileURLToPath(new URL('../../', import.meta.url));
-const builds = {
-  before: {
-    pool: await import(`${BASE}/packages/pool/dist/index.js`),
-    safety: await import(`${BASE}/packages/safety/dist/index.js`),
-  },
-  after: {
-    pool: await import(`${HERE}packages/pool/dist/index.js`),
-    safety: await import(`${HERE}packages/safety/dist/index.js`),
-  },
-};
+const bases = (process.env.VALVE_BASES ?? `before=${process.env.VALVE_BASE ?? '/work/wt/base'}`)
+  .split(';')
+  .filter(Boolean)
+  .map((entry) => entry.split('='));
+const builds = {};
+for (const [name, dir] of [...bases, ['after', HERE.replace(/\/$/, '')]]) {
+  builds[name] = {
+    pool: await import(`${dir}/packages/pool/dist/index.js`),
+    safety: await import(`${dir}/packages/safety/dist/index.js`),
+  };
+}
+const names = Object.keys(builds);
 
 const immediate = () => Promise.resolve();
 
@@ -197,14 +199,13 @@ const add = (k, v) => (results[k] ??= []).push(v);
 for (let r = 0; r < rounds; r++) {
   for (const [name, mk] of Object.entries(floors)) add(name, await time(mk(), n));
   for (const [name, mk] of Object.entries(cases)) {
-    add(`${name} | before`, await time(mk(builds.before), n));
-    add(`${name} | after`, await time(mk(builds.after), n));
+    for (const which of names) add(`${name} | ${which}`, await time(mk(builds[which]), n));
   }
 }
 // The async-context binding cost: queued tasks created inside an AsyncLocalStorage context.
 const als = new AsyncLocalStorage();
 for (let r = 0; r < rounds; r++) {
-  for (const which of ['before', 'after']) {
+  for (const which of names) {
     add(
       `pool add() c=1 inside ALS.run | ${which}`,
       await als.run({ id: r }, () => time(cases['pool add() c=1'](builds[which]), n)),
@@ -218,3 +219,20 @@ console.log(
     .join(' ')}, n=${n}, rounds=${rounds}, median ns/op`,
 );
 for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(48)} ${median(v).toFixed(0).padStart(7)}`);
+// The issue-14 targets as ratios, per build: add() as a fraction of the fire-and-forget floor
+// (>= 0.5x), run() over the promise-per-task floor (<= 1.3x), safety's added ns per admitted run().
+const m = (k) => median(results[k]);
+console.log('\ntargets (per build):');
+for (const which of names) {
+  const parts = [1, 16, 1024].map(
+    (c) => `add c=${c} ${(m(`floor add() c=${c}`) / m(`pool add() c=${c} | ${which}`)).toFixed(2)}x`,
+  );
+  parts.push(`run c=16 ${(m(`pool run() c=16 | ${which}`) / m('floor run() c=16')).toFixed(2)}x floor`);
+  parts.push(
+    `safety admitted +${(m(`safety run() admitted (no queue) | ${which}`) - m('direct await fn() (safety floor)')).toFixed(0)} ns`,
+  );
+  parts.push(
+    `ALS add c=1 +${(m(`pool add() c=1 inside ALS.run | ${which}`) - m(`pool add() c=1 | ${which}`)).toFixed(0)} ns`,
+  );
+  console.log(`  ${which.padEnd(10)} ${parts.join(', ')}`);
+}
