@@ -669,7 +669,10 @@ export class BackpressureController<T> implements Valve {
         reject,
         timer: undefined,
         signal,
-        settled: false,
+        gone: false,
+        signalGroup: undefined,
+        signalPrev: undefined,
+        signalNext: undefined,
       };
       if (ms !== Number.POSITIVE_INFINITY) {
         w.timer = this.clock

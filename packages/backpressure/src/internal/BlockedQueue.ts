@@ -1,6 +1,5 @@
-import { RingBuffer, type Timer } from '@valve/core';
+import { LazyQueue, SignalGroups, type Timer } from '@valve/core';
 import type { Ack } from './Ack.js';
-import { SignalWaiters } from './SignalWaiters.js';
 
 /** A producer parked by the `block` strategy, holding its item until space is handed to it. */
 export interface BlockedPush<T> {
@@ -13,86 +12,74 @@ export interface BlockedPush<T> {
   /** Deadline (`maxBlockTimeMs`); cleared when settled. */
   timer: Timer | undefined;
   signal: AbortSignal | undefined;
-  /** Set once, by whoever settles it first (hand-off, deadline, abort, close). */
-  settled: boolean;
+  /** Set once it left the queue, by whoever settles it first (hand-off, deadline, abort, close). */
+  gone: boolean;
+  /** Links in the queue's SignalGroups (written there). */
+  signalGroup: unknown;
+  signalPrev: BlockedPush<T> | undefined;
+  signalNext: BlockedPush<T> | undefined;
 }
 
 /**
  * FIFO of blocked pushes. Space is *handed* to the head waiter synchronously (its item goes
  * into the buffer before anyone else can take the slot), so a later `offer()` cannot barge
  * ahead of a producer that has waited, and the waiter's promise resolves on the next microtask
- * instead of the seed's next 50 ms poll. Waiters settled by a deadline or an abort stay in the
- * ring until they reach the head or are compacted away once they outnumber the live ones.
+ * instead of the seed's next 50 ms poll.
+ *
+ * Built on core's shared parts (issue 14): the waiters are a `LazyQueue` (a waiter settled by its
+ * deadline or an abort is skipped when it reaches the head, compacted away once dead ones
+ * outnumber live ones) and share one abort listener per distinct signal through `SignalGroups`.
  */
 export class BlockedQueue<T> {
-  private readonly ring = new RingBuffer<BlockedPush<T>>();
-  private live = 0;
-  /** One abort listener per distinct signal of the parked pushes. */
-  private readonly signals: SignalWaiters<BlockedPush<T>>;
+  private readonly queue = new LazyQueue<BlockedPush<T>>();
+  private readonly signals: SignalGroups<BlockedPush<T>>;
 
   /**
    * @param onAbort a parked push's signal aborted (it is still live: cancel it, then reject).
    * @param afterAbort once after every push of one aborted signal was handed to `onAbort`.
    */
   constructor(onAbort: (waiter: BlockedPush<T>, reason: unknown) => void, afterAbort: () => void) {
-    this.signals = new SignalWaiters(onAbort, afterAbort);
+    this.signals = new SignalGroups(onAbort, afterAbort);
   }
 
   get size(): number {
-    return this.live;
+    return this.queue.size;
   }
 
   add(waiter: BlockedPush<T>): void {
-    this.ring.push(waiter);
-    this.live++;
+    this.queue.push(waiter);
     if (waiter.signal !== undefined) this.signals.add(waiter.signal, waiter);
   }
 
   /** The oldest live waiter, without removing it. */
   peek(): BlockedPush<T> | undefined {
-    for (;;) {
-      const head = this.ring.peek();
-      if (head === undefined || !head.settled) return head;
-      this.ring.shift();
-    }
+    return this.queue.peek();
   }
 
-  /** Removes the oldest live waiter and marks it settled (the caller resolves it). */
+  /** Removes the oldest live waiter (the caller resolves it). */
   take(): BlockedPush<T> | undefined {
-    const w = this.peek();
-    if (w === undefined) return undefined;
-    this.ring.shift();
-    this.settle(w);
+    const w = this.queue.shift();
+    if (w !== undefined) this.detach(w);
     return w;
   }
 
-  /** Marks a waiter settled by its deadline or abort; it is skipped from now on. */
+  /** Removes a waiter settled by its deadline or abort; false if it already left. */
   cancel(w: BlockedPush<T>): boolean {
-    if (w.settled) return false;
-    this.settle(w);
-    if (this.ring.size >= 64 && this.ring.size >= this.live * 2) this.compact();
+    if (!this.queue.remove(w)) return false;
+    this.detach(w);
     return true;
   }
 
-  /** Removes and settles every live waiter. */
+  /** Removes every live waiter, oldest first. */
   takeAll(): BlockedPush<T>[] {
-    const out: BlockedPush<T>[] = [];
-    for (let w = this.take(); w !== undefined; w = this.take()) out.push(w);
+    const out = this.queue.drain();
+    for (const w of out) this.detach(w);
     return out;
   }
 
-  private settle(w: BlockedPush<T>): void {
-    w.settled = true;
-    this.live--;
+  private detach(w: BlockedPush<T>): void {
     w.timer?.clear();
     w.timer = undefined;
-    if (w.signal !== undefined) this.signals.remove(w.signal, w);
-  }
-
-  private compact(): void {
-    const keep: BlockedPush<T>[] = [];
-    for (const w of this.ring) if (!w.settled) keep.push(w);
-    this.ring.clear();
-    for (const w of keep) this.ring.push(w);
+    if (w.signalGroup !== undefined) this.signals.remove(w);
   }
 }

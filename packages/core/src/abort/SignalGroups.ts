@@ -60,6 +60,7 @@ export class SignalGroup<T extends SignalLinks<T>> {
       this.groups.onAbort(w, reason);
       w = next;
     }
+    this.groups.afterAbort?.();
   }
 }
 
@@ -89,8 +90,14 @@ export class SignalGroup<T extends SignalLinks<T>> {
 export class SignalGroups<T extends SignalLinks<T>> {
   private readonly bySignal = new WeakMap<AbortSignal, SignalGroup<T>>();
 
-  /** @param onAbort called once for each waiter still grouped when its signal aborts. */
-  constructor(readonly onAbort: (waiter: T, reason: unknown) => void) {}
+  /**
+   * @param onAbort called once for each waiter still grouped when its signal aborts.
+   * @param afterAbort called once after all of them (per-abort work done once, not N times).
+   */
+  constructor(
+    readonly onAbort: (waiter: T, reason: unknown) => void,
+    readonly afterAbort?: () => void,
+  ) {}
 
   /** Puts `w` in the group of `signal`, listening to the signal if this owner is not yet. */
   add(signal: AbortSignal, w: T): void {

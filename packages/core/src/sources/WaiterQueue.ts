@@ -1,23 +1,38 @@
-import { RingBuffer } from '../buffers/RingBuffer.js';
+import { SignalGroups } from '../abort/SignalGroups.js';
+import { LazyQueue } from '../admission/LazyQueue.js';
 import { abortReason } from '../errors/ValveError.js';
 
-interface Waiter<T> {
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  settled: boolean;
+class Waiter<T> {
+  gone = false;
+  signalGroup: unknown = undefined;
+  signalPrev: Waiter<T> | undefined = undefined;
+  signalNext: Waiter<T> | undefined = undefined;
+  constructor(
+    readonly resolve: (value: T) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
 }
 
 /**
  * A FIFO of promises waiting for something (a token, a slot, buffer space), woken by events,
- * never by polling. An aborted waiter rejects at once with `signal.reason` and is skipped when
- * it reaches the head; dead entries are compacted away once they outnumber the live ones, so
- * abort storms cannot grow the queue without bound.
+ * never by polling. An aborted waiter rejects at once with `signal.reason`.
+ *
+ * Built on core's shared parts (issue 14): a `LazyQueue` (an aborted waiter is skipped when it
+ * reaches the head; dead entries are compacted away once they outnumber the live ones, so abort
+ * storms cannot grow the queue without bound) and `SignalGroups` (one abort listener per distinct
+ * signal, however many waiters share it: aborting N of them is O(N), issue 18).
  */
 export class WaiterQueue<T> {
-  private readonly queue = new RingBuffer<Waiter<T>>();
-  private live = 0;
+  private readonly queue = new LazyQueue<Waiter<T>>();
+  private readonly signals = new SignalGroups<Waiter<T>>(
+    (w, reason) => {
+      if (!this.queue.remove(w)) return;
+      w.reject(reason);
+    },
+    () => {
+      if (this.queue.size === 0) this.onAbandoned?.();
+    },
+  );
 
   /**
    * @param onAbandoned called when the last live waiter leaves by aborting (not when one is
@@ -28,65 +43,33 @@ export class WaiterQueue<T> {
 
   /** Live waiters. */
   get size(): number {
-    return this.live;
+    return this.queue.size;
   }
 
   /** Waits for `resolveNext`; rejects with `signal.reason` if the signal aborts first. */
   wait(signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = { resolve, reject, signal, onAbort: undefined, settled: false };
-      if (signal) {
-        waiter.onAbort = () => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          this.live--;
-          reject(abortReason(signal));
-          this.maybeCompact();
-          if (this.live === 0) this.onAbandoned?.();
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
+      const waiter = new Waiter<T>(resolve, reject);
       this.queue.push(waiter);
-      this.live++;
+      if (signal !== undefined) this.signals.add(signal, waiter);
     });
   }
 
   /** Resolves the oldest live waiter with `value`; false when nobody waits. */
   resolveNext(value: T): boolean {
-    for (;;) {
-      const w = this.queue.shift();
-      if (w === undefined) return false;
-      if (w.settled) continue;
-      this.settle(w);
-      w.resolve(value);
-      return true;
-    }
+    const w = this.queue.shift();
+    if (w === undefined) return false;
+    if (w.signalGroup !== undefined) this.signals.remove(w);
+    w.resolve(value);
+    return true;
   }
 
   /** Rejects every live waiter with `error`. */
   rejectAll(error: unknown): void {
-    for (;;) {
-      const w = this.queue.shift();
-      if (w === undefined) return;
-      if (w.settled) continue;
-      this.settle(w);
+    for (const w of this.queue.drain()) {
+      if (w.signalGroup !== undefined) this.signals.remove(w);
       w.reject(error);
     }
-  }
-
-  private settle(w: Waiter<T>): void {
-    w.settled = true;
-    this.live--;
-    if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
-  }
-
-  private maybeCompact(): void {
-    const total = this.queue.size;
-    if (total < 64 || total < this.live * 2) return;
-    const keep: Waiter<T>[] = [];
-    for (const w of this.queue) if (!w.settled) keep.push(w);
-    this.queue.clear();
-    for (const w of keep) this.queue.push(w);
   }
 }
