@@ -3,7 +3,8 @@
  * p-limit's `clearQueue` does too unless `rejectOnClear`) and `pool.concurrency = n` at run
  * time (p-queue's `concurrency` setter, p-limit's `limit.concurrency`).
  */
-import { AimdLimit, isValveError } from '@valve/core';
+import { getEventListeners } from 'node:events';
+import { AimdLimit, isValveError, ManualClock } from '@valve/core';
 import { deferred, flush, track } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { PoolClearedError, PromisePool } from '../../src/index.js';
@@ -54,6 +55,25 @@ describe('clear()', () => {
     expect(pool.stats().rejectedByReason).toMatchObject({ shutdown: 1, aborted: 0 });
     gate.resolve();
     await pool.drain();
+  });
+
+  it('removes the abort listeners of cleared tasks, also of a signal shared with a running task', async () => {
+    const pool = new PromisePool({ maxWorkers: 1 });
+    const controller = new AbortController();
+    const { signal } = controller;
+    const gate = deferred();
+    const running = pool.run(() => gate.promise, { signal });
+    const queued = [pool.run(async () => 1, { signal }), pool.run(async () => 2, { signal })];
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1); // one per distinct signal (issue 18)
+    pool.clear();
+    for (const p of queued) await expect(p).rejects.toBeInstanceOf(PoolClearedError);
+    // The running task still listens: aborting it later settles it, and only it.
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    controller.abort(new Error('stop'));
+    await expect(running).rejects.toThrow('stop');
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    expect(pool.stats().rejectedByReason).toMatchObject({ shutdown: 2, aborted: 0 });
+    gate.resolve();
   });
 
   it('resolves onEmpty / onSizeLessThan at once, and onIdle once running work ends', async () => {
@@ -150,6 +170,19 @@ describe('pool.concurrency = n', () => {
     await flush();
     expect(below.state).toBe('resolved');
     gate.resolve();
+    await pool.drain();
+  });
+
+  it('onSizeLessThan also resolves when a rate-limit refill drains the queue', async () => {
+    const clock = new ManualClock();
+    const pool = new PromisePool({ maxWorkers: 10, rate: 2, hz: 100, clock });
+    pool.add(...Array.from({ length: 6 }, () => async () => {}));
+    expect(pool.size).toBe(4);
+    const below = track(pool.onSizeLessThan(1));
+    await clock.advanceAsync(100);
+    expect(below.state).toBe('pending');
+    await clock.advanceAsync(100);
+    expect(below.state).toBe('resolved');
     await pool.drain();
   });
 
