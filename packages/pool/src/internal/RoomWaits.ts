@@ -1,4 +1,11 @@
-import { abortReason, type ClosedError, describeValue } from '@valve/core';
+import {
+  abortReason,
+  type ClosedError,
+  describeValue,
+  rejectUnknownOptions,
+  validateObject,
+  validateSignal,
+} from '@valve/core';
 import type { RunOptions, Task, WhenRoomOptions } from '../options.js';
 import { runConfig } from './poolOptions.js';
 
@@ -58,7 +65,12 @@ export class RoomWaits {
     if (typeof task !== 'function') {
       throw new TypeError(`addWhenRoom(): task must be a function returning a promise, got ${describeValue(task)}`);
     }
-    const signal = options === undefined ? undefined : runConfig(options, undefined).signal;
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      validateObject(options, 'options');
+      rejectUnknownOptions(options, 'options', ['signal']);
+      signal = validateSignal(options.signal, 'signal');
+    }
     if (host.closed()) return Promise.reject(host.refuseClosed());
     if (signal?.aborted) {
       host.aborted();

@@ -159,6 +159,9 @@ describe('runWhenRoom / addWhenRoom: the producer waits for room', () => {
     await expect(pool.addWhenRoom(async () => {})).resolves.toBeUndefined();
     expect(() => pool.runWhenRoom(5 as never)).toThrow(TypeError);
     expect(() => pool.runWhenRoom(async () => 1, { nope: 1 } as never)).toThrow(TypeError);
+    // addWhenRoom takes a signal only (an add()ed task has no priority, meta or own timeout).
+    expect(() => pool.addWhenRoom(async () => {}, { priority: 1 } as never)).toThrow(TypeError);
+    expect(() => pool.addWhenRoom(async () => {}, { signal: 'no' } as never)).toThrow(TypeError);
     await pool.drain();
   });
 });
