@@ -53,6 +53,17 @@ export { Admission, type AdmissionOptions } from './admission/Admission.js';
 export type { WaitLine } from './admission/WaitLine.js';
 export { LazyQueue, type LazyQueueEntry } from './admission/LazyQueue.js';
 
+export {
+  LoadMonitor,
+  processLoadSampler,
+  type LoadCause,
+  type LoadMonitorOptions,
+  type LoadSample,
+  type LoadSampler,
+  type LoadState,
+  type LoadThresholds,
+} from './load/LoadMonitor.js';
+
 export { isLimit, type Limit, type LimitSample } from './limits/Limit.js';
 export { AimdLimit, type AimdLimitOptions } from './limits/AimdLimit.js';
 export { Gradient2Limit, type Gradient2LimitOptions } from './limits/Gradient2Limit.js';

@@ -22,9 +22,12 @@ export class Refusals {
   ) {}
 
   /** Counts and announces a refusal; returns the error the job rejects with. */
-  refuse(reason: Reason, waitedMs: number): ValveError {
+  refuse(reason: Reason, waitedMs: number, detail?: string): ValveError {
     this.meters.rejected[reason].inc();
-    const error = errorForReason(reason, this.describe(reason, waitedMs));
+    const error = errorForReason(
+      reason,
+      detail === undefined ? this.describe(reason, waitedMs) : `valve ${this.name}: ${detail}, ${this.state()}`,
+    );
     this.errors.add(error);
     const event: RejectEvent = { valve: this.name, reason, waitedMs };
     if (this.option !== undefined) {

@@ -10,6 +10,8 @@ export interface QueuedJob extends LazyQueueEntry, SignalMember {
   readonly enqueuedAt: number;
   /** The work; `undefined` for an `ask()`, which resolves with a permit instead. */
   readonly fn: Job<unknown> | undefined;
+  /** Slots and tokens the job takes when it starts (`run(fn, { weight })`). */
+  readonly weight: number;
   /** This call's execution limit (its own or the valve's), for when it starts. */
   readonly timeoutMs: number | undefined;
   readonly resolve: (value: unknown) => void;

@@ -23,6 +23,7 @@ import {
   ClosedError,
   emptyRejectedByReason,
   type Event,
+  type LoadMonitor,
   type LocalConcurrency,
   type Permit,
   type RateSource,
@@ -39,6 +40,7 @@ import { Grant } from './Grant.js';
 import { JobScope, QuietContext, type SignalMember } from './JobScope.js';
 import { createMeters, type Meters } from './meters.js';
 import {
+  checkLimits,
   checkOptions,
   checkRunOptions,
   type Job as Work,
@@ -46,6 +48,7 @@ import {
   type RunOptions,
   type SafetyPermit,
   type SafetyValveConfiguration,
+  type SafetyValveLimits,
   type SafetyValveOptions,
   type SafetyValveStats,
   type TryRunResult,
@@ -63,11 +66,17 @@ export class SafetyValve implements Valve {
   /** Sources built from `hz`/`rate`/`tokenLimit` and an adaptive `concurrency`: the valve closes them. */
   private readonly ownRate: TokenBucket | undefined;
   private readonly ownConc: LocalConcurrency | undefined;
-  private readonly size: number;
-  private readonly deadlineMs: number | undefined;
+  /** The load gate (`loadShedding`), closed by `close()` only when the valve built it. */
+  private readonly load: LoadMonitor | undefined;
+  private readonly ownLoad: boolean;
+  /** Written by `setLimits()`. */
+  private size: number;
+  /** Written by `setLimits()`; read when a job queues. */
+  private deadlineMs: number | undefined;
   private readonly leaseMs: number | undefined;
   private readonly timeoutMs: number | undefined;
-  private readonly configuration: SafetyValveConfiguration;
+  /** Replaced (frozen) by `setLimits()`. */
+  private configuration: SafetyValveConfiguration;
   /** Aborted by `close()`: every started job's signal follows it. */
   private readonly closing = new AbortController();
   /** The context of jobs that only `close()` can abort (one per valve, see QuietContext). */
@@ -119,6 +128,8 @@ export class SafetyValve implements Valve {
     this.ownRate = s.ownRate;
     this.ownConc = s.ownConc;
     this.configuration = s.configuration;
+    this.load = s.load;
+    this.ownLoad = s.ownLoad;
     this.meters = createMeters(this.name, s.metrics, () => this.stats());
     this.refusals = new Refusals(
       this.name,
@@ -153,8 +164,30 @@ export class SafetyValve implements Valve {
       },
       // Only codel-timer re-aims a timer when the line's head changes.
       pumped: timers.expires ? () => timers.update() : undefined,
+      weight: (job) => job.weight,
     });
     this.tpSince = this.clock.now();
+    if (s.load !== undefined) this.shedOnLoad(s.load);
+  }
+
+  /**
+   * The load gate: `run` and `ask` refuse with reason `overload` while `load` says the process is
+   * overloaded. Installed as own properties that shadow the prototype's methods, so a valve
+   * without `loadShedding` keeps the prototype's `run()` and its admitted path checks nothing;
+   * a gated one reads one boolean the monitor's timer keeps up to date (no syscall per call).
+   */
+  private shedOnLoad(load: LoadMonitor): void {
+    const run = this.run;
+    const ask = this.ask;
+    this.run = <T>(fn: Work<T>, options?: RunOptions): Promise<Awaited<T>> =>
+      load.overloaded ? this.refuseOverload(load) : (run.call(this, fn, options) as Promise<Awaited<T>>);
+    this.ask = (options?: RunOptions): Promise<SafetyPermit> =>
+      load.overloaded ? this.refuseOverload(load) : ask.call(this, options);
+  }
+
+  private refuseOverload(load: LoadMonitor): Promise<never> {
+    if (this.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
+    return Promise.reject(this.refusals.refuse('overload', 0, `process overloaded (${load.describe()})`));
   }
 
   /**
@@ -169,6 +202,8 @@ export class SafetyValve implements Valve {
     if (options !== undefined) {
       signal = checkRunOptions(options);
       if (signal?.aborted) return Promise.reject(abortReason(signal));
+      const weight = options.weight;
+      if (weight !== undefined && weight !== 1) return this.runWeighted(fn, options, signal, weight);
     }
     if (signal !== undefined || this.timeoutMs !== undefined || options?.timeoutMs !== undefined) {
       return this.runScoped(fn, options, signal);
@@ -181,6 +216,26 @@ export class SafetyValve implements Valve {
       return this.executeLeased(fn, new Grant(this, permit, this.leaseMs, this.clock, new JobScope()));
     }
     return permit === COUNTED ? this.executeCounted(fn) : this.execute(fn, permit);
+  }
+
+  /** `run` for a job of weight > 1: `weight` slots and tokens (checked: throws when it never fits). */
+  private runWeighted<T>(
+    fn: Work<T>,
+    options: RunOptions,
+    signal: AbortSignal | undefined,
+    weight: number,
+  ): Promise<Awaited<T>> {
+    this.admission.checkWeight(weight);
+    const permit = this.admission.tryEnterWeighted(weight);
+    if (permit === undefined) return this.enqueue(fn, options) as Promise<Awaited<T>>;
+    this.meters.admitted.inc();
+    this.running++;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    return new Promise((resolve, reject) => {
+      const scope = new JobScope();
+      const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit, this.leaseMs, this.clock, scope);
+      this.runInScope(fn, scope, signal, timeoutMs, grant, permit, resolve as (v: unknown) => void, reject);
+    });
   }
 
   /** `run` for a job with its own scope (a caller signal or an execution limit). */
@@ -268,11 +323,14 @@ export class SafetyValve implements Valve {
 
   /** Waits for a token and a slot like `run`, and resolves with a permit; call `done()` when finished. */
   ask(options?: RunOptions): Promise<SafetyPermit> {
+    let weight = 1;
     if (options !== undefined) {
       const signal = checkRunOptions(options);
       if (signal?.aborted) return Promise.reject(abortReason(signal));
+      weight = options.weight ?? 1;
+      this.admission.checkWeight(weight);
     }
-    const permit = this.admission.tryEnter();
+    const permit = weight === 1 ? this.admission.tryEnter() : this.admission.tryEnterWeighted(weight);
     if (permit === undefined) return this.enqueue(undefined, options) as Promise<SafetyPermit>;
     this.meters.admitted.inc();
     this.running++;
@@ -285,6 +343,55 @@ export class SafetyValve implements Valve {
       throw new TypeError(`valve ${this.name} has no built-in token bucket to replenish`);
     }
     this.ownRate.replenish(n);
+  }
+
+  /**
+   * Changes limits at run time without dropping or duplicating a token, a slot or a waiting job:
+   * the bucket keeps its tokens (clamped to a lowered `tokenLimit`), a raised `concurrency` starts
+   * waiters at once and a lowered one lets running jobs finish, a lowered `size` refuses newcomers
+   * until the line is shorter (no waiter is dropped), `deadlineMs` applies to jobs queued from
+   * now on. Throws (and changes nothing) for a bad value or a limit this valve does not own:
+   * `rate`/`tokenLimit` need the built-in bucket, `concurrency` a fixed cap.
+   */
+  setLimits(limits: SafetyValveLimits): void {
+    this.applyLimits(this.planLimits(limits));
+  }
+
+  /** @internal `setLimits()`'s checks alone (SafetyValves.configure checks every queue first). */
+  planLimits(limits: SafetyValveLimits): SafetyValveLimits {
+    const next = checkLimits(limits);
+    if ((next.rate !== undefined || next.tokenLimit !== undefined) && this.ownRate === undefined) {
+      throw new TypeError(
+        `valve ${this.name} has no built-in token bucket: rate and tokenLimit need hz/rate/tokenLimit options (a rateSource sets its own)`,
+      );
+    }
+    if (next.concurrency !== undefined && typeof this.configuration.concurrency !== 'number') {
+      throw new TypeError(
+        `valve ${this.name} has no fixed concurrency cap to set: a concurrency source or adaptive Limit sets its own limit`,
+      );
+    }
+    return next;
+  }
+
+  /** @internal Applies limits `planLimits` accepted. */
+  applyLimits(next: SafetyValveLimits): void {
+    if (this.closed) return;
+    if (next.rate !== undefined || next.tokenLimit !== undefined) {
+      this.ownRate!.reconfigure({ rate: next.rate, tokenLimit: next.tokenLimit });
+    }
+    if (next.size !== undefined) this.size = next.size;
+    if (next.deadlineMs !== undefined) this.deadlineMs = next.deadlineMs;
+    const c = this.configuration;
+    this.configuration = Object.freeze({
+      ...c,
+      rate: this.ownRate?.rate,
+      tokenLimit: this.ownRate?.tokenLimit,
+      size: this.size,
+      deadlineMs: this.deadlineMs,
+      concurrency: next.concurrency ?? c.concurrency,
+    });
+    // Last: a raised cap starts waiters now, with the new bucket and size already in place.
+    if (next.concurrency !== undefined) this.admission.setLimit(next.concurrency);
   }
 
   /**
@@ -354,6 +461,7 @@ export class SafetyValve implements Valve {
     for (const scope of this.scopes) scope.abort(closedError, false);
     this.ownRate?.close();
     this.ownConc?.close();
+    if (this.ownLoad) this.load?.close();
     this.meters.series.close();
     if (this.running === 0) this.resolveClose();
     return this.closePromise;
@@ -464,6 +572,7 @@ export class SafetyValve implements Valve {
         gone: false,
         enqueuedAt: now,
         fn,
+        weight: options?.weight ?? 1,
         timeoutMs: options?.timeoutMs ?? this.timeoutMs,
         resolve,
         reject,

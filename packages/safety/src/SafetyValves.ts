@@ -5,12 +5,24 @@
  * functions (`configure`, `run`, ...) use one default group, like safetyvalve's application.
  */
 import { type Clock, type MetricsRegistry, rejectUnknownOptions, validateObject, validateString } from '@valve/core';
-import type { Job, RunOptions, SafetyPermit, SafetyValveOptions, SafetyValveStats, TryRunResult } from './options.js';
+import {
+  type Job,
+  LIMIT_KEYS,
+  type RunOptions,
+  type SafetyPermit,
+  type SafetyValveLimits,
+  type SafetyValveOptions,
+  type SafetyValveStats,
+  type TryRunResult,
+} from './options.js';
 import { SafetyValve } from './SafetyValve.js';
 
 export interface ConfigureOptions {
-  /** Queue name -> options (without `name`, which is the key). */
-  queues: Record<string, Omit<SafetyValveOptions, 'name'>>;
+  /**
+   * Queue name -> options (without `name`, which is the key). For a name already configured,
+   * only the limits (`SafetyValveLimits`) may change.
+   */
+  queues: Record<string, Omit<SafetyValveOptions, 'name'> | SafetyValveLimits>;
   /** Default `clock` for the queues that do not set one. @default systemClock */
   clock?: Clock;
   /** Default `metrics` registry for the queues that do not set one. @default undefined */
@@ -20,21 +32,30 @@ export interface ConfigureOptions {
 export class SafetyValves {
   private readonly valves = new Map<string, SafetyValve>();
 
-  /** Creates the named valves; a name already configured is an error (close the group first). */
+  /**
+   * Creates the named valves, and updates the limits of names already configured (their
+   * `setLimits()`: `rate`, `tokenLimit`, `concurrency`, `size`, `deadlineMs`; any other option of
+   * an existing queue must keep its value). All or nothing: a bad queue changes nothing.
+   */
   configure(options: ConfigureOptions): void {
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', ['queues', 'clock', 'metrics']);
     const queues = validateObject(options.queues, 'options.queues') as ConfigureOptions['queues'];
     const created: [string, SafetyValve][] = [];
+    const updates: [SafetyValve, SafetyValveLimits][] = [];
     try {
       for (const [name, queue] of Object.entries(queues)) {
         validateString(name, 'queue name', { nonEmpty: true });
-        if (this.valves.has(name)) throw new TypeError(`queue ${JSON.stringify(name)} is already configured`);
         validateObject(queue, `options.queues.${name}`);
+        const existing = this.valves.get(name);
+        if (existing !== undefined) {
+          updates.push([existing, planUpdate(existing, name, queue)]);
+          continue;
+        }
         const valve = new SafetyValve({
           clock: options.clock,
           metrics: options.metrics,
-          ...queue,
+          ...(queue as Omit<SafetyValveOptions, 'name'>),
           name,
         });
         created.push([name, valve]);
@@ -45,6 +66,7 @@ export class SafetyValves {
       throw error;
     }
     for (const [name, valve] of created) this.valves.set(name, valve);
+    for (const [valve, limits] of updates) valve.applyLimits(limits);
   }
 
   /** The valve named `name`; throws for an unknown name. */
@@ -95,6 +117,21 @@ export class SafetyValves {
     for (const valve of this.valves.values()) valve.close();
     this.valves.clear();
   }
+}
+
+/** The limits of an update to an existing queue, checked; other options must not change. */
+function planUpdate(valve: SafetyValve, name: string, queue: object): SafetyValveLimits {
+  const limits: Record<string, unknown> = {};
+  const current = valve.stats().configuration as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(queue)) {
+    if ((LIMIT_KEYS as readonly string[]).includes(key)) limits[key] = value;
+    else if (value !== undefined && current[key] !== value) {
+      throw new TypeError(
+        `queue ${JSON.stringify(name)} is already configured: only ${LIMIT_KEYS.join(', ')} change at run time, not ${key} (close it and configure it again)`,
+      );
+    }
+  }
+  return valve.planLimits(limits as SafetyValveLimits);
 }
 
 /** The default group behind the module-level functions. */

@@ -4,6 +4,9 @@ import {
   isLimit,
   type Limit,
   LocalConcurrency,
+  LoadMonitor,
+  type LoadSampler,
+  type LoadThresholds,
   type MetricsRegistry,
   type RateSource,
   type Reason,
@@ -39,6 +42,39 @@ export interface RejectEvent {
   /** Time the job spent queued before it was rejected, in ms (0 when refused on arrival). */
   waitedMs: number;
 }
+
+/**
+ * `loadShedding` given as thresholds: the valve builds its own {@link LoadMonitor} on its clock
+ * (and closes it on `close()`). Names as in core's `LoadMonitorOptions`.
+ */
+export interface LoadSheddingOptions extends LoadThresholds {
+  /** Time between samples, in ms (> 0). @default 1000 */
+  sampleIntervalMs?: number;
+  /** What takes the samples. @default processLoadSampler() (perf_hooks and process.memoryUsage) */
+  sampler?: LoadSampler;
+}
+
+/** What `setLimits()` changes at run time (each optional; the others stay). */
+export interface SafetyValveLimits {
+  /** Tokens per refill of the built-in bucket (integer >= 1). */
+  rate?: number;
+  /** Size of the built-in bucket (integer >= 1); the tokens in it stay, clamped to a lower limit. */
+  tokenLimit?: number;
+  /** The fixed cap (integer >= 1 or Infinity); raising it starts waiters at once, lowering it stops no running job. */
+  concurrency?: number;
+  /** Jobs allowed to wait (integer >= 0 or Infinity); lowering it drops no waiting job. */
+  size?: number;
+  /** The default longest wait in ms (>= 0), for jobs queued from now on. */
+  deadlineMs?: number;
+}
+
+export const LIMIT_KEYS: readonly (keyof SafetyValveLimits)[] = Object.freeze([
+  'rate',
+  'tokenLimit',
+  'concurrency',
+  'size',
+  'deadlineMs',
+]);
 
 /**
  * Options of a {@link SafetyValve}; the names mirror safetyvalve's queue configuration
@@ -116,6 +152,13 @@ export interface SafetyValveOptions {
   rateSource?: RateSource;
   /** Replaces the built-in `LocalConcurrency`; excludes `concurrency`. */
   concurrencySource?: ConcurrencySource;
+  /**
+   * Refuse new jobs (reason `overload`) while the process is overloaded by its own measure:
+   * thresholds (the valve samples on its clock and closes its monitor on `close()`), or a core
+   * `LoadMonitor` several valves share (not closed by the valve). Jobs already waiting stay.
+   * @default undefined (no load gate)
+   */
+  loadShedding?: LoadSheddingOptions | LoadMonitor;
 }
 
 export const KNOWN_OPTIONS: readonly string[] = Object.freeze([
@@ -137,6 +180,7 @@ export const KNOWN_OPTIONS: readonly string[] = Object.freeze([
   'onReject',
   'rateSource',
   'concurrencySource',
+  'loadShedding',
 ]);
 
 /** Options of one `run`, `tryRun` or `ask` call. */
@@ -151,6 +195,12 @@ export interface RunOptions {
   deadlineMs?: number;
   /** This call's longest run time, in ms (overrides the valve's `timeoutMs`). */
   timeoutMs?: number;
+  /**
+   * Slots and tokens this job takes (an integer >= 1, at most the concurrency cap and the
+   * bucket's `tokenLimit`). Needs a fixed `concurrency` and the built-in bucket (or a rate source
+   * with `tryAcquireMany`). @default 1
+   */
+  weight?: number;
 }
 
 /**
@@ -190,6 +240,8 @@ export interface SafetyValveConfiguration {
   deadlineMs: number | undefined;
   leaseMs: number | undefined;
   timeoutMs: number | undefined;
+  /** The load thresholds checked (`undefined` without `loadShedding`). */
+  loadShedding: Readonly<LoadThresholds> | undefined;
 }
 
 /**
@@ -233,6 +285,10 @@ export interface Settings {
   /** A fixed cap (counted by core's Admission, no permits) or a source. */
   concurrency: number | ConcurrencySource;
   ownConc: LocalConcurrency | undefined;
+  /** The load gate, if any. */
+  load: LoadMonitor | undefined;
+  /** The valve built `load` from thresholds and closes it. */
+  ownLoad: boolean;
   configuration: SafetyValveConfiguration;
 }
 
@@ -300,6 +356,17 @@ export function checkOptions(options: SafetyValveOptions): Settings {
   } else {
     concurrency = validateInteger(c, 'concurrency', { min: 1, allowInfinity: true });
   }
+  let load: LoadMonitor | undefined;
+  let ownLoad = false;
+  const ls = options.loadShedding;
+  if (ls !== undefined) {
+    if (isLoadMonitor(ls)) load = ls;
+    else {
+      validateObject(ls, 'loadShedding');
+      load = new LoadMonitor({ ...ls, clock });
+      ownLoad = true;
+    }
+  }
   const configuration: SafetyValveConfiguration = Object.freeze({
     name,
     hz: ownRate?.hz,
@@ -314,6 +381,7 @@ export function checkOptions(options: SafetyValveOptions): Settings {
     deadlineMs,
     leaseMs,
     timeoutMs,
+    loadShedding: load?.limits,
   });
   return {
     name,
@@ -332,8 +400,34 @@ export function checkOptions(options: SafetyValveOptions): Settings {
     ownRate,
     concurrency,
     ownConc,
+    load,
+    ownLoad,
     configuration,
   };
+}
+
+/** A LoadMonitor by shape, not `instanceof` (dual ESM/CJS copies of core break it). */
+function isLoadMonitor(value: unknown): value is LoadMonitor {
+  const v = value as LoadMonitor;
+  return typeof v === 'object' && v !== null && typeof v.check === 'function' && typeof v.overloaded === 'boolean';
+}
+
+/**
+ * Checks `setLimits()`'s argument (each key on its own, named in the message) and returns the
+ * limits given.
+ */
+export function checkLimits(limits: SafetyValveLimits): SafetyValveLimits {
+  validateObject(limits, 'limits');
+  rejectUnknownOptions(limits, 'limits', LIMIT_KEYS);
+  const out: SafetyValveLimits = {};
+  if (limits.rate !== undefined) out.rate = validateInteger(limits.rate, 'rate', { min: 1 });
+  if (limits.tokenLimit !== undefined) out.tokenLimit = validateInteger(limits.tokenLimit, 'tokenLimit', { min: 1 });
+  if (limits.concurrency !== undefined) {
+    out.concurrency = validateInteger(limits.concurrency, 'concurrency', { min: 1, allowInfinity: true });
+  }
+  if (limits.size !== undefined) out.size = validateInteger(limits.size, 'size', { min: 0, allowInfinity: true });
+  if (limits.deadlineMs !== undefined) out.deadlineMs = validateNumber(limits.deadlineMs, 'deadlineMs', { min: 0 });
+  return out;
 }
 
 /** Checks one call's options; returns its signal. */
@@ -341,6 +435,7 @@ export function checkRunOptions(options: RunOptions): AbortSignal | undefined {
   validateObject(options, 'options');
   if (options.deadlineMs !== undefined) validateNumber(options.deadlineMs, 'options.deadlineMs', { min: 0 });
   if (options.timeoutMs !== undefined) validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0 });
+  if (options.weight !== undefined) validateInteger(options.weight, 'options.weight', { min: 1 });
   return validateSignal(options.signal, 'options.signal');
 }
 

@@ -10,6 +10,7 @@ function job(name: string, enqueuedAt: number): QueuedJob & { name: string } {
     gone: false,
     enqueuedAt,
     fn: undefined,
+    weight: 1,
     timeoutMs: undefined,
     resolve: () => {},
     reject: () => {},

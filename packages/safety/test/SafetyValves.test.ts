@@ -39,7 +39,18 @@ describe('named queues', () => {
     ).toThrow('size must be an integer or Infinity >= 0, got -1');
     expect(group.has('a')).toBe(false);
     group.configure({ queues: { a: { size: 1, concurrency: 1 } } });
-    expect(() => group.configure({ queues: { a: { size: 1, concurrency: 1 } } })).toThrow('already configured');
+    // An existing name is updated (issue 17 item 5), but only its run-time limits may change.
+    expect(() => group.configure({ queues: { a: { size: 1, concurrency: 1, queue: 'codel' } } })).toThrow(
+      'queue "a" is already configured: only rate, tokenLimit, concurrency, size, deadlineMs change at run time, not queue',
+    );
+    // All or nothing: the bad update of b leaves a's new limits unapplied.
+    group.configure({ queues: { b: { size: 0, concurrency: 1 } } });
+    expect(() => group.configure({ queues: { a: { size: 5, concurrency: 3 }, b: { concurrency: 0 } } })).toThrow(
+      'concurrency must be an integer or Infinity >= 1, got 0',
+    );
+    expect(group.stats('a').configuration).toMatchObject({ size: 1, concurrency: 1 });
+    group.configure({ queues: { a: { size: 1, concurrency: 2 } } });
+    expect(group.stats('a').configuration).toMatchObject({ size: 1, concurrency: 2 });
     group.close();
     expect(group.has('a')).toBe(false);
   });

@@ -13,6 +13,23 @@ const COUNTED: Permit = Object.freeze({ release(): void {} });
 
 const DROPPED = Object.freeze({ dropped: true });
 
+/**
+ * The counted slots of a unit of weight > 1 (issue 17): `weight` slots of a fixed cap, handed back
+ * together through {@link Admission.leave}. One frozen object per weight, made on first use.
+ */
+class WeightedSlots implements Permit {
+  constructor(readonly weight: number) {
+    Object.freeze(this);
+  }
+  release(): void {}
+}
+const weightedSlots: WeightedSlots[] = [];
+function slotsOf(weight: number): WeightedSlots {
+  // Weights are small integers in practice; a huge one is not cached (no unbounded array).
+  if (weight > 1024) return new WeightedSlots(weight);
+  return (weightedSlots[weight] ??= new WeightedSlots(weight));
+}
+
 export interface AdmissionOptions<W> {
   /** The waiting line and its discipline. */
   line: WaitLine<W>;
@@ -37,6 +54,11 @@ export interface AdmissionOptions<W> {
   fail: (waiter: W, error: unknown) => void;
   /** Called after a pump took at least one waiter from the line (a valve's size waiters). */
   pumped?: (() => void) | undefined;
+  /**
+   * A waiter's weight: the slots and tokens it takes (see {@link Admission.checkWeight}). Without
+   * it every waiter weighs 1.
+   */
+  weight?: ((waiter: W) => number) | undefined;
 }
 
 /**
@@ -69,6 +91,7 @@ export class Admission<W> {
   private readonly startWaiter: (waiter: W, permit: Permit, now: number) => void;
   private readonly failWaiter: (waiter: W, error: unknown) => void;
   private readonly pumped: (() => void) | undefined;
+  private readonly weightOf: ((waiter: W) => number) | undefined;
   /** Some source must be asked asynchronously: every unit waits, the acquire loop serves the head. */
   readonly async: boolean;
   /** The fixed cap in counted mode (`conc === undefined`). */
@@ -98,6 +121,7 @@ export class Admission<W> {
     this.startWaiter = options.start;
     this.failWaiter = options.fail;
     this.pumped = options.pumped;
+    this.weightOf = options.weight;
     this.async = this.conc?.async === true || this.rate?.async === true;
   }
 
@@ -147,12 +171,58 @@ export class Admission<W> {
   }
 
   /**
+   * Throws unless a unit of `weight` (an integer >= 1) can ever be admitted: weights need a fixed
+   * cap and a rate source with `tryAcquireMany` (TypeError otherwise, for weight > 1), and a weight
+   * above the cap or the source's `tokenLimit` could never start (RangeError).
+   */
+  checkWeight(weight: number): void {
+    if (weight === 1) return;
+    if (this.conc !== undefined) {
+      throw new TypeError(
+        `weight ${weight} needs a fixed concurrency cap: a concurrency source or adaptive Limit takes one slot per unit`,
+      );
+    }
+    const rate = this.rate;
+    if (rate !== undefined && (rate.async === true || typeof rate.tryAcquireMany !== 'function')) {
+      throw new TypeError(
+        `weight ${weight} needs a synchronous rate source with tryAcquireMany(n); this one takes one token at a time`,
+      );
+    }
+    if (weight > this.max) {
+      throw new RangeError(`weight must be <= the concurrency cap (${this.max}), got ${weight}`);
+    }
+    if (rate?.tokenLimit !== undefined && weight > rate.tokenLimit) {
+      throw new RangeError(`weight must be <= tokenLimit (${rate.tokenLimit}), got ${weight}`);
+    }
+  }
+
+  /**
+   * `tryEnter` for a unit of `weight` slots and tokens (checked with `checkWeight` first): a
+   * separate method, so the weight-1 fast path does no extra work.
+   */
+  tryEnterWeighted(weight: number): Permit | undefined {
+    if (weight === 1) return this.tryEnter();
+    if (this.line.size !== 0 || this.paused || this.closed || this.async) return undefined;
+    if (this.held + weight > this.max) return undefined;
+    const rate = this.rate;
+    if (rate !== undefined && !rate.tryAcquireMany!(weight)) return undefined;
+    this.held += weight;
+    return slotsOf(weight);
+  }
+
+  /**
    * An admitted unit is done with its slot: gives it back (exactly once per admitted unit) and
    * starts waiters it makes room for. `failed` tells an adaptive limit the unit failed.
    */
   leave(permit: Permit, failed: boolean): void {
     this.held--;
     if (permit === COUNTED) {
+      if (this.line.size !== 0) this.pump();
+      else if (this.held === 0 && this.watching !== undefined) this.unwatch();
+      return;
+    }
+    if (permit instanceof WeightedSlots) {
+      this.held -= permit.weight - 1;
       if (this.line.size !== 0) this.pump();
       else if (this.held === 0 && this.watching !== undefined) this.unwatch();
       return;
@@ -244,6 +314,14 @@ export class Admission<W> {
       const now = timed ? this.clock.now() : 0;
       const waiter = line.take(now);
       if (waiter === undefined) break;
+      const weight = this.weightOf === undefined ? 1 : this.weightOf(waiter);
+      if (weight !== 1) {
+        if (this.startWeighted(waiter, weight, now)) {
+          took = true;
+          continue;
+        }
+        break;
+      }
       // Slot first, then token. Both gates said yes a moment ago; a source that now refuses is
       // misbehaving: the waiter goes back to the front until the source's next onAvailable.
       let permit: Permit | undefined = COUNTED;
@@ -268,6 +346,31 @@ export class Admission<W> {
     if (line.size === 0) this.lineEmptied();
     if (took && this.pumped !== undefined) this.pumped();
   };
+
+  /**
+   * Starts a waiter of weight > 1 (counted mode, checked at its arrival), or puts it back. One
+   * whose weight a lowered cap or `tokenLimit` no longer allows does not wait forever: it starts
+   * once nothing else holds a slot, taking every token the bucket can hold.
+   */
+  private startWeighted(waiter: W, weight: number, now: number): boolean {
+    const held = this.held;
+    if (held + weight > this.max && held !== 0) {
+      this.line.putBack(waiter);
+      return false;
+    }
+    const rate = this.rate;
+    if (rate !== undefined) {
+      const tokens = rate.tokenLimit === undefined ? weight : Math.min(weight, rate.tokenLimit);
+      if (!rate.tryAcquireMany!(tokens)) {
+        this.line.putBack(waiter);
+        if (this.refillTimer === undefined) this.armRefill(rate, tokens);
+        return false;
+      }
+    }
+    this.held += weight;
+    this.startWaiter(waiter, slotsOf(weight), now);
+    return true;
+  }
 
   /** Async sources: ask for the head's permission, one unit at a time, in the line's order. */
   private async acquireLoop(): Promise<void> {
@@ -348,8 +451,8 @@ export class Admission<W> {
    * Waiters wait for a token: the source's `onAvailable` wakes the pump, and this timer keeps
    * the process alive meanwhile (in-process buckets leave their own timers unref'd).
    */
-  private armRefill(rate: RateSource): void {
-    const ms = rate.nextTokenInMs();
+  private armRefill(rate: RateSource, tokens = 1): void {
+    const ms = rate.nextTokenInMs(tokens);
     if (!Number.isFinite(ms)) return;
     this.refillTimer = this.clock
       .setTimeout(

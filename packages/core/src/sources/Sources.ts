@@ -53,10 +53,20 @@ export interface RateSource {
   readonly available: number;
   /** Takes one token if available now. */
   tryAcquire(): boolean;
+  /**
+   * Takes `n` tokens at once if `n` are available now, else none. Optional: a source without it
+   * cannot take a weight, and a valve refuses `weight > 1` with a TypeError.
+   */
+  tryAcquireMany?(n: number): boolean;
   /** Resolves once a token is taken; rejects with `signal.reason` on abort. */
   acquire(signal?: AbortSignal): Promise<void>;
-  /** Milliseconds until the next token is expected: 0 when one is available (for Retry-After). */
-  nextTokenInMs(): number;
+  /**
+   * Milliseconds until the next token is expected: 0 when one is available (for Retry-After).
+   * A source with `tryAcquireMany` may take `n`: the time until `n` tokens are available.
+   */
+  nextTokenInMs(n?: number): number;
+  /** The most tokens the source ever holds at once, if it has such a bound (a bucket's size). */
+  readonly tokenLimit?: number;
   /** Fires when tokens were added. */
   readonly onAvailable: Event<void>;
   /** Stops timers and rejects pending `acquire`s. */

@@ -26,9 +26,11 @@ export interface TokenBucketOptions {
  * while the bucket is below its limit, so an idle bucket costs nothing.
  */
 export class TokenBucket implements RateSource {
-  readonly rate: number;
+  /** Written by the constructor and `reconfigure()`. */
+  private perRefill: number;
   readonly hz: number | undefined;
-  readonly tokenLimit: number;
+  /** Written by the constructor and `reconfigure()`. */
+  private limit: number;
   private readonly clock: Clock;
   private tokens: number;
   private readonly start: number;
@@ -45,15 +47,25 @@ export class TokenBucket implements RateSource {
   constructor(options: TokenBucketOptions) {
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', ['rate', 'hz', 'tokenLimit', 'clock']);
-    this.tokenLimit = validateInteger(options?.tokenLimit, 'tokenLimit', { min: 1 });
+    this.limit = validateInteger(options?.tokenLimit, 'tokenLimit', { min: 1 });
     this.hz = options.hz === undefined ? undefined : validateNumber(options.hz, 'hz', { above: 0 });
     if (this.hz !== undefined && options.rate === undefined) {
       throw new TypeError(`rate is required when hz is set (hz = ${this.hz})`);
     }
-    this.rate = validateInteger(options.rate ?? this.tokenLimit, 'rate', { min: 1 });
+    this.perRefill = validateInteger(options.rate ?? this.limit, 'rate', { min: 1 });
     this.clock = validateClock(options.clock);
-    this.tokens = this.tokenLimit;
+    this.tokens = this.limit;
     this.start = this.clock.now();
+  }
+
+  /** Tokens added per refill. */
+  get rate(): number {
+    return this.perRefill;
+  }
+
+  /** Bucket size. */
+  get tokenLimit(): number {
+    return this.limit;
   }
 
   get available(): number {
@@ -67,6 +79,36 @@ export class TokenBucket implements RateSource {
     return true;
   }
 
+  /**
+   * Takes `n` tokens at once if `n` are available now, else none (a weighted unit of work). A
+   * separate method so that `tryAcquire()`, the one-token hot path, checks no argument.
+   */
+  tryAcquireMany(n: number): boolean {
+    if (this.tokens < n || this.closed) return false;
+    this.tokens -= n;
+    this.schedule();
+    return true;
+  }
+
+  /**
+   * Changes `rate` and/or `tokenLimit` at run time without adding or losing a token: the tokens
+   * in the bucket stay, clamped to a lowered `tokenLimit`; a raised one refills on the same grid
+   * (`start + k * hz`) from the next refill on.
+   */
+  reconfigure(options: { rate?: number; tokenLimit?: number }): void {
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['rate', 'tokenLimit']);
+    const limit =
+      options.tokenLimit === undefined ? this.limit : validateInteger(options.tokenLimit, 'tokenLimit', { min: 1 });
+    const rate = options.rate === undefined ? this.perRefill : validateInteger(options.rate, 'rate', { min: 1 });
+    if (this.closed) return;
+    this.limit = limit;
+    this.perRefill = rate;
+    if (this.tokens > limit) this.tokens = limit;
+    // A raised limit leaves a full bucket below it: the refill timer starts.
+    this.schedule();
+  }
+
   acquire(signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('the token bucket is closed'));
     if (this.waiters.size === 0 && this.tryAcquire()) return Promise.resolve();
@@ -77,14 +119,17 @@ export class TokenBucket implements RateSource {
     return waiting;
   }
 
-  nextTokenInMs(): number {
-    if (this.tokens >= 1) return 0;
-    if (this.hz === undefined) return Number.POSITIVE_INFINITY;
-    return Math.max(0, this.start + this.nextTick * this.hz - this.clock.now());
+  /** Milliseconds until `n` tokens (default 1) are in the bucket; Infinity without `hz` or above `tokenLimit`. */
+  nextTokenInMs(n = 1): number {
+    if (this.tokens >= n) return 0;
+    if (this.hz === undefined || n > this.limit) return Number.POSITIVE_INFINITY;
+    // The refills still needed, the first at the next grid point.
+    const refills = Math.ceil((n - this.tokens) / this.perRefill);
+    return Math.max(0, this.start + (this.nextTick + refills - 1) * this.hz - this.clock.now());
   }
 
   /** Adds `n` tokens now (default `rate`), capped at `tokenLimit`. */
-  replenish(n: number = this.rate): void {
+  replenish(n: number = this.perRefill): void {
     validateInteger(n, 'n', { min: 0 });
     this.add(n);
   }
@@ -99,7 +144,7 @@ export class TokenBucket implements RateSource {
 
   private add(n: number): void {
     if (this.closed) return;
-    this.tokens = Math.min(this.tokenLimit, this.tokens + n);
+    this.tokens = Math.min(this.limit, this.tokens + n);
     while (this.tokens >= 1 && this.waiters.size > 0) {
       this.tokens--;
       this.waiters.resolveNext();
@@ -109,7 +154,7 @@ export class TokenBucket implements RateSource {
   }
 
   private schedule(): void {
-    if (this.hz === undefined || this.timer !== undefined || this.tokens >= this.tokenLimit || this.closed) return;
+    if (this.hz === undefined || this.timer !== undefined || this.tokens >= this.limit || this.closed) return;
     const hz = this.hz;
     const now = this.clock.now();
     // Skip grid points already past while the bucket was full: they refilled nothing.
@@ -126,6 +171,6 @@ export class TokenBucket implements RateSource {
     const reached = Math.floor((now - this.start) / hz);
     const ticks = Math.max(1, reached - this.nextTick + 1);
     this.nextTick += ticks;
-    this.add(ticks * this.rate);
+    this.add(ticks * this.perRefill);
   }
 }
