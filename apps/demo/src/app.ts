@@ -26,6 +26,7 @@ import { HttpMetrics } from './httpMetrics.js';
 import { errorHandler, HttpError, notFound, sendOverloaded } from './httpErrors.js';
 import { assertDepth } from './jsonDepth.js';
 import { registerProcessMetrics } from './processMetrics.js';
+import { shedRoute } from './routes/shed.js';
 import {
   type CustomerLoader,
   cachedLoader,
@@ -164,6 +165,7 @@ export function buildApp(parts: AppParts): BuiltApp {
   const admit = safetyMiddleware(valves.safety);
   const refused: RefusalResponder = (error, res) => respondOverloaded(valves.safety, error, res);
   app.get('/direct/customers/:id', admit, customerRoute(direct));
+  app.get('/shed/spin', shedRoute(registry));
   app.get('/unprotected/direct/customers/:id', customerRoute(direct));
   app.get('/cached/direct/customers/:id', customerRoute(guardedCached, refused));
   app.get('/unprotected/cached/direct/customers/:id', customerRoute(cached));
