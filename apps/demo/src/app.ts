@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isValveError, MetricsRegistry } from '@valve/core';
+import { isValveError, MetricsRegistry, systemClock } from '@valve/core';
 import { respondOverloaded, safetyMiddleware } from '@valve/safety/http';
 import express, { type Express, type RequestHandler } from 'express';
 import { backgroundWork } from './backgroundWork.js';
@@ -22,6 +22,7 @@ import { type Dashboard, mountDashboard } from './dashboard/index.js';
 import { CountingDatabase } from './db/CountingDatabase.js';
 import { LatencyDatabase } from './db/LatencyDatabase.js';
 import { createDatabase, type Database, PgliteDatabase, type PgliteHealth } from './db/index.js';
+import { Retention } from './db/Retention.js';
 import { HttpMetrics } from './httpMetrics.js';
 import { errorHandler, HttpError, notFound, sendOverloaded } from './httpErrors.js';
 import { assertDepth } from './jsonDepth.js';
@@ -69,6 +70,8 @@ interface AppParts {
   registry: MetricsRegistry;
   valves: Valves;
   loaders: { direct: CustomerLoader; cached: CustomerLoader; guardedCached: CustomerLoader };
+  /** The database itself (not the counting/latency decorators): GET /db/stats. */
+  rawDb: Database;
   /** The embedded PGlite's supervision state (undefined with a database server). */
   dbHealth: () => PgliteHealth | undefined;
   /** The database latency setting the dashboard reads and sets. */
@@ -266,6 +269,15 @@ export function buildApp(parts: AppParts): BuiltApp {
     });
   });
 
+  // What the database stores, rows and bytes per table (issue 18 item 8: how much of the
+  // memory of an in-memory PGlite is data).
+  app.get('/db/stats', async (_req, res) => {
+    if (parts.rawDb.stats === undefined) {
+      throw new HttpError(404, 'not_supported', `GET /db/stats is not available with ${db.kind}`);
+    }
+    res.json({ database: db.kind, retainRows: config.retainRows ?? null, ...(await parts.rawDb.stats()) });
+  });
+
   app.get('/events/stats', async (_req, res) => {
     const stats = valves.events.stats();
     res.json({
@@ -305,6 +317,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     pglite: pglite && {
       workerUrl: config.pgliteWorkerScript === undefined ? undefined : pathToFileURL(config.pgliteWorkerScript),
       restart: config.pgliteRestart,
+      checkpointIntervalMs: config.pgliteCheckpointIntervalMs,
       onStateChange: pglite.onStateChange,
     },
   });
@@ -354,6 +367,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     loaders,
     dbLatency: slow,
     dbHealth: () => pglite?.health(),
+    rawDb: raw,
     log,
     isShuttingDown: () => shuttingDown,
     // After the response is written the socket becomes idle on a later tick.
@@ -383,6 +397,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
       cause: error,
     });
   }
+  const retention = startRetention(config, raw, registry, log);
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
@@ -400,6 +415,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
       // Every request has been answered; now settle what the valves accepted, then close the
       // database they write to.
       await valves.close();
+      await retention?.stop();
       processMetrics.stop();
       const results = await Promise.allSettled([cache.close(), db.close()]);
       const failed = results.find((r) => r.status === 'rejected');
@@ -409,6 +425,40 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   };
 
   return { url: `http://${host}:${port}`, port, config, db, cache, registry, valves, close };
+}
+
+/** DEMO_RETAIN_ROWS: prunes the events and audit tables on a timer (src/db/Retention.ts). */
+function startRetention(
+  config: DemoConfig,
+  db: Database,
+  registry: MetricsRegistry,
+  log: (line: string) => void,
+): Retention | undefined {
+  const prune = db.prune?.bind(db);
+  if (config.retainRows === undefined || prune === undefined) return undefined;
+  const help = 'Rows deleted by the DEMO_RETAIN_ROWS retention, by table.';
+  const events = registry.counter({
+    name: 'valve_demo_retention_deleted_rows_total',
+    help,
+    labels: { table: 'events' },
+  });
+  const audit = registry.counter({ name: 'valve_demo_retention_deleted_rows_total', help, labels: { table: 'audit' } });
+  let errorsLogged = 0;
+  const retention = new Retention({
+    db: { prune },
+    keepRows: config.retainRows,
+    intervalMs: config.retainIntervalMs,
+    clock: systemClock,
+    onPruned: (deleted) => {
+      events.inc(deleted.events);
+      audit.inc(deleted.audit);
+    },
+    onError: (error) => {
+      if (errorsLogged++ < 5) log(`retention: prune failed: ${(error as Error)?.message ?? String(error)}`);
+    },
+  });
+  retention.start();
+  return retention;
 }
 
 /**

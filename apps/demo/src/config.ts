@@ -28,6 +28,15 @@ export interface DemoConfig {
    * crash on demand). Undefined: the demo's own `pgliteWorker.js`.
    */
   pgliteWorkerScript: string | undefined;
+  /**
+   * Rows kept in each of the events and audit tables (the newest); undefined keeps all
+   * (DEMO_RETAIN_ROWS, issue 18 item 8). PostgreSQL and PGlite only.
+   */
+  retainRows: number | undefined;
+  /** Time between two prunes when `retainRows` is set. */
+  retainIntervalMs: number;
+  /** Embedded PGlite only: time between two CHECKPOINTs (0: never), which recycle the WAL. */
+  pgliteCheckpointIntervalMs: number;
   /** Undefined: the in-process TTL cache. */
   redisUrl: string | undefined;
   /** Rows in the customers table (ids 1..n). */
@@ -165,8 +174,15 @@ export function loadConfig(env: Env = process.env): DemoConfig {
       `PGLITE_RESTART_MAX_DELAY_MS (${pgliteMax}) must not be below PGLITE_RESTART_DELAY_MS (${pgliteInitial})`,
     );
   }
+  const retainRows = env.DEMO_RETAIN_ROWS?.trim() ? int(env, 'DEMO_RETAIN_ROWS', 0, 1, 1_000_000_000) : undefined;
+  if (retainRows !== undefined && databaseUrl !== undefined && /^(mysql|mariadb):/i.test(databaseUrl)) {
+    throw new ConfigError('DEMO_RETAIN_ROWS works with PGlite and PostgreSQL only, not with a mysql:// DATABASE_URL');
+  }
   return {
     host,
+    retainRows,
+    retainIntervalMs: int(env, 'DEMO_RETAIN_INTERVAL_MS', 10_000, 100, 86_400_000),
+    pgliteCheckpointIntervalMs: int(env, 'PGLITE_CHECKPOINT_INTERVAL_MS', 30_000, 0, 86_400_000),
     port: int(env, 'PORT', 3000, 0, 65_535),
     listenBacklog: int(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),
     databaseUrl,

@@ -54,6 +54,24 @@ describe('loadConfig', () => {
     expect(loadConfig({ PGLITE_WORKER_SCRIPT: ' /tmp/w.js ' }).pgliteWorkerScript).toBe('/tmp/w.js');
   });
 
+  it('reads DEMO_RETAIN_ROWS, its interval and the PGlite checkpoint interval (issue 18 item 8)', () => {
+    expect(loadConfig({})).toMatchObject({
+      retainRows: undefined,
+      retainIntervalMs: 10_000,
+      pgliteCheckpointIntervalMs: 30_000,
+    });
+    expect(loadConfig({ DEMO_RETAIN_ROWS: '50000', PGLITE_CHECKPOINT_INTERVAL_MS: '0' })).toMatchObject({
+      retainRows: 50_000,
+      pgliteCheckpointIntervalMs: 0,
+    });
+    expect(() => loadConfig({ DEMO_RETAIN_ROWS: '0' })).toThrow(
+      /^DEMO_RETAIN_ROWS must be an integer from 1 to 1000000000, got "0"$/,
+    );
+    expect(() => loadConfig({ DEMO_RETAIN_ROWS: '10', DATABASE_URL: 'mysql://root@127.0.0.1/test' })).toThrow(
+      /^DEMO_RETAIN_ROWS works with PGlite and PostgreSQL only/,
+    );
+  });
+
   it('sizes the SafetyValve to the pool for a server database', () => {
     expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test', DB_POOL_SIZE: '7' }).safetyConcurrency).toBe(7);
     expect(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).flushConcurrency).toBe(4);

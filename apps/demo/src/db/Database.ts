@@ -51,6 +51,22 @@ export interface CustomerReport {
 
 export type DatabaseKind = 'pglite' | 'mysql' | 'postgres';
 
+/** What `prune` deleted, per table. */
+export interface PrunedRows {
+  events: number;
+  audit: number;
+}
+
+/** What the database stores (GET /db/stats; issue 18 item 8: how much of the memory is data). */
+export interface DatabaseStats {
+  /** Rows and bytes (`pg_total_relation_size`: heap, indexes, TOAST, free space map) per table. */
+  tables: Record<'customers' | 'events' | 'audit', { rows: number; bytes: number }>;
+  /** `pg_database_size`: every relation of the database, catalogs included. */
+  databaseBytes: number;
+  /** Bytes of the write-ahead log segments (`pg_ls_waldir`); null when the role may not read it. */
+  walBytes: number | null;
+}
+
 export interface Database {
   readonly kind: DatabaseKind;
   /** Where it points, without a password (for logs and /healthz). */
@@ -69,6 +85,16 @@ export interface Database {
   /** Inserts audit records in one multi-row statement. */
   insertAudit(records: readonly AuditRecord[]): Promise<void>;
   countAudit(): Promise<number>;
+  /**
+   * PostgreSQL and PGlite: what the database stores. Undefined for MySQL/MariaDB (not needed
+   * there: the server's memory is not the demo's).
+   */
+  stats?(): Promise<DatabaseStats>;
+  /**
+   * PostgreSQL and PGlite: deletes all but the newest `keepRows` rows of the events and audit
+   * tables and VACUUMs them so the space is reused (DEMO_RETAIN_ROWS).
+   */
+  prune?(keepRows: number): Promise<PrunedRows>;
   /** Drops this instance's tables (tests, with their own prefix). */
   dropTables(): Promise<void>;
   close(): Promise<void>;

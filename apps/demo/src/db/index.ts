@@ -22,7 +22,7 @@ export interface CreateDatabaseOptions extends DatabaseOptions {
   /** PGlite only: keep the data in this directory instead of in memory. */
   pgliteDataDir?: string;
   /** PGlite only: the worker script, clock, restart back-off and state listener (PgliteDatabase). */
-  pglite?: Pick<PgliteOptions, 'workerUrl' | 'clock' | 'restart' | 'onStateChange'>;
+  pglite?: Pick<PgliteOptions, 'workerUrl' | 'clock' | 'restart' | 'onStateChange' | 'checkpointIntervalMs'>;
 }
 
 /**

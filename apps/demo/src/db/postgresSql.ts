@@ -4,6 +4,8 @@
 import {
   type AuditRecord,
   type CustomerReport,
+  type DatabaseStats,
+  type PrunedRows,
   type NewEvent,
   reportSql,
   SEED_BATCH,
@@ -113,6 +115,55 @@ export abstract class PgDatabaseBase {
   async countEvents(): Promise<number> {
     const rows = await this.query(`SELECT count(*)::int AS n FROM ${this.tables.events}`);
     return Number(rows[0].n);
+  }
+
+  async stats(): Promise<DatabaseStats> {
+    const t = this.tables;
+    const [row] = await this.query(
+      `SELECT (SELECT count(*) FROM ${t.customers})::bigint AS customers_rows,
+        pg_total_relation_size('${t.customers}') AS customers_bytes,
+        (SELECT count(*) FROM ${t.events})::bigint AS events_rows,
+        pg_total_relation_size('${t.events}') AS events_bytes,
+        (SELECT count(*) FROM ${t.audit})::bigint AS audit_rows,
+        pg_total_relation_size('${t.audit}') AS audit_bytes,
+        pg_database_size(current_database()) AS database_bytes`,
+    );
+    let walBytes: number | null = null;
+    try {
+      const [wal] = await this.query('SELECT coalesce(sum(size), 0)::bigint AS bytes FROM pg_ls_waldir()');
+      walBytes = Number(wal.bytes);
+    } catch {
+      // pg_ls_waldir needs superuser or pg_monitor.
+    }
+    const n = (key: string) => Number(row[key]);
+    return {
+      tables: {
+        customers: { rows: n('customers_rows'), bytes: n('customers_bytes') },
+        events: { rows: n('events_rows'), bytes: n('events_bytes') },
+        audit: { rows: n('audit_rows'), bytes: n('audit_bytes') },
+      },
+      databaseBytes: n('database_bytes'),
+      walBytes,
+    };
+  }
+
+  /**
+   * Deletes all but the newest `keepRows` rows by id (bigserial, so newest = largest), then
+   * VACUUMs: deleted rows' space is reused by later INSERTs, so the table stops growing (the
+   * file does not shrink; `VACUUM FULL` would, holding an exclusive lock).
+   */
+  async prune(keepRows: number): Promise<PrunedRows> {
+    const deleted = async (table: string) => {
+      const rows = await this.query(
+        `WITH gone AS (DELETE FROM ${table} WHERE id <= (SELECT max(id) FROM ${table}) - $1 RETURNING 1)
+         SELECT count(*)::bigint AS n FROM gone`,
+        [keepRows],
+      );
+      const n = Number(rows[0].n);
+      if (n > 0) await this.query(`VACUUM ${table}`);
+      return n;
+    };
+    return { events: await deleted(this.tables.events), audit: await deleted(this.tables.audit) };
   }
 
   async dropTables(): Promise<void> {
