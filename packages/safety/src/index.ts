@@ -27,3 +27,13 @@ export {
   valve,
   type ConfigureOptions,
 } from './SafetyValves.js';
+export { KeyedValve } from './KeyedValve.js';
+export type {
+  KeyedRunOptions,
+  KeyedValveOptions,
+  KeyedValveStats,
+  PerKeyOptions,
+  PriorityClassOptions,
+} from './keyedOptions.js';
+export { FairFlow, FairLine, type FairEntry } from './FairLine.js';
+export { PriorityClasses, type PriorityEntry } from './PriorityClasses.js';

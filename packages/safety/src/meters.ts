@@ -24,7 +24,7 @@ export interface Meters {
 export function createMeters(
   name: string,
   registry: MetricsRegistry | undefined,
-  stats: () => SafetyValveStats,
+  stats: () => Pick<SafetyValveStats, 'queued' | 'running' | 'tokens' | 'limit'>,
 ): Meters {
   const series = new ValveMetrics(registry, name);
   const rejected = {} as Record<Reason, Counter>;

@@ -1,0 +1,420 @@
+/**
+ * KeyedValve: one valve whose keys (clients, tenants, routes) each get a token bucket and a
+ * concurrency share of their own under one global cap, with their queued work served fairly
+ * (deficit round robin across keys) and, optionally, in priority classes that shed the lowest
+ * class first (issue 17 items 2-4).
+ *
+ * Built like SafetyValve on core's `Admission` (CONTRIBUTING.md, "Admission"): the fast path is
+ * `tryEnter()` (only while no job that could start waits), queued jobs start from the admission's
+ * pump in the line's order. The line is a `FairLine` (one class) or `PriorityClasses` (one
+ * `FairLine` per class). A key at its own concurrency share has its flows parked in the line, so
+ * its backlog holds up nobody else; the key's next end unparks them.
+ *
+ * Per key, in this order, when a job arrives: the key table (full of live keys: `overload`), the
+ * key's bucket (empty: `rate_limited`, the job never waits for a token), then the global cap and
+ * the key's share (free and nobody of the key waiting: the job starts; else it queues, and a full
+ * queue evicts a lower class's waiter or refuses the job with `queue_full`). A key's token is
+ * given back when its job is refused on arrival.
+ */
+import { AsyncResource } from 'node:async_hooks';
+import {
+  Admission,
+  abortReason,
+  type Clock,
+  ClosedError,
+  emptyRejectedByReason,
+  type Event,
+  REASONS,
+  type Reason,
+  SignalGroups,
+  type SignalLinks,
+  type Timer,
+  type Valve,
+  validateFunction,
+  validateString,
+} from '@valve/core';
+import { FairFlow, FairLine } from './FairLine.js';
+import { QuietContext } from './JobScope.js';
+import { type KeyState, KeyTable } from './KeyTable.js';
+import {
+  checkKeyedOptions,
+  checkKeyedRunOptions,
+  type KeyedRunOptions,
+  type KeyedSettings,
+  type KeyedValveOptions,
+  type KeyedValveStats,
+} from './keyedOptions.js';
+import { createMeters, type Meters } from './meters.js';
+import type { Job, RejectEvent } from './options.js';
+import { type PriorityEntry, PriorityClasses } from './PriorityClasses.js';
+import { Refusals } from './Refusals.js';
+
+const COUNTED = Admission.COUNTED;
+
+/** A job waiting in a keyed valve's line. */
+interface KeyedJob extends PriorityEntry, SignalLinks<KeyedJob> {
+  readonly ks: KeyState;
+  readonly enqueuedAt: number;
+  readonly fn: Job<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  /** The caller's async context, captured when the job queued (it starts from another job's end). */
+  readonly context: AsyncResource;
+  /** The job's deadline timer (ref'd: the job waits on it). */
+  timer: Timer | undefined;
+}
+
+/** The line's members the valve uses besides the WaitLine ones. */
+type Line = FairLine<KeyedJob> | PriorityClasses<KeyedJob>;
+
+export class KeyedValve implements Valve {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly s: KeyedSettings;
+  private readonly table: KeyTable;
+  private readonly line: Line;
+  /** The line of each class (one entry without priority classes). */
+  private readonly lines: readonly FairLine<KeyedJob>[];
+  private readonly classes: PriorityClasses<KeyedJob> | undefined;
+  private readonly admission: Admission<KeyedJob>;
+  private readonly meters: Meters;
+  private readonly refusals: Refusals;
+  private readonly closing = new AbortController();
+  private readonly quiet = new QuietContext(this.closing.signal);
+  private readonly signals = new SignalGroups<KeyedJob>((job) => this.abortJob(job));
+  /** Per-key bucket: tokens per ms, 0 without one. */
+  private readonly perMs: number;
+  private readonly tokenLimit: number;
+  private readonly keyConcurrency: number;
+  private running = 0;
+  private queued = 0;
+  private closed = false;
+  private closePromise: Promise<void> | undefined = undefined;
+  private closeResolve: (() => void) | undefined = undefined;
+  /** Fires for every rejected job. */
+  readonly onReject: Event<RejectEvent>;
+
+  constructor(options: KeyedValveOptions) {
+    const s = checkKeyedOptions(options);
+    this.s = s;
+    this.name = s.name;
+    this.clock = s.clock;
+    this.perMs = s.perMs;
+    this.tokenLimit = s.tokenLimit;
+    this.keyConcurrency = s.keyConcurrency;
+    this.table = new KeyTable(s.clock, s.maxKeys, s.idleMs, s.tokenLimit, s.perMs);
+    if (s.classDeadlines.length > 1) {
+      this.classes = new PriorityClasses<KeyedJob>(s.classDeadlines.length);
+      this.line = this.classes;
+      this.lines = this.classes.lines;
+    } else {
+      const line = new FairLine<KeyedJob>();
+      this.classes = undefined;
+      this.line = line;
+      this.lines = [line];
+    }
+    this.meters = createMeters(this.name, s.metrics, () => this.stats());
+    this.meters.series.gauge('valve_safety_keys', 'Keys held by a keyed safety valve.', () => this.table.size);
+    this.refusals = new Refusals(
+      this.name,
+      this.meters,
+      s.onReject,
+      () => `${this.running} running, ${this.queued} waiting (size ${s.size}), ${this.table.size} keys`,
+    );
+    this.onReject = this.refusals.onReject;
+    this.admission = new Admission<KeyedJob>({
+      line: this.line,
+      concurrency: s.concurrency,
+      clock: this.clock,
+      start: (job) => this.start(job),
+      // Only asynchronous sources fail a waiter; this valve has none.
+      fail: (job, error) => job.reject(error),
+    });
+  }
+
+  /**
+   * Runs `fn` for `key` once the key's token, the key's share and a global slot allow, and
+   * resolves with its result (errors pass through); rejects with a `ValveError` carrying
+   * `reason` when the valve refuses or drops the job, or with `signal.reason` when the caller
+   * aborts while the job waits.
+   */
+  run<T>(key: string, fn: Job<T>, options?: KeyedRunOptions): Promise<Awaited<T>> {
+    if (typeof key !== 'string') validateString(key, 'key');
+    if (typeof fn !== 'function') validateFunction(fn, 'fn');
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      signal = checkKeyedRunOptions(options, this.lines.length);
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+    }
+    if (this.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
+    const now = this.clock.now();
+    const ks = this.table.enter(key, now);
+    if (ks === undefined) return Promise.reject(this.refusals.refuse('overload', 0));
+    const perMs = this.perMs;
+    if (perMs !== 0) {
+      let tokens = ks.tokens + (now - ks.stamp) * perMs;
+      if (tokens > this.tokenLimit) tokens = this.tokenLimit;
+      ks.stamp = now;
+      if (tokens < 1) {
+        ks.tokens = tokens;
+        return Promise.reject(this.refusals.refuse('rate_limited', 0));
+      }
+      ks.tokens = tokens - 1;
+    }
+    if (ks.queued === 0 && ks.running < this.keyConcurrency) {
+      const permit = this.admission.tryEnter();
+      if (permit !== undefined) {
+        this.meters.admitted.inc();
+        this.running++;
+        ks.running++;
+        return this.execute(ks, fn) as Promise<Awaited<T>>;
+      }
+    }
+    return this.enqueue(ks, fn, options, signal, now) as Promise<Awaited<T>>;
+  }
+
+  /**
+   * How long a caller refused for `key` should wait before retrying, in ms: the time to the key's
+   * next token when its bucket is empty, else 0 (the refusal was about the shared capacity).
+   */
+  retryAfterMs(key: string): number {
+    const ks = this.table.peek(key);
+    if (ks === undefined || this.perMs === 0) return 0;
+    const tokens = Math.min(this.tokenLimit, ks.tokens + (this.clock.now() - ks.stamp) * this.perMs);
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.perMs);
+  }
+
+  /** The state of one key (`undefined` when the table does not hold it). */
+  keyStats(key: string): { tokens: number; running: number; queued: number } | undefined {
+    const ks = this.table.peek(key);
+    if (ks === undefined) return undefined;
+    const tokens =
+      this.perMs === 0
+        ? Number.POSITIVE_INFINITY
+        : Math.min(this.tokenLimit, ks.tokens + (this.clock.now() - ks.stamp) * this.perMs);
+    return { tokens, running: ks.running, queued: ks.queued };
+  }
+
+  stats(): KeyedValveStats {
+    const byReason = emptyRejectedByReason();
+    let rejected = 0;
+    for (const r of REASONS) rejected += byReason[r] = this.meters.rejected[r].value;
+    rejected += byReason.aborted = this.meters.aborted.value;
+    return {
+      name: this.name,
+      rejected,
+      rejectedByReason: byReason,
+      queued: this.queued,
+      running: this.running,
+      admitted: this.meters.admitted.value,
+      completed: this.meters.completed.value,
+      failed: this.meters.failed.value,
+      closed: this.closed,
+      keys: this.table.size,
+      evictedKeys: this.table.evicted,
+      limit: this.admission.limit,
+      tokens: Number.POSITIVE_INFINITY,
+    };
+  }
+
+  /**
+   * Refuses new jobs, rejects every waiter with reason `shutdown` and stops the timers; running
+   * jobs finish (their signal aborts) and the promise resolves when the last one has.
+   */
+  close(): Promise<void> {
+    if (this.closePromise !== undefined) return this.closePromise;
+    this.closed = true;
+    this.closePromise = new Promise<void>((resolve) => {
+      this.closeResolve = resolve;
+    });
+    this.admission.close();
+    this.table.close();
+    const line = this.line;
+    for (const job of line.drain()) {
+      this.left(job);
+      this.refuse(job, 'shutdown');
+    }
+    this.closing.abort(new ClosedError(`valve ${this.name} is closed`));
+    this.meters.series.close();
+    if (this.running === 0) this.resolveClose();
+    return this.closePromise;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private resolveClose(): void {
+    const resolve = this.closeResolve;
+    if (resolve === undefined) return;
+    this.closeResolve = undefined;
+    resolve();
+  }
+
+  /** Runs an admitted job and ends it exactly once. */
+  private execute(ks: KeyState, fn: Job<unknown>): Promise<unknown> {
+    let result: unknown;
+    try {
+      result = fn(this.quiet);
+    } catch (error) {
+      this.end(ks, true);
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.end(ks, false);
+        return value;
+      },
+      (error: unknown) => {
+        this.end(ks, true);
+        throw error;
+      },
+    );
+  }
+
+  /** A started job ended: its key's share and the global slot come back (exactly once per job). */
+  private end(ks: KeyState, failed: boolean): void {
+    this.running--;
+    if (failed) this.meters.failed.inc();
+    else this.meters.completed.inc();
+    // Unpark before the slot comes back, so the admission's pump sees the key's waiters.
+    if (ks.running-- === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, false);
+    this.admission.leave(COUNTED, failed);
+    if (this.running === 0 && this.closed) this.resolveClose();
+  }
+
+  private enqueue(
+    ks: KeyState,
+    fn: Job<unknown>,
+    options: KeyedRunOptions | undefined,
+    signal: AbortSignal | undefined,
+    now: number,
+  ): Promise<unknown> {
+    const priority = options?.priority ?? this.s.defaultPriority;
+    if (this.queued >= this.s.size) {
+      // A full queue sheds a lower class first, then the heaviest key of the newcomer's class
+      // when it holds more waiters than the newcomer's key would (so a heavy key cannot fill the
+      // queue and lock the light keys out with queue_full); else the newcomer is refused.
+      const mine = ks.flows?.[priority]?.size ?? 0;
+      const victim = this.classes?.evictBelow(priority) ?? this.lines[priority]!.evictNewest(mine + 1);
+      if (victim === undefined) {
+        this.refund(ks);
+        return Promise.reject(this.refusals.refuse('queue_full', 0));
+      }
+      this.left(victim);
+      this.refuse(victim, 'evicted');
+      this.admission.removed();
+    }
+    const flows = (ks.flows ??= []);
+    let flow = flows[priority];
+    if (flow === undefined) {
+      flow = flows[priority] = new FairFlow();
+      if (ks.running >= this.keyConcurrency) this.lines[priority]!.park(flow);
+    }
+    return new Promise((resolve, reject) => {
+      const job: KeyedJob = {
+        gone: false,
+        flow: flow!,
+        priority,
+        ks,
+        enqueuedAt: now,
+        fn,
+        resolve,
+        reject,
+        signal,
+        signalGroup: undefined,
+        signalPrev: undefined,
+        signalNext: undefined,
+        context: new AsyncResource('ValveQueued'),
+        timer: undefined,
+      };
+      if (signal !== undefined) this.signals.add(signal, job);
+      this.line.push(job);
+      ks.queued++;
+      this.queued++;
+      const deadline = options?.deadlineMs ?? this.s.classDeadlines[priority];
+      if (deadline !== undefined) job.timer = this.clock.setTimeout(() => this.expire(job), deadline).ref();
+      this.admission.enqueued();
+    });
+  }
+
+  /** Starts a job the admission took from the line (it holds a counted slot). */
+  private start(job: KeyedJob): void {
+    const ks = job.ks;
+    this.left(job);
+    // The line is not timed (`now` is 0): the clock is read only when a histogram records.
+    this.meters.sojourn?.record(this.clock.now() - job.enqueuedAt);
+    this.meters.admitted.inc();
+    this.running++;
+    if (++ks.running === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, true);
+    let result: unknown;
+    try {
+      result = job.context.runInAsyncScope(job.fn, undefined, this.quiet);
+    } catch (error) {
+      this.end(ks, true);
+      job.reject(error);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        this.end(ks, false);
+        job.resolve(value);
+      },
+      (error) => {
+        this.end(ks, true);
+        job.reject(error);
+      },
+    );
+  }
+
+  /** Parks or unparks every flow of the key (it reached or left its share). */
+  private setParked(ks: KeyState, parked: boolean): void {
+    const flows = ks.flows!;
+    for (let c = 0; c < flows.length; c++) {
+      const flow = flows[c];
+      if (flow === undefined) continue;
+      if (parked) this.lines[c]!.park(flow);
+      else this.lines[c]!.unpark(flow);
+    }
+  }
+
+  /** Bookkeeping of a job that left the line (taken, removed or evicted). */
+  private left(job: KeyedJob): void {
+    if (job.signalGroup !== undefined) this.signals.remove(job);
+    if (job.timer !== undefined) {
+      job.timer.clear();
+      job.timer = undefined;
+    }
+    const ks = job.ks;
+    this.queued--;
+    // A key with no waiter drops its flows: an idle key holds no queue.
+    if (--ks.queued === 0) ks.flows = undefined;
+  }
+
+  /** Gives back the token a job refused on arrival took. */
+  private refund(ks: KeyState): void {
+    if (this.perMs !== 0) ks.tokens = Math.min(this.tokenLimit, ks.tokens + 1);
+  }
+
+  private expire(job: KeyedJob): void {
+    job.timer = undefined;
+    if (!this.line.remove(job)) return;
+    this.left(job);
+    this.refuse(job, 'deadline');
+    this.admission.removed();
+  }
+
+  private abortJob(job: KeyedJob): void {
+    if (!this.line.remove(job)) return;
+    this.left(job);
+    this.meters.aborted.inc();
+    job.reject(abortReason(job.signal!));
+    this.admission.removed();
+  }
+
+  /** Rejects a job that left the line (its bookkeeping done by `left`). */
+  private refuse(job: KeyedJob, reason: Reason): void {
+    job.reject(this.refusals.refuse(reason, this.clock.now() - job.enqueuedAt));
+  }
+}
