@@ -11,9 +11,9 @@ export class KeyState {
   tokens: number;
   /** When `tokens` was computed, by the valve's clock. */
   stamp: number;
-  /** When a job of this key last arrived. */
+  /** The table's tick when a job of this key last arrived (see KeyTable). */
   seen: number;
-  /** When the entry was last moved to the back of the table's Map (see KeyTable). */
+  /** The table's tick when the entry was last moved to the back of the table's Map. */
   order: number;
   running = 0;
   queued = 0;
@@ -24,45 +24,55 @@ export class KeyState {
     readonly key: string,
     tokens: number,
     now: number,
+    tick: number,
   ) {
     this.tokens = tokens;
     this.stamp = now;
-    this.seen = now;
-    this.order = now;
+    this.seen = tick;
+    this.order = tick;
   }
 }
+
+/** Ticks per `idleMs`: a key is moved in the Map at most this often per `idleMs`. */
+const TICKS = 8;
 
 /**
  * A bounded table of keys with idle eviction on the injected clock.
  *
- * The Map's insertion order is kept approximately least-recently-used: a key is moved to the back
- * (delete + set) only when its last move is `idleMs / 8` old, so a hot key pays for a move at most
- * eight times per `idleMs` instead of on every call. Invariant: entries are in ascending `order`,
- * and a key's `seen` is at least its `order`. So a sweep from the front can stop at the first
- * entry with `order + idleMs > now`: no entry behind it has been idle for `idleMs`.
+ * Time here is a tick counter, advanced by an unref'd timer every `idleMs / 8` while the table
+ * holds keys, so a call finds its key without reading the clock. A key's `seen` is the tick of its
+ * last call; it is idle once `tick - seen >= 9` (at least `idleMs` later, at most `idleMs * 9/8`).
  *
- * A key is evicted when nothing of it runs or waits, its last job arrived `idleMs` ago or more,
- * and its bucket would be full again (nothing is forgotten: a new entry starts full). The sweep
- * runs on an unref'd timer every `idleMs` while the table holds keys, and at once when a new key
- * finds the table full; a key it finds busy or not yet refilled moves to the back.
+ * The Map's insertion order is kept approximately least-recently-used: a key is moved to the back
+ * (delete + set) only when its last move was in an earlier tick, so a hot key pays for a move at
+ * most eight times per `idleMs` instead of on every call. Invariant: entries are in ascending
+ * `order`, and `seen >= order`. So a sweep from the front stops at the first entry with
+ * `tick - order < 9`: no entry behind it can be idle, and a sweep costs the keys it evicts or moves.
+ *
+ * A key is evicted when nothing of it waits (or runs, where the valve counts it), it is idle, and
+ * its bucket would be full again (nothing is forgotten: a new entry starts full). The sweep runs at
+ * every tick and at once when a new key finds the table full; a key it finds busy or not yet
+ * refilled moves to the back.
  */
 export class KeyTable {
   private readonly map = new Map<string, KeyState>();
-  private readonly touchEvery: number;
+  private readonly tickMs: number;
   private timer: Timer | undefined = undefined;
+  /** The current tick (written by the timer only). */
+  tick = 0;
   /** Keys evicted since the start. */
   evicted = 0;
 
   constructor(
     private readonly clock: Clock,
     private readonly maxKeys: number,
-    private readonly idleMs: number,
+    idleMs: number,
     /** Tokens a new key starts with (its bucket's size; Infinity without a bucket). */
     private readonly tokenLimit: number,
     /** Tokens per ms of each key's bucket (0 without one). */
     private readonly perMs: number,
   ) {
-    this.touchEvery = idleMs / 8;
+    this.tickMs = idleMs / TICKS;
   }
 
   get size(): number {
@@ -71,25 +81,27 @@ export class KeyTable {
 
   /**
    * The key's state, created when new; `undefined` when the key is new and the table is full of
-   * keys that cannot be evicted. Marks the key as seen now.
+   * keys that cannot be evicted. Marks the key as seen in this tick.
    */
-  enter(key: string, now: number): KeyState | undefined {
+  enter(key: string): KeyState | undefined {
     const map = this.map;
+    const tick = this.tick;
     let ks = map.get(key);
     if (ks !== undefined) {
-      ks.seen = now;
-      if (now - ks.order >= this.touchEvery) {
+      if (ks.order !== tick) {
         map.delete(key);
         map.set(key, ks);
-        ks.order = now;
+        ks.order = tick;
       }
+      ks.seen = tick;
       return ks;
     }
     if (map.size >= this.maxKeys) {
-      this.sweep(now);
+      this.sweep();
       if (map.size >= this.maxKeys) return undefined;
     }
-    ks = new KeyState(key, this.tokenLimit, now);
+    const now = this.perMs === 0 ? 0 : this.clock.now();
+    ks = new KeyState(key, this.tokenLimit, now, tick);
     map.set(key, ks);
     if (this.timer === undefined) this.arm();
     return ks;
@@ -100,25 +112,26 @@ export class KeyTable {
     return this.map.get(key);
   }
 
-  /** Evicts idle keys from the front until the first one not idle for `idleMs`. */
-  sweep(now: number): void {
+  /** Evicts idle keys from the front until the first one seen within `idleMs`. */
+  sweep(): void {
     const map = this.map;
-    const idleMs = this.idleMs;
+    const tick = this.tick;
+    const now = this.perMs === 0 ? 0 : this.clock.now();
     for (const ks of map.values()) {
-      if (ks.order + idleMs > now) break;
-      if (ks.running === 0 && ks.queued === 0 && ks.seen + idleMs <= now && this.refilled(ks, now)) {
+      if (tick - ks.order <= TICKS) break;
+      if (ks.running === 0 && ks.queued === 0 && tick - ks.seen > TICKS && this.refilled(ks, now)) {
         map.delete(ks.key);
         this.evicted++;
         continue;
       }
       // Busy, seen lately or not refilled yet: to the back, looked at again in idleMs.
       map.delete(ks.key);
-      ks.order = now;
+      ks.order = tick;
       map.set(ks.key, ks);
     }
   }
 
-  /** Stops the sweep timer (the valve closed); the keys stay for `stats()`. */
+  /** Stops the tick timer (the valve closed); the keys stay for `stats()`. */
   close(): void {
     this.timer?.clear();
     this.timer = undefined;
@@ -128,14 +141,15 @@ export class KeyTable {
     return this.perMs === 0 || ks.tokens + (now - ks.stamp) * this.perMs >= this.tokenLimit;
   }
 
-  /** The sweep timer is unref'd: an idle table never keeps a process alive. */
+  /** The tick timer is unref'd: an idle table never keeps a process alive. */
   private arm(): void {
     this.timer = this.clock
       .setTimeout(() => {
         this.timer = undefined;
-        this.sweep(this.clock.now());
+        this.tick++;
+        this.sweep();
         if (this.map.size > 0) this.arm();
-      }, this.idleMs)
+      }, this.tickMs)
       .unref();
   }
 }

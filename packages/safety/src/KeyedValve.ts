@@ -87,6 +87,8 @@ export class KeyedValve implements Valve {
   private readonly perMs: number;
   private readonly tokenLimit: number;
   private readonly keyConcurrency: number;
+  /** Each key's running jobs are counted (a `perKey.concurrency` share is set). */
+  private readonly shares: boolean;
   private running = 0;
   private queued = 0;
   private closed = false;
@@ -103,6 +105,7 @@ export class KeyedValve implements Valve {
     this.perMs = s.perMs;
     this.tokenLimit = s.tokenLimit;
     this.keyConcurrency = s.keyConcurrency;
+    this.shares = s.keyConcurrency !== Number.POSITIVE_INFINITY;
     this.table = new KeyTable(s.clock, s.maxKeys, s.idleMs, s.tokenLimit, s.perMs);
     if (s.classDeadlines.length > 1) {
       this.classes = new PriorityClasses<KeyedJob>(s.classDeadlines.length);
@@ -148,11 +151,12 @@ export class KeyedValve implements Valve {
       if (signal?.aborted) return Promise.reject(abortReason(signal));
     }
     if (this.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
-    const now = this.clock.now();
-    const ks = this.table.enter(key, now);
+    const ks = this.table.enter(key);
     if (ks === undefined) return Promise.reject(this.refusals.refuse('overload', 0));
     const perMs = this.perMs;
+    // The clock is read only for a bucket: the key table keeps its own coarse time.
     if (perMs !== 0) {
+      const now = this.clock.now();
       let tokens = ks.tokens + (now - ks.stamp) * perMs;
       if (tokens > this.tokenLimit) tokens = this.tokenLimit;
       ks.stamp = now;
@@ -167,11 +171,12 @@ export class KeyedValve implements Valve {
       if (permit !== undefined) {
         this.meters.admitted.inc();
         this.running++;
+        if (!this.shares) return this.executeCounted(fn) as Promise<Awaited<T>>;
         ks.running++;
         return this.execute(ks, fn) as Promise<Awaited<T>>;
       }
     }
-    return this.enqueue(ks, fn, options, signal, now) as Promise<Awaited<T>>;
+    return this.enqueue(ks, fn, options, signal) as Promise<Awaited<T>>;
   }
 
   /**
@@ -185,15 +190,18 @@ export class KeyedValve implements Valve {
     return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.perMs);
   }
 
-  /** The state of one key (`undefined` when the table does not hold it). */
-  keyStats(key: string): { tokens: number; running: number; queued: number } | undefined {
+  /**
+   * The state of one key (`undefined` when the table does not hold it). `running` is counted only
+   * with a `perKey.concurrency` share (else `undefined`: the fast path does not count it).
+   */
+  keyStats(key: string): { tokens: number; running: number | undefined; queued: number } | undefined {
     const ks = this.table.peek(key);
     if (ks === undefined) return undefined;
     const tokens =
       this.perMs === 0
         ? Number.POSITIVE_INFINITY
         : Math.min(this.tokenLimit, ks.tokens + (this.clock.now() - ks.stamp) * this.perMs);
-    return { tokens, running: ks.running, queued: ks.queued };
+    return { tokens, running: this.shares ? ks.running : undefined, queued: ks.queued };
   }
 
   stats(): KeyedValveStats {
@@ -252,7 +260,32 @@ export class KeyedValve implements Valve {
     resolve();
   }
 
-  /** Runs an admitted job and ends it exactly once. */
+  /**
+   * Runs a job admitted without a share to count (no `perKey.concurrency`) and ends it exactly
+   * once, through one `then` with handlers bound once per valve, as SafetyValve does.
+   */
+  private executeCounted(fn: Job<unknown>): Promise<unknown> {
+    let result: unknown;
+    try {
+      result = fn(this.quiet);
+    } catch (error) {
+      this.end(undefined, true);
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(this.endPass, this.endRethrow);
+  }
+
+  private readonly endPass = (value: unknown): unknown => {
+    this.end(undefined, false);
+    return value;
+  };
+
+  private readonly endRethrow = (error: unknown): never => {
+    this.end(undefined, true);
+    throw error;
+  };
+
+  /** Runs an admitted job whose key's share is counted, and ends it exactly once. */
   private execute(ks: KeyState, fn: Job<unknown>): Promise<unknown> {
     let result: unknown;
     try {
@@ -273,13 +306,16 @@ export class KeyedValve implements Valve {
     );
   }
 
-  /** A started job ended: its key's share and the global slot come back (exactly once per job). */
-  private end(ks: KeyState, failed: boolean): void {
+  /**
+   * A started job ended: its key's share (`ks`, when shares are counted) and the global slot come
+   * back, exactly once per job.
+   */
+  private end(ks: KeyState | undefined, failed: boolean): void {
     this.running--;
     if (failed) this.meters.failed.inc();
     else this.meters.completed.inc();
     // Unpark before the slot comes back, so the admission's pump sees the key's waiters.
-    if (ks.running-- === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, false);
+    if (ks !== undefined && ks.running-- === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, false);
     this.admission.leave(COUNTED, failed);
     if (this.running === 0 && this.closed) this.resolveClose();
   }
@@ -289,7 +325,6 @@ export class KeyedValve implements Valve {
     fn: Job<unknown>,
     options: KeyedRunOptions | undefined,
     signal: AbortSignal | undefined,
-    now: number,
   ): Promise<unknown> {
     const priority = options?.priority ?? this.s.defaultPriority;
     if (this.queued >= this.s.size) {
@@ -312,6 +347,7 @@ export class KeyedValve implements Valve {
       flow = flows[priority] = new FairFlow();
       if (ks.running >= this.keyConcurrency) this.lines[priority]!.park(flow);
     }
+    const now = this.clock.now();
     return new Promise((resolve, reject) => {
       const job: KeyedJob = {
         gone: false,
@@ -347,22 +383,25 @@ export class KeyedValve implements Valve {
     this.meters.sojourn?.record(this.clock.now() - job.enqueuedAt);
     this.meters.admitted.inc();
     this.running++;
-    if (++ks.running === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, true);
+    const counted = this.shares ? ks : undefined;
+    if (counted !== undefined && ++counted.running === this.keyConcurrency && ks.flows !== undefined) {
+      this.setParked(ks, true);
+    }
     let result: unknown;
     try {
       result = job.context.runInAsyncScope(job.fn, undefined, this.quiet);
     } catch (error) {
-      this.end(ks, true);
+      this.end(counted, true);
       job.reject(error);
       return;
     }
     Promise.resolve(result).then(
       (value) => {
-        this.end(ks, false);
+        this.end(counted, false);
         job.resolve(value);
       },
       (error) => {
-        this.end(ks, true);
+        this.end(counted, true);
         job.reject(error);
       },
     );

@@ -168,17 +168,28 @@ describe('KeyedValve', () => {
 
   it('the key table is bounded: a new key finding it full of live keys is refused overload', async () => {
     const clock = new ManualClock();
-    const valve = new KeyedValve({ concurrency: 5, size: 5, clock, maxKeys: 2, idleMs: 100 });
+    const valve = new KeyedValve({
+      concurrency: 5,
+      size: 5,
+      clock,
+      maxKeys: 2,
+      idleMs: 100,
+      perKey: { concurrency: 5 },
+    });
     const gate = deferred();
     const a = valve.run('a', () => gate.promise);
     await valve.run('b', () => 1);
     await expect(valve.run('c', () => 1)).rejects.toMatchObject({ reason: 'overload' });
     clock.advance(100);
-    // 'b' is idle for idleMs and is evicted to make room; 'a' runs and stays.
+    await expect(valve.run('c', () => 1)).rejects.toMatchObject({ reason: 'overload' });
+    // The table's time is a tick of idleMs / 8: a key is idle between idleMs and idleMs * 9/8.
+    clock.advance(12.5);
+    // 'b' is idle and is evicted to make room; 'a' runs and stays.
     await expect(valve.run('c', () => 'c')).resolves.toBe('c');
     expect(valve.keyStats('b')).toBeUndefined();
     expect(valve.keyStats('a')?.running).toBe(1);
     expect(valve.stats()).toMatchObject({ keys: 2, evictedKeys: 1 });
+    expect(valve.stats().rejectedByReason.overload).toBe(2);
     gate.resolve();
     await a;
   });
