@@ -72,6 +72,11 @@ export default defineSuite({
     await fill((k) => keyedOnly.run(k, job));
     await fill((k) => flexible.consume(k));
     const held: unknown[] = [];
+    const states = new Map<string, { seen: number }>();
+    for (const key of keys) {
+      states.set(key, { seen: 0 });
+      await job(); // spread the objects over the heap as a table filled by traffic would be
+    }
     return [
       {
         title: `(a) cost per admitted call, ${KEYS} live keys, uncontended (sequential await)`,
@@ -81,6 +86,15 @@ export default defineSuite({
           { name: 'KeyedValve run(key) + bucket + share', run: cycling(n, (k) => keyedShare.run(k, job)) },
           { name: 'KeyedValve run(key), cap only', run: cycling(n, (k) => keyedOnly.run(k, job)) },
           { name: 'plain SafetyValve run()', run: cycling(n, () => plain.run(job)) },
+          {
+            // The floor for any keyed limiter: find the key's state object and touch it.
+            name: 'Map.get(key) state touched + plain run()',
+            run: cycling(n, (k) => {
+              const state = states.get(k)!;
+              state.seen++;
+              return plain.run(job);
+            }),
+          },
           {
             name: 'rate-limiter-flexible Memory consume(key) + job',
             run: cycling(n, (k) => flexible.consume(k).then(job)),
