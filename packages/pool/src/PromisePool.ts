@@ -6,7 +6,6 @@ import {
   type Event,
   type Permit,
   SignalGroups,
-  TimeoutError,
   type Valve,
   validateInteger,
 } from '@valve/core';
@@ -16,17 +15,8 @@ import { DrainCycle } from './internal/DrainCycle.js';
 import { holdShapes } from './internal/holdShapes.js';
 import { PauseControl } from './internal/PauseControl.js';
 import { PoolWaits } from './internal/PoolWaits.js';
-import {
-  ACQUIRING,
-  DONE,
-  Job,
-  JobContext,
-  PLAIN_CONTEXT,
-  QUEUED,
-  QueuedRun,
-  RUNNING,
-  runWithRetry,
-} from './internal/Job.js';
+import { Job, PLAIN_CONTEXT, QueuedRun } from './internal/Job.js';
+import { JobPath } from './internal/JobPath.js';
 import { PoolLine, type QueueItem } from './internal/PoolLine.js';
 import { PoolLedger } from './internal/PoolLedger.js';
 import { RateWatch } from './internal/RateWatch.js';
@@ -143,7 +133,9 @@ export class PromisePool implements Valve {
   private readonly rateWatch: RateWatch;
 
   /** One abort listener per distinct caller signal, however many jobs share it (issue 18). */
-  private readonly signals = new SignalGroups<Job>((job, reason) => this.onJobAbort(job, reason));
+  private readonly signals = new SignalGroups<Job>((job, reason) => this.jobs.abort(job, reason));
+  /** The reference path: every task that needs a record of its own (see `JobPath`). */
+  private readonly jobs: JobPath;
 
   /** Every task's outcome, after the pool's state is updated. Costs nothing when unused. */
   get onSettled(): Event<SettledEvent> {
@@ -163,7 +155,7 @@ export class PromisePool implements Valve {
       rate: config.rate,
       clock: config.clock,
       start: (item, permit) => this.startItem(item, permit),
-      fail: (item, error) => this.failItem(item as Job, error),
+      fail: (item, error) => this.jobs.fail(item as Job, error),
       pumped: () => this.afterDequeue(),
     });
     this.plain =
@@ -177,6 +169,20 @@ export class PromisePool implements Valve {
     this.pausing = new PauseControl(config.clock, (paused, timed) => this.pauseChanged(paused, timed));
     this.cycle = new DrainCycle(this, config.clock, config.runtimeLimitMs, config.idleTimeoutMs, config.maxErrors);
     this.ledger = new PoolLedger(config.metrics, this.name, this, this.cycle, config.onError);
+    this.jobs = new JobPath({
+      admission: this.admission,
+      line: this.line,
+      ledger: this.ledger,
+      config,
+      signals: this.signals,
+      running: this.running,
+      started: () => {
+        if (this.activeCount++ === 0 && this.cycle.trackProgress) this.cycle.busy();
+      },
+      stopped: () => void this.activeCount--,
+      afterSettle: () => this.afterSettle(),
+      afterDequeue: () => this.afterDequeue(),
+    });
     this.rateWatch = new RateWatch(this, config.rate, this.ledger.settled$.event);
     this.rooms = new RoomWaits({
       room: () => this.maxQueued - this.line.size,
@@ -506,7 +512,7 @@ export class PromisePool implements Valve {
     if (signal !== undefined) this.signals.add(signal, job);
     if (this.ledger.m !== undefined || this.line.timed) job.enqueuedAt = this.config.clock.now();
     if (permit !== undefined) {
-      this.startJob(job, permit);
+      this.jobs.start(job, permit);
       return 1;
     }
     job.context = captureContext();
@@ -528,22 +534,7 @@ export class PromisePool implements Valve {
   /** Admission took `item` from the line and gave it a slot (and a token). */
   private startItem(item: QueueItem, permit: Permit): void {
     if (item instanceof QueuedRun) this.startQueuedRun(item, this.line.lastCohort);
-    else this.startJob(item, permit);
-  }
-
-  /** An async source failed to grant the head of the line: it settles with the source's error. */
-  private failItem(job: Job, error: unknown): void {
-    job.state = ACQUIRING;
-    this.finishJob(job, false, error);
-    this.afterDequeue();
-  }
-
-  /** A job's caller aborted (SignalGroups hands each job over once, already out of its group). */
-  private onJobAbort(job: Job, reason: unknown): void {
-    if (job.state === DONE) return;
-    job.abort(reason);
-    if (job.state === RUNNING) this.abandon(job, reason);
-    else this.finishJob(job, false, reason);
+    else this.jobs.start(item, permit);
   }
 
   private afterDequeue(): void {
@@ -636,128 +627,6 @@ export class PromisePool implements Valve {
       this.settlePlain(cohort, true, undefined, true);
       resolve(result);
     }
-  }
-
-  private startJob(job: Job, permit: Permit): void {
-    job.state = RUNNING;
-    job.permit = permit;
-    if (this.activeCount++ === 0 && this.cycle.trackProgress) this.cycle.busy();
-    const clock = this.config.clock;
-    if (this.ledger.m !== undefined) {
-      job.startedAt = clock.now();
-      this.ledger.m.wait.record(job.startedAt - job.enqueuedAt);
-    }
-    if (this.running !== undefined) {
-      if (this.ledger.m === undefined) job.startedAt = clock.now();
-      this.running.add(job);
-    }
-    if (job.timeoutMs !== undefined) {
-      const ms = job.timeoutMs;
-      job.timer = clock
-        .setTimeout(() => {
-          job.timer = undefined;
-          if (job.state !== RUNNING) return;
-          const error = new TimeoutError(`task timed out after ${ms} ms`);
-          this.ledger.timeout();
-          job.abort(error);
-          this.abandon(job, error);
-        }, ms)
-        .ref();
-    }
-    let result: unknown;
-    try {
-      result = job.context === undefined ? this.invoke(job) : job.context.runInAsyncScope(this.invoke, this, job);
-    } catch (error) {
-      this.finishJob(job, false, error);
-      return;
-    }
-    if (isThenable(result)) {
-      const p = result instanceof Promise ? result : Promise.resolve(result);
-      p.then(
-        (value) => this.finishJob(job, true, value),
-        (error) => this.finishJob(job, false, error),
-      );
-    } else {
-      this.finishJob(job, true, result);
-    }
-  }
-
-  /** Calls a job's task (with its retries); in its caller's context when it waited. */
-  private invoke(job: Job): unknown {
-    const r = this.config.retry;
-    return r === undefined ? job.fn(new JobContext(job)) : runWithRetry(job, r, this.config.clock, this.ledger);
-  }
-
-  /**
-   * A running job's timeout fired or its signal aborted: settle it now (its caller must not wait
-   * for code that may never return) and count it as abandoned until its task settles. With
-   * `releaseOnTimeout: false` it keeps its slot until then.
-   */
-  private abandon(job: Job, error: unknown): void {
-    job.abandoned = true;
-    this.ledger.abandoned++;
-    this.finishJob(job, false, error, !this.config.releaseOnTimeout);
-  }
-
-  /** The task of an abandoned job settled at last: free what it still holds. */
-  private abandonedSettled(job: Job): void {
-    job.abandoned = false;
-    this.ledger.abandoned--;
-    if (!job.slotHeld) return;
-    job.slotHeld = false;
-    this.activeCount--;
-    if (this.ledger.m !== undefined) this.ledger.m.run.record(this.config.clock.now() - job.startedAt);
-    const permit = job.permit!;
-    job.permit = undefined;
-    this.admission.leave(permit, true);
-    this.afterSettle();
-  }
-
-  /**
-   * Settles a job exactly once (later calls, e.g. a task finishing after its timeout, only end
-   * its abandonment). `keepSlot`: a running job stays in `active` and keeps its permit until its
-   * task settles (`releaseOnTimeout: false`).
-   */
-  private finishJob(job: Job, ok: boolean, value: unknown, keepSlot = false): void {
-    const was = job.state;
-    if (was === DONE) {
-      if (job.abandoned) this.abandonedSettled(job);
-      return;
-    }
-    job.state = DONE;
-    if (job.timer !== undefined) {
-      job.timer.clear();
-      job.timer = undefined;
-    }
-    if (job.signalGroup !== undefined) this.signals.remove(job);
-    job.context = undefined;
-    let permit: Permit | undefined;
-    if (was === RUNNING) {
-      this.running?.delete(job);
-      if (keepSlot) job.slotHeld = true;
-      else {
-        this.activeCount--;
-        if (this.ledger.m !== undefined) this.ledger.m.run.record(this.config.clock.now() - job.startedAt);
-        permit = job.permit;
-        job.permit = undefined;
-      }
-    } else if (was === QUEUED) {
-      this.line.removed();
-    }
-    if (was === RUNNING || was === ACQUIRING) this.ledger.ran(job.cohort, ok, value);
-    else this.ledger.refusedQueued(job.cohort, value);
-    if (job.resolve !== undefined) {
-      if (ok) job.resolve(value);
-      else job.reject!(value);
-    } else if (!ok) {
-      this.ledger.reportError(value, job.priority, job.attempt);
-    }
-    // Released last: a source may wake the pool synchronously from release().
-    if (permit !== undefined) this.admission.leave(permit, !ok);
-    if (was === QUEUED) {
-      this.admission.removed();
-      this.afterDequeue();
-    } else if (!job.slotHeld) this.afterSettle();
   }
 
   private afterSettle(): void {
