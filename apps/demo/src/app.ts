@@ -108,7 +108,7 @@ export function buildApp(parts: AppParts): BuiltApp {
     next();
   });
   const refusedHelp =
-    'Answered requests whose background work was skipped: the pool had closed, or more than POOL_MAX_QUEUED tasks waited.';
+    'Answered requests whose background work was skipped: the pool had closed, or its queue held POOL_MAX_QUEUED tasks (the pool option maxQueued).';
   const refusedBackground = {
     closed: registry.counter({
       name: 'valve_demo_background_refused_total',
@@ -126,7 +126,6 @@ export function buildApp(parts: AppParts): BuiltApp {
       pool: valves.pool,
       audit: valves.audit,
       httpMetrics: new HttpMetrics(registry),
-      maxQueued: config.poolMaxQueued,
       onRefused: (reason) => refusedBackground[reason].inc(),
     }),
   );

@@ -16,9 +16,8 @@
  *     database is slow or stalled) drops the record, reported to the controller's `onDrop`
  *     (`valve_demo_audit_dropped_total`), and the pool task ends at once instead of holding a
  *     worker while more tasks queue behind it;
- *   - when the pool refuses the work (its own `maxQueued` option: `add()` throws `QueueFullError`),
- *     or more than `maxQueued` tasks already wait (the bound written here, for a pool made without
- *     the option), the request's background work is skipped (`onRefused('queue_full')`,
+ *   - when the pool refuses the work (its `maxQueued` option, POOL_MAX_QUEUED: `add()` throws
+ *     `QueueFullError`), the request's background work is skipped (`onRefused('queue_full')`,
  *     `valve_demo_background_refused_total{reason="queue_full"}`) and only its metrics sample is
  *     recorded inline (cheap, so /metrics stays complete), so shutdown's `pool.done()` stays short.
  *
@@ -38,18 +37,13 @@ export interface BackgroundDeps {
   pool: PromisePool;
   audit: BackpressureController<AuditRecord>;
   httpMetrics: HttpMetrics;
-  /**
-   * Tasks that may wait in the pool; above it a request's background work is skipped
-   * (`POOL_MAX_QUEUED`). An integer >= 0.
-   */
-  maxQueued: number;
   /** Called when a finished request's work was not added: the pool is closed, or its queue is full. */
   onRefused: (reason: BackgroundRefusal) => void;
 }
 
 const noop = () => {};
 
-export function backgroundWork({ pool, audit, httpMetrics, maxQueued, onRefused }: BackgroundDeps): RequestHandler {
+export function backgroundWork({ pool, audit, httpMetrics, onRefused }: BackgroundDeps): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.locals.taskPool = pool;
@@ -58,12 +52,6 @@ export function backgroundWork({ pool, audit, httpMetrics, maxQueued, onRefused 
       const sample = HttpMetrics.sample(req, res, start);
       if (pool.isClosed) {
         onRefused('closed');
-        return;
-      }
-      // `size` is stats().queued without building the whole stats object on every request.
-      if (pool.size > maxQueued) {
-        httpMetrics.record(sample);
-        onRefused('queue_full');
         return;
       }
       const record: AuditRecord = {

@@ -202,7 +202,7 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     // Far below the ~5,000 levels where JSON.stringify overflows the stack (issue 18).
     bodyMaxDepth: int(env, 'BODY_MAX_DEPTH', 32, 1, 1000),
     poolMaxWorkers: int(env, 'POOL_MAX_WORKERS', 4, 1, 1024),
-    poolMaxQueued: int(env, 'POOL_MAX_QUEUED', 1000, 0, 1_000_000),
+    poolMaxQueued: int(env, 'POOL_MAX_QUEUED', 1000, 1, 1_000_000),
     // PGlite runs one query at a time, so more than a few in flight only queue inside it.
     safetyConcurrency: int(env, 'SAFETY_CONCURRENCY', databaseUrl === undefined ? 4 : dbPoolSize, 1, 10_000),
     safetyQueueSize: int(env, 'SAFETY_QUEUE_SIZE', 64, 0, 1_000_000),

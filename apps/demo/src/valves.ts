@@ -149,6 +149,9 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
   const pool = new PromisePool({
     name: 'background',
     maxWorkers: config.poolMaxWorkers,
+    // The pool's own queue bound (POOL_MAX_QUEUED): add() throws QueueFullError beyond it, and the
+    // request's background work is skipped and counted (backgroundWork.ts).
+    maxQueued: config.poolMaxQueued,
     metrics,
     // Failures are counted (valve_pool_failed_total{valve="background"}); the first few are
     // logged so a broken background path is visible without flooding the log under load.

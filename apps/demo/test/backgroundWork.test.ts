@@ -55,14 +55,13 @@ function stalledAudit(bufferSize: number) {
   };
 }
 
-function setup(pool: PromisePool, audit: BackpressureController<AuditRecord>, maxQueued: number) {
+function setup(pool: PromisePool, audit: BackpressureController<AuditRecord>) {
   const registry = new MetricsRegistry();
   const refusals: BackgroundRefusal[] = [];
   const middleware = backgroundWork({
     pool,
     audit,
     httpMetrics: new HttpMetrics(registry),
-    maxQueued,
     onRefused: (reason) => refusals.push(reason),
   });
   /** One answered request: the middleware runs, then the response finishes. */
@@ -80,12 +79,12 @@ function setup(pool: PromisePool, audit: BackpressureController<AuditRecord>, ma
 }
 
 describe('background work with a stalled audit sink', () => {
-  it('keeps the pool queue at most maxQueued + 2 and counts every skipped request', async () => {
+  it("keeps the pool queue at most the pool's maxQueued and counts every skipped request", async () => {
     const sink = stalledAudit(5);
     // A paused pool is the worst case: nothing it takes runs until shutdown.
-    const pool = new PromisePool({ name: 'background', maxWorkers: 1 });
+    const pool = new PromisePool({ name: 'background', maxWorkers: 1, maxQueued: 10 });
     pool.pause();
-    const { request, refusals, requestsCounted } = setup(pool, sink.audit, 10);
+    const { request, refusals, requestsCounted } = setup(pool, sink.audit);
     cleanups.push(async () => {
       sink.release();
       pool.resume();
@@ -95,18 +94,19 @@ describe('background work with a stalled audit sink', () => {
 
     for (let i = 0; i < 1000; i++) request();
 
-    // 6 requests are taken (12 tasks: the queue exceeds 10 only after the 6th), the rest skipped.
-    expect(pool.stats().queued).toBe(12);
-    expect(refusals).toHaveLength(994);
+    // 5 requests are taken (2 tasks each fill the 10 places), the rest refused by the pool.
+    expect(pool.stats().queued).toBe(10);
+    expect(pool.stats().rejectedByReason.queue_full).toBe(2 * 995); // both tasks of each refused request
+    expect(refusals).toHaveLength(995);
     expect(new Set(refusals)).toEqual(new Set(['queue_full']));
     // A skipped request still has its metrics sample recorded inline.
-    expect(requestsCounted()).toBe(994);
+    expect(requestsCounted()).toBe(995);
   });
 
   it('drops audit records on a full buffer instead of holding pool workers', async () => {
     const sink = stalledAudit(5);
     const pool = new PromisePool({ name: 'background', maxWorkers: 1 });
-    const { request, refusals, requestsCounted } = setup(pool, sink.audit, 10);
+    const { request, refusals, requestsCounted } = setup(pool, sink.audit);
     cleanups.push(async () => {
       sink.release();
       await pool.done();
@@ -132,7 +132,7 @@ describe('background work with a stalled audit sink', () => {
   it('counts a request answered after the pool closed as refused (closed)', async () => {
     const sink = stalledAudit(5);
     const pool = new PromisePool({ name: 'background', maxWorkers: 1 });
-    const { request, refusals } = setup(pool, sink.audit, 10);
+    const { request, refusals } = setup(pool, sink.audit);
     sink.release();
     await pool.done();
     request();

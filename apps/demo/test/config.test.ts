@@ -90,9 +90,9 @@ describe('loadConfig', () => {
     ['EVENTS_BATCH_SIZE', '20000', /EVENTS_BATCH_SIZE must be an integer from 1 to 10000/],
     ['SAFETY_QUEUE', 'lifo', /SAFETY_QUEUE must be one of fifo, codel, codel-timer, deadline, got "lifo"/],
     ['POOL_MAX_WORKERS', '0', /POOL_MAX_WORKERS must be an integer from 1 to 1024, got "0"/],
-    ['POOL_MAX_QUEUED', '-1', /POOL_MAX_QUEUED must be an integer from 0 to 1000000, got "-1"/],
-    ['POOL_MAX_QUEUED', '1000001', /POOL_MAX_QUEUED must be an integer from 0 to 1000000, got "1000001"/],
-    ['POOL_MAX_QUEUED', '1.5', /POOL_MAX_QUEUED must be an integer from 0 to 1000000, got "1.5"/],
+    ['POOL_MAX_QUEUED', '0', /POOL_MAX_QUEUED must be an integer from 1 to 1000000, got "0"/],
+    ['POOL_MAX_QUEUED', '1000001', /POOL_MAX_QUEUED must be an integer from 1 to 1000000, got "1000001"/],
+    ['POOL_MAX_QUEUED', '1.5', /POOL_MAX_QUEUED must be an integer from 1 to 1000000, got "1.5"/],
     ['EVENTS_MAX_PER_REQUEST', '0', /EVENTS_MAX_PER_REQUEST must be an integer from 1 to 10000/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
