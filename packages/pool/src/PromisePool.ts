@@ -104,7 +104,10 @@ export class PromisePool implements Valve {
    * because a module-level constant nothing reads may be collected.
    */
   // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read (see holdShapes)
-  static readonly #shapes: PromisePool = holdShapes(new PromisePool({ maxWorkers: 1, name: 'shapes' }));
+  static readonly #shapes: readonly PromisePool[] = holdShapes(
+    new PromisePool({ maxWorkers: 1, name: 'shapes' }),
+    new PromisePool({ maxWorkers: 1, name: 'shapes-ran' }),
+  );
 
   readonly name: string;
   private readonly config: PoolConfig;

@@ -91,6 +91,12 @@ export class Admission<W> {
   private readonly startWaiter: (waiter: W, permit: Permit, now: number) => void;
   private readonly failWaiter: (waiter: W, error: unknown) => void;
   private readonly pumped: (() => void) | undefined;
+  /** `pump` bound once, for the sources' onAvailable (made on first use: a counted cap never listens). */
+  private wakeFn: (() => void) | undefined = undefined;
+  private get wake(): () => void {
+    if (this.wakeFn === undefined) this.wakeFn = () => this.pump();
+    return this.wakeFn;
+  }
   private readonly weightOf: ((waiter: W) => number) | undefined;
   /** Some source must be asked asynchronously: every unit waits, the acquire loop serves the head. */
   readonly async: boolean;
@@ -288,7 +294,7 @@ export class Admission<W> {
   }
 
   /** Starts waiters while a slot and a token are free, in the line's order. Never recursive. */
-  readonly pump = (): void => {
+  pump(): void {
     if (this.pumping) return;
     const line = this.line;
     if (line.size === 0) {
@@ -345,7 +351,7 @@ export class Admission<W> {
     this.pumping = false;
     if (line.size === 0) this.lineEmptied();
     if (took && this.pumped !== undefined) this.pumped();
-  };
+  }
 
   /**
    * Starts a waiter of weight > 1 (counted mode, checked at its arrival), or puts it back. One
@@ -435,8 +441,8 @@ export class Admission<W> {
   /** Listens for freed slots and new tokens (synchronous sources only); idempotent. */
   private watch(): void {
     const subscriptions: Disposable[] = [];
-    if (this.conc !== undefined) subscriptions.push(this.conc.onAvailable(this.pump));
-    if (this.rate !== undefined) subscriptions.push(this.rate.onAvailable(this.pump));
+    if (this.conc !== undefined) subscriptions.push(this.conc.onAvailable(this.wake));
+    if (this.rate !== undefined) subscriptions.push(this.rate.onAvailable(this.wake));
     this.watching = subscriptions;
   }
 

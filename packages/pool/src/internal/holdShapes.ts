@@ -3,6 +3,7 @@ import type { Task } from '../options.js';
 /** The part of a pool `holdShapes` uses (structural: this file must not import PromisePool). */
 export interface ShapesPool {
   pause(): void;
+  drain(): Promise<unknown>;
   add(...tasks: Task[]): number;
   run(task: Task, options?: { timeoutMs?: number }): Promise<unknown>;
 }
@@ -27,11 +28,19 @@ export interface ShapesPool {
  * per task with the held pool, 4.6 µs without. It stays in the pool, not in core's Admission: the
  * shapes it holds (QueuedRun, Job, Cohort, PoolLine's levels) are the pool's own.
  */
-export function holdShapes<P extends ShapesPool>(pool: P): P {
+export function holdShapes<P extends ShapesPool>(pool: P, ran: P): P[] {
   const noop: Task = () => undefined;
   pool.pause();
   pool.add(noop);
   void pool.run(noop);
   void pool.run(noop, { timeoutMs: 1 });
-  return pool;
+  // A second pool that queued and ran plain tasks to the end (on microtasks after the module
+  // loads): it holds what only a pool that has worked holds (its admission's subscriptions, grown
+  // rings, spent cohorts). Measured 2026-12-04 after the Admission rebuild: with only the paused
+  // pool held, a fresh pool's queued add() after a gc() cost 2.4x (696 vs 289 ns per task at
+  // maxWorkers 1, 30 rounds of 2*10^4); holding a pool that has run brought it back (339 ns).
+  const resolved: Task = () => Promise.resolve();
+  ran.add(resolved, resolved, resolved);
+  void ran.run(resolved);
+  return [pool, ran];
 }
