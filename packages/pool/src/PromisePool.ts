@@ -157,9 +157,11 @@ export class PromisePool implements Valve {
       concurrency: config.concurrency ?? config.maxWorkers,
       rate: config.rate,
       clock: config.clock,
-      start: (item, permit) => this.startItem(item, permit),
-      fail: (item, error) => this.jobs.fail(item as Job, error),
-      pumped: () => this.afterDequeue(),
+      // Shared by every pool, called with `this` = the pool (see AdmissionOptions.host).
+      start: startPoolItem,
+      fail: failPoolItem,
+      pumped: poolPumped,
+      host: this,
     });
     this.plain =
       config.concurrency === undefined &&
@@ -657,6 +659,22 @@ export class PromisePool implements Valve {
     this.pausing.clear();
     this.ledger.m?.close();
   }
+}
+
+/** The pool's side of core's Admission, as functions shared by every pool (`this` is the pool). */
+interface AdmissionSide {
+  startItem(item: QueueItem, permit: Permit): void;
+  jobs: { fail(job: Job, error: unknown): void };
+  afterDequeue(): void;
+}
+function startPoolItem(this: unknown, item: QueueItem, permit: Permit): void {
+  (this as AdmissionSide).startItem(item, permit);
+}
+function failPoolItem(this: unknown, item: QueueItem, error: unknown): void {
+  (this as AdmissionSide).jobs.fail(item as Job, error);
+}
+function poolPumped(this: unknown): void {
+  (this as AdmissionSide).afterDequeue();
 }
 
 function throwNotATask(index: number, value: unknown): never {
