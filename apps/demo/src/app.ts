@@ -461,7 +461,7 @@ function startRetention(
 }
 
 /**
- * The embedded PGlite's worker supervision in /metrics and the log: `valve_demo_pglite_worker_up`
+ * The embedded PGlite's worker supervision in /metrics and the log: `valve_demo_pglite_up_workers`
  * (1 while a worker answers), `valve_demo_pglite_worker_exits_total` (unexpected exits),
  * `valve_demo_pglite_worker_restarts_total` (completed restarts) and
  * `valve_demo_pglite_worker_restart_delay_seconds` (time to the next attempt, 0 when none).
@@ -477,8 +477,8 @@ function pgliteSupervision(registry: MetricsRegistry, log: (line: string) => voi
     help: 'Restarts of the embedded PGlite worker that completed (a new worker answered, schema ready).',
   });
   registry.gauge({
-    name: 'valve_demo_pglite_worker_up',
-    help: '1 while the embedded PGlite worker answers queries, else 0 (restarting, failed, closed).',
+    name: 'valve_demo_pglite_up_workers',
+    help: 'Embedded PGlite workers answering queries: 1 while the worker answers, else 0 (restarting, failed, closed).',
     collect: () => (last.state === 'up' ? 1 : 0),
   });
   registry.gauge({

@@ -215,8 +215,8 @@ describe('demo smoke test (embedded PGlite)', () => {
     expect(text).toMatch(/^valve_demo_cache_hits_total\{cache="memory"\} [1-9]\d*$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(text).toMatch(/^valve_safety_admitted_total\{valve="db"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^valve_burst_in_flight\{valve="customers"\} 0$/m);
-    expect(text).toMatch(/^valve_burst_in_flight\{valve="cached_customers"\} 0$/m);
+    expect(text).toMatch(/^valve_burst_in_flight_keys\{valve="customers"\} 0$/m);
+    expect(text).toMatch(/^valve_burst_in_flight_keys\{valve="cached_customers"\} 0$/m);
     expect(text).toMatch(/^valve_backpressure_buffer_items\{valve="events"\} \d+$/m);
     expect(text).toMatch(/^valve_backpressure_buffer_items\{valve="audit"\} \d+$/m);
     expect(text).toMatch(/^valve_demo_db_queries_total\{database="pglite",query="get_customer"\} [1-9]\d*$/m);
@@ -229,11 +229,18 @@ describe('demo smoke test (embedded PGlite)', () => {
       `valve_demo_db_query_duration_seconds_bucket{database="pglite",query="get_customer",le="+Inf"} ${lookups?.[1]}`,
     );
     expect(text).toMatch(/^valve_pool_completed_total\{valve="background"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^valve_pool_limit\{valve="background"\} 4$/m);
+    expect(text).toMatch(/^valve_pool_limit_tasks\{valve="background"\} 4$/m);
     expect(text).toMatch(/^nodejs_eventloop_delay_p99_seconds [\d.e+-]+$/m);
     // One HELP and one TYPE per family, however many series it has.
     const helps = text.match(/^# HELP (\S+)/gm) ?? [];
     expect(new Set(helps).size).toBe(helps.length);
+    // Every gauge name ends in its unit (CONTRIBUTING, metrics): a plural noun for counts, a ratio,
+    // seconds or bytes. This page registers a gauge of every valve package.
+    const gauges = [...text.matchAll(/^# TYPE (\S+) gauge$/gm)].map((m) => m[1]);
+    expect(gauges).toEqual(expect.arrayContaining(['valve_pool_queued_tasks', 'valve_safety_queued_jobs']));
+    expect(gauges.filter((name) => !/_(tasks|jobs|keys|items|workers|tokens|ratio|seconds|bytes)$/.test(name))).toEqual(
+      [],
+    );
   });
 
   it('logged no request failure', () => {

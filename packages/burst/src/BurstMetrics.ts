@@ -68,8 +68,8 @@ export class BurstMetrics {
     this.aborts = m.counter('valve_burst_aborts_total', 'Callers that stopped waiting because their signal aborted.');
     this.durationHistogram = m.histogram('valve_burst_fetch_duration_seconds', 'Fetcher run time.');
     // Without a registry no gauges are needed: stats() reads the valve's own fields.
-    m.gauge('valve_burst_in_flight', 'Keys with a call in flight.', inFlight);
-    m.gauge('valve_burst_lingering', 'Keys holding a lingering or stale value.', lingering);
+    m.gauge('valve_burst_in_flight_keys', 'Keys with a call in flight.', inFlight);
+    m.gauge('valve_burst_lingering_keys', 'Keys holding a lingering or stale value.', lingering);
   }
 
   /** Removes the valve's series from the registry (close()). */

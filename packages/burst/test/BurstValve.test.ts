@@ -470,7 +470,7 @@ describe('BurstValve: stats and metrics', () => {
     const text = metrics.toPrometheus();
     expect(text).toContain('valve_burst_fetches_total{valve="users"} 1');
     expect(text).toContain('valve_burst_coalesced_total{valve="users"} 1');
-    expect(text).toContain('valve_burst_in_flight{valve="users"} 0');
+    expect(text).toContain('valve_burst_in_flight_keys{valve="users"} 0');
     expect(text).toContain('valve_burst_fetch_duration_seconds_count{valve="users"} 1');
     expect(text).toContain('valve_burst_fetch_duration_seconds_sum{valve="users"} 0.03');
     expect(valve.stats().duration.count).toBe(1);

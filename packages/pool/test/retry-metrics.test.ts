@@ -90,8 +90,8 @@ describe('metrics', () => {
     const text = metrics.toPrometheus();
     expect(text).toContain('valve_pool_completed_total{valve="mail"} 1');
     expect(text).toContain('valve_pool_failed_total{valve="mail"} 1');
-    expect(text).toContain('valve_pool_queued{valve="mail"} 0');
-    expect(text).toContain('valve_pool_limit{valve="mail"} 1');
+    expect(text).toContain('valve_pool_queued_tasks{valve="mail"} 0');
+    expect(text).toContain('valve_pool_limit_tasks{valve="mail"} 1');
     expect(text).toContain('valve_pool_run_seconds_count{valve="mail"} 2');
     expect(text).toContain('valve_pool_wait_seconds_bucket{valve="mail",le="0.5"} 2');
     // Get-or-create: a second pool with the same name shares the series, one HELP per name.

@@ -35,15 +35,15 @@ export function createMeters(
       { reason: r },
     );
   }
-  series.gauge('valve_safety_queue_length', 'Jobs waiting in a safety valve.', () => stats().queued);
-  series.gauge('valve_safety_running', 'Jobs of a safety valve in flight.', () => stats().running);
+  series.gauge('valve_safety_queued_jobs', 'Jobs waiting in a safety valve.', () => stats().queued);
+  series.gauge('valve_safety_running_jobs', 'Jobs of a safety valve in flight.', () => stats().running);
   series.gauge(
     'valve_safety_tokens',
     'Tokens in a safety valve bucket (+Inf without a rate limit).',
     () => stats().tokens,
   );
   series.gauge(
-    'valve_safety_limit',
+    'valve_safety_limit_jobs',
     'Concurrency a safety valve allows now (moves with an adaptive limit).',
     () => stats().limit,
   );

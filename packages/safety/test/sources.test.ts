@@ -160,10 +160,10 @@ describe('metrics and onReject', () => {
     const second = valve.run(() => 2);
     await expect(valve.run(() => 3)).rejects.toMatchObject({ reason: 'queue_full' });
     const text = metrics.toPrometheus();
-    expect(text).toContain('valve_safety_queue_length{valve="pg_q"} 1');
-    expect(text).toContain('valve_safety_running{valve="pg_q"} 1');
+    expect(text).toContain('valve_safety_queued_jobs{valve="pg_q"} 1');
+    expect(text).toContain('valve_safety_running_jobs{valve="pg_q"} 1');
     expect(text).toContain('valve_safety_tokens{valve="pg_q"} 4');
-    expect(text).toContain('valve_safety_limit{valve="pg_q"} 1');
+    expect(text).toContain('valve_safety_limit_jobs{valve="pg_q"} 1');
     expect(text).toContain('valve_safety_rejected_total{reason="queue_full",valve="pg_q"} 1');
     await clock.advanceAsync(20);
     gate.resolve();

@@ -360,7 +360,7 @@ const panels = [
       const runs = rates(frame, 'valve_burst_fetches_total', 'valve');
       const coalesced = rates(frame, 'valve_burst_coalesced_total', 'valve');
       const linger = rates(frame, 'valve_burst_linger_hits_total', 'valve');
-      const inflight = grouped(frame, 'valve_burst_in_flight', 'valve');
+      const inflight = grouped(frame, 'valve_burst_in_flight_keys', 'valve');
       if (runs === null || coalesced === null) {
         push('burst-rate', null);
         push('burst-share', null);
@@ -412,9 +412,9 @@ const panels = [
           if ((rejectedTotals.get(reason) ?? 0) > 0) m.set(`rejected: ${reason}`, v);
         push('sv-rate', m);
       }
-      const queue = grouped(frame, 'valve_safety_queue_length', null);
-      const running = grouped(frame, 'valve_safety_running', null);
-      const limit = grouped(frame, 'valve_safety_limit', null);
+      const queue = grouped(frame, 'valve_safety_queued_jobs', null);
+      const running = grouped(frame, 'valve_safety_running_jobs', null);
+      const limit = grouped(frame, 'valve_safety_limit_jobs', null);
       push(
         'sv-queue',
         queue === null
@@ -527,8 +527,8 @@ const panels = [
       { id: 'pool-wait', title: 'Queue wait p99', unit: 'ms' },
     ],
     update(frame, push) {
-      const queued = grouped(frame, 'valve_pool_queued', null);
-      const active = grouped(frame, 'valve_pool_active', null);
+      const queued = grouped(frame, 'valve_pool_queued_tasks', null);
+      const active = grouped(frame, 'valve_pool_active_tasks', null);
       push(
         'pool-queue',
         queued === null

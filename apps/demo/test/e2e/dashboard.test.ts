@@ -198,7 +198,7 @@ describe.skipIf(chromiumPath === undefined)('dashboard in headless Chromium', ()
       [sent1, frames1] as const,
       { timeout: 30_000, polling: 100 },
     );
-    for (const id of ['http-rps', 'http-latency', 'db-qps', 'pool-queue', 'pool-rate']) {
+    for (const id of ['http-rps', 'http-latency', 'db-qps', 'pool-queue', 'pool-rate', 'burst-inflight', 'sv-queue']) {
       expect(await page.getAttribute(`#chart-${id}`, 'data-state'), id).toBe('data');
     }
     mkdirSync(ARTIFACTS, { recursive: true });

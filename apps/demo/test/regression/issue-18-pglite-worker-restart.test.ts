@@ -201,7 +201,7 @@ describe('the demo with a dead PGlite worker (issue 18 item 4)', () => {
     expect(metrics).toContain(
       '# TYPE valve_demo_pglite_worker_exits_total counter\nvalve_demo_pglite_worker_exits_total 1\n',
     );
-    expect(metrics).toContain('# TYPE valve_demo_pglite_worker_up gauge\nvalve_demo_pglite_worker_up 1\n');
+    expect(metrics).toContain('# TYPE valve_demo_pglite_up_workers gauge\nvalve_demo_pglite_up_workers 1\n');
     expect(metrics).toContain('valve_demo_pglite_worker_restart_delay_seconds 0\n');
 
     await demo.close();

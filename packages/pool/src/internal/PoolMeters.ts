@@ -25,11 +25,11 @@ export class PoolMeters {
   constructor(registry: MetricsRegistry, name: string, pool: MeteredPool) {
     const s = new ValveMetrics(registry, name);
     this.series = s;
-    s.gauge('valve_pool_queued', 'Tasks waiting to start.', () => pool.size);
-    s.gauge('valve_pool_active', 'Tasks running.', () => pool.active);
-    s.gauge('valve_pool_limit', 'Concurrency allowed now.', () => pool.limit);
+    s.gauge('valve_pool_queued_tasks', 'Tasks waiting to start.', () => pool.size);
+    s.gauge('valve_pool_active_tasks', 'Tasks running.', () => pool.active);
+    s.gauge('valve_pool_limit_tasks', 'Concurrency allowed now.', () => pool.limit);
     s.gauge(
-      'valve_pool_abandoned',
+      'valve_pool_abandoned_tasks',
       'Tasks settled by their timeout or abort whose code still runs.',
       () => pool.abandoned,
     );
