@@ -1,7 +1,7 @@
 import type { Timer } from '@valve/core';
 import type { BatchRun } from './BatchRun.js';
 import type { FetchContext } from './options.js';
-import type { Waiter } from './SignalGroup.js';
+import type { Waiter } from './Waiter.js';
 
 /** Call states. A call is in the valve's map while PENDING, FRESH or STALE (and it owns the slot). */
 export const PENDING = 0;

@@ -11,7 +11,7 @@
  * `admitted`; it leaves PENDING exactly once, through `finish` (`completed` or `failed`) or
  * `abandon` (`failed`, or `rejected` as `aborted` for a batch key that never reached the fetcher).
  */
-import { type Clock, describeValue, Emitter, rethrowLater, TimeoutError } from '@valve/core';
+import { type Clock, describeValue, Emitter, rethrowLater, SignalGroups, TimeoutError } from '@valve/core';
 import { BatchScheduler } from './BatchScheduler.js';
 import { BurstMetrics } from './BurstMetrics.js';
 import { Call, DONE, PENDING, STALE } from './Call.js';
@@ -19,12 +19,12 @@ import { Lingering } from './Lingering.js';
 import type { NormalizedOptions } from './normalizeOptions.js';
 import type { BatchContext, BatchFetcher, BatchResult, Fetcher, FetchContext, SettledEvent } from './options.js';
 import { promiseInto } from './promiseInto.js';
-import { SignalGroups, Waiter, type WaiterOwner } from './SignalGroup.js';
+import { Waiter } from './Waiter.js';
 
 type AnyCall = Call<unknown, unknown>;
 const resolved = Promise.resolve();
 
-export abstract class CallTable<T, K> implements WaiterOwner {
+export abstract class CallTable<T, K> {
   /** burst-valve's name, used in error messages. */
   readonly displayName: string;
   /** The metric label `valve="…"` and `stats().name`. */
@@ -45,8 +45,11 @@ export abstract class CallTable<T, K> implements WaiterOwner {
   private readonly timed: boolean;
   /** map key → the call that owns the slot (PENDING, FRESH or STALE). */
   protected readonly map = new Map<unknown, Call<T, K>>();
-  /** The callers waiting with a signal, grouped by signal: one abort listener per signal (see SignalGroups). */
-  private readonly groups = new SignalGroups(this);
+  /**
+   * The callers waiting with a signal, grouped by signal: one abort listener per distinct signal
+   * per valve, O(1) removal (core's SignalGroups; CONTRIBUTING, Admission rule 3).
+   */
+  private readonly groups = new SignalGroups<Waiter>((w, reason) => this.giveUp(w, reason));
   protected readonly lingering: Lingering<T, K>;
   /** Batch mode only. */
   protected readonly batches: BatchScheduler<T, K> | undefined;
@@ -332,7 +335,7 @@ export abstract class CallTable<T, K> implements WaiterOwner {
   // ---- giving up: aborts, per-caller timeouts, the valve's deadline ----
 
   /** A waiter's signal aborted or its own timeout ran out. */
-  giveUp(w: Waiter, reason: unknown): void {
+  private giveUp(w: Waiter, reason: unknown): void {
     if (w.done) return;
     w.done = true;
     this.detach(w);
@@ -370,7 +373,7 @@ export abstract class CallTable<T, K> implements WaiterOwner {
       w.timer.clear();
       w.timer = undefined;
     }
-    if (w.group !== undefined) w.group.remove(w);
+    if (w.signalGroup !== undefined) this.groups.remove(w);
   }
 
   /** Every caller gave up: free the slot for the next caller and abort the fetcher's signal. */
