@@ -16,10 +16,11 @@
  * queue evicts a lower class's waiter or refuses the job with `queue_full`). A key's token is
  * given back when its job is refused on arrival.
  */
-import { AsyncResource } from 'node:async_hooks';
 import {
   Admission,
   abortReason,
+  type CallerContext,
+  captureContext,
   type Clock,
   ClosedError,
   emptyRejectedByReason,
@@ -60,7 +61,7 @@ interface KeyedJob extends PriorityEntry, SignalLinks<KeyedJob> {
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   /** The caller's async context, captured when the job queued (it starts from another job's end). */
-  readonly context: AsyncResource;
+  readonly context: CallerContext;
   /** The job's deadline timer (ref'd: the job waits on it). */
   timer: Timer | undefined;
 }
@@ -362,7 +363,7 @@ export class KeyedValve implements Valve {
         signalGroup: undefined,
         signalPrev: undefined,
         signalNext: undefined,
-        context: new AsyncResource('ValveQueued'),
+        context: captureContext(),
         timer: undefined,
       };
       if (signal !== undefined) this.signals.add(signal, job);

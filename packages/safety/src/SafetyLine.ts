@@ -1,5 +1,4 @@
-import type { AsyncResource } from 'node:async_hooks';
-import { LazyQueue, type LazyQueueEntry, type Timer, type WaitLine } from '@valve/core';
+import { type CallerContext, LazyQueue, type LazyQueueEntry, type Timer, type WaitLine } from '@valve/core';
 import type { CoDel, CoDelSource } from './CoDel.js';
 import type { SignalMember } from './JobScope.js';
 import type { Job } from './options.js';
@@ -21,7 +20,7 @@ export interface QueuedJob extends LazyQueueEntry, SignalMember {
    * The caller's async context, captured when the job queued: it starts later, from whichever
    * job freed its slot, and must run in its own caller's AsyncLocalStorage context (issue 14).
    */
-  readonly context: AsyncResource;
+  readonly context: CallerContext;
   /** The job's deadline timer (ref'd: the job waits on it); written by WaitTimers. */
   timer: Timer | undefined;
 }

@@ -15,10 +15,10 @@
  * back through `finish` exactly once. This class owns the jobs: what a job does when it starts,
  * its scope (signal, execution limit, lease), its wait limits (`WaitTimers`) and its refusal.
  */
-import { AsyncResource } from 'node:async_hooks';
 import {
   Admission,
   abortReason,
+  captureContext,
   type Clock,
   ClosedError,
   emptyRejectedByReason,
@@ -580,7 +580,7 @@ export class SafetyValve implements Valve {
         signalGroup: undefined,
         signalPrev: undefined,
         signalNext: undefined,
-        context: new AsyncResource('ValveQueued'),
+        context: captureContext(),
         timer: undefined,
       };
       // Abort listener and deadline first: the admission may start the job at once (which detaches it).
@@ -607,8 +607,10 @@ export class SafetyValve implements Valve {
     if (job.signal !== undefined || job.timeoutMs !== undefined || this.leaseMs !== undefined) {
       const scope = new JobScope();
       const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit, this.leaseMs, this.clock, scope);
-      job.context.runInAsyncScope(() =>
-        this.runInScope(fn, scope, job.signal, job.timeoutMs, grant, permit, job.resolve, job.reject),
+      job.context.runInAsyncScope(
+        () => this.runInScope(fn, scope, job.signal, job.timeoutMs, grant, permit, job.resolve, job.reject),
+        undefined,
+        undefined,
       );
       return;
     }

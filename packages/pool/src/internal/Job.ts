@@ -1,5 +1,4 @@
-import type { AsyncResource } from 'node:async_hooks';
-import { type Clock, type NormalizedRetry, type Permit, retry, type Timer } from '@valve/core';
+import { type CallerContext, type Clock, type NormalizedRetry, type Permit, retry, type Timer } from '@valve/core';
 import type { Task, TaskContext } from '../options.js';
 import type { Cohort } from './Cohort.js';
 
@@ -40,8 +39,8 @@ export class Job {
   signalGroup: unknown = undefined;
   signalPrev: Job | undefined = undefined;
   signalNext: Job | undefined = undefined;
-  /** The caller's async context, captured when the job had to wait (see `inCallerContext`). */
-  context: AsyncResource | undefined = undefined;
+  /** The caller's async context, captured when the job had to wait (core's `captureContext`). */
+  context: CallerContext | undefined = undefined;
   state: 0 | 1 | 2 | 3 = QUEUED;
   /** Set for `run()`: the caller's promise. */
   resolve: ((value: unknown) => void) | undefined = undefined;
@@ -108,7 +107,7 @@ export class JobContext implements TaskContext {
  */
 export class QueuedRun {
   constructor(
-    readonly context: AsyncResource,
+    readonly context: CallerContext,
     readonly fn: Task,
     readonly priority: number,
     readonly resolve: ((value: unknown) => void) | undefined,

@@ -1,10 +1,14 @@
 import type { WaitLine } from '@valve/core';
 import { PriorityQueue } from '../PriorityQueue.js';
+import type { Task } from '../options.js';
 import type { Cohort } from './Cohort.js';
 import { Job, QUEUED, type QueuedRun } from './Job.js';
 
-/** What waits in the pool: a plain task (`add()` or `run()`) or a job. */
-export type QueueItem = QueuedRun | Job;
+/**
+ * What waits in the pool: a bare `add()`ed task (its caller had no AsyncLocalStorage store), a
+ * plain task with its caller's context (`add()` or `run()`), or a job.
+ */
+export type QueueItem = Task | QueuedRun | Job;
 
 /** Aborted jobs tolerated in the queue before it is compacted. */
 const COMPACT_AFTER = 64;
@@ -104,7 +108,7 @@ export class PoolLine implements WaitLine<QueueItem> {
   }
 
   putBack(item: QueueItem): void {
-    this.queue.unshift(item, item.priority);
+    this.queue.unshift(item, typeof item === 'function' ? 0 : item.priority);
     this.live++;
   }
 

@@ -44,6 +44,6 @@ export function clearLine(line: PoolLine, ledger: PoolLedger, signals: SignalGro
       item.context = undefined;
     }
     ledger.refusedQueued(cohort, error, true);
-    item.reject?.(error);
+    if (typeof item !== 'function') item.reject?.(error);
   });
 }

@@ -54,3 +54,47 @@ describe.each(variants)('issue 14: queued tasks run in their caller context (%s)
     expect(seen).toEqual(ids);
   });
 });
+
+// A caller without a store queues the bare task (no context record); it must still not see the
+// store of the task that frees its slot (core's NO_STORE runs it in a store-free resource then).
+describe.each(variants)(
+  'issue 14: a queued task of a caller without a store sees none (%s)',
+  (_name, options, withSignal) => {
+    const signal = withSignal ? new AbortController().signal : undefined;
+
+    it('add() and run() queued behind a task started inside store.run()', async () => {
+      const pool = new PromisePool({ ...options, name: `ctx-none-${_name}` });
+      const gate = deferred();
+      store.run({ id: 99 }, () => pool.add(() => gate.promise));
+      const seen: (number | string | undefined)[] = [];
+      expect(store.getStore()).toBeUndefined();
+      pool.add(async () => {
+        seen.push(store.getStore()?.id ?? 'none');
+        await Promise.resolve();
+        seen.push(store.getStore()?.id ?? 'none');
+      });
+      const ran = pool.run(async () => store.getStore()?.id ?? 'none', signal ? { signal } : undefined);
+      gate.resolve();
+      await pool.drain();
+      expect(seen).toEqual(['none', 'none']);
+      expect(await ran).toBe('none');
+    });
+
+    it('a store set with enterWith() inside a queued task does not leak into the next one', async () => {
+      const pool = new PromisePool({ ...options, name: `ctx-enter-${_name}` });
+      const gate = deferred();
+      pool.add(() => gate.promise);
+      const seen: (number | string)[] = [];
+      pool.add(() => {
+        store.enterWith({ id: 7 });
+        seen.push(store.getStore()?.id ?? 'none');
+      });
+      pool.add(() => {
+        seen.push(store.getStore()?.id ?? 'none');
+      });
+      gate.resolve();
+      await pool.drain();
+      expect(seen[1]).toBe('none');
+    });
+  },
+);
