@@ -2,7 +2,6 @@ import {
   Admission,
   abortReason,
   captureContext,
-  ClosedError,
   describeValue,
   type Event,
   NO_STORE,
@@ -16,14 +15,16 @@ import { DrainCycle } from './internal/DrainCycle.js';
 import { holdShapes } from './internal/holdShapes.js';
 import { PauseControl } from './internal/PauseControl.js';
 import { PoolWaits } from './internal/PoolWaits.js';
+import { failPoolItem, poolPumped, startPoolItem } from './internal/admissionSide.js';
 import { Job, PLAIN_CONTEXT, QueuedRun } from './internal/Job.js';
+import { isThenable, startPlain, startQueuedRun } from './internal/PlainPath.js';
 import { JobPath } from './internal/JobPath.js';
 import { PoolLine, type QueueItem } from './internal/PoolLine.js';
 import { PoolLedger } from './internal/PoolLedger.js';
 import { RateWatch } from './internal/RateWatch.js';
 import { RoomWaits } from './internal/RoomWaits.js';
 import { clearLine, runningSnapshot } from './internal/clearAndRunning.js';
-import { type PoolConfig, poolConfig, runConfig } from './internal/poolOptions.js';
+import { type PoolConfig, poolConfig, runConfig, throwNotATask } from './internal/poolOptions.js';
 import { mapItems, mapItemsSettled, type MapOptions, type MapTask } from './map.js';
 import { type MapIterableOptions, mapIterable } from './mapIterable.js';
 import type {
@@ -40,14 +41,6 @@ import type {
 
 const COUNTED = Admission.COUNTED;
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
-}
-
 /**
  * A promise pool: runs tasks with at most `maxWorkers` at once, higher priority first and FIFO
  * within a priority, with the seed's `add()` / smart `drain()` / `done()` and p-queue's
@@ -62,9 +55,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *   per-task handling: a signal, a timeout, retries, metrics, a concurrency source, `trackRunning`,
  *   `agingMs`);
  * - the plain fast path (a numeric `maxWorkers`, none of the above): a task gets no record of its
- *   own. It is called with one shared context and settles through handlers made once per drain
- *   cohort; when it must wait, the queue holds the function itself (`add`) or a four-field
- *   `QueuedRun` (`run`).
+ *   own (internal/PlainPath.ts). It is called with one shared context and settles through handlers
+ *   made once per drain cohort; a waiting one is the function itself (an `add()` whose caller has
+ *   no AsyncLocalStorage store) or a five-field `QueuedRun`.
  *
  * Invariants: `size` counts live waiting tasks; `active` counts tasks holding a slot; the cycle's
  * `open + waitingFor` counts accepted, unsettled tasks. Each accepted task settles exactly once:
@@ -114,13 +107,15 @@ export class PromisePool implements Valve {
   private readonly config: PoolConfig;
   private readonly admission: Admission<QueueItem>;
   private readonly line: PoolLine;
-  private readonly cycle: DrainCycle;
+  /** @internal */
+  readonly cycle: DrainCycle;
   /** Every `add()`ed task is plain (see the class comment). */
   private readonly plain: boolean;
   private readonly ledger: PoolLedger;
 
   /** Tasks holding a slot (the public `active` getter reads it). */
-  private activeCount = 0;
+  /** @internal Tasks holding a slot (read and written by the plain path too). */
+  activeCount = 0;
 
   private readonly pausing: PauseControl;
 
@@ -197,8 +192,7 @@ export class PromisePool implements Valve {
       run: (task, options) => this.run(task, options),
       add: (task) => this.add(task),
       refuseClosed: () => {
-        this.ledger.refusedClosed++;
-        return this.closedError();
+        return this.ledger.closedError(this.name, 1);
       },
       aborted: () => void this.ledger.abortedQueued++,
     });
@@ -285,8 +279,7 @@ export class PromisePool implements Valve {
     const n = tasks.length;
     for (let i = 0; i < n; i++) if (typeof tasks[i] !== 'function') throwNotATask(i, tasks[i]);
     if (this.closed) {
-      this.ledger.refusedClosed += n;
-      throw this.closedError();
+      throw this.ledger.closedError(this.name, n);
     }
     const cycle = this.cycle;
     let started = 0;
@@ -298,7 +291,7 @@ export class PromisePool implements Valve {
         started += s;
       } else if (this.admission.tryEnter() !== undefined) {
         cycle.accepted();
-        this.startPlain(task, cycle.cohort, false);
+        startPlain(this, task, cycle.cohort, false);
         started++;
       } else {
         if (this.line.size >= this.maxQueued) this.addRefused(i, n);
@@ -333,8 +326,7 @@ export class PromisePool implements Valve {
       ({ priority, signal, timeoutMs, meta } = runConfig(options, timeoutMs, this.running !== undefined));
     }
     if (this.closed) {
-      this.ledger.refusedClosed++;
-      return Promise.reject(this.closedError());
+      return Promise.reject(this.ledger.closedError(this.name, 1));
     }
     if (signal?.aborted) {
       this.ledger.abortedQueued++;
@@ -492,10 +484,6 @@ export class PromisePool implements Valve {
 
   // ---------------------------------------------------------------- internals
 
-  private closedError(): ClosedError {
-    return new ClosedError(`the pool "${this.name}" is closed: done() was called`);
-  }
-
   /** `add()` found the queue full at task `i` of `n`: tasks before it were accepted. */
   private addRefused(i: number, n: number): never {
     throw this.ledger.queueFullError(this.name, this.maxQueued, n - i, `add(): accepted ${i} of ${n} task(s)`);
@@ -545,8 +533,8 @@ export class PromisePool implements Valve {
 
   /** Admission took `item` from the line and gave it a slot (and a token). */
   private startItem(item: QueueItem, permit: Permit): void {
-    if (typeof item === 'function') this.startPlain(item, this.line.lastCohort, true);
-    else if (item instanceof QueuedRun) this.startQueuedRun(item, this.line.lastCohort);
+    if (typeof item === 'function') startPlain(this, item, this.line.lastCohort, true);
+    else if (item instanceof QueuedRun) startQueuedRun(this, item, this.line.lastCohort);
     else this.jobs.start(item, permit);
   }
 
@@ -559,21 +547,6 @@ export class PromisePool implements Valve {
       if (this.cycle.keepingAlive) this.cycle.syncKeepAlive();
       if (this.activeCount === 0) this.becameIdle();
     }
-  }
-
-  /** A plain `add()`ed task: started at once, or `queued` by a caller without a store (`NO_STORE`). */
-  private startPlain(task: Task, cohort: Cohort, queued: boolean): void {
-    if (this.activeCount++ === 0 && this.cycle.trackProgress) this.cycle.busy();
-    let result: unknown;
-    try {
-      result = queued ? NO_STORE.runInAsyncScope(task, undefined, PLAIN_CONTEXT) : task(PLAIN_CONTEXT);
-    } catch (error) {
-      this.settlePlain(cohort, false, error, false);
-      return;
-    }
-    if (result instanceof Promise) result.then(cohort.onOk, cohort.onErr);
-    else if (isThenable(result)) Promise.resolve(result).then(cohort.onOk, cohort.onErr);
-    else this.settlePlain(cohort, true, undefined, false);
   }
 
   /** @internal A plain task succeeded (the hot path: small enough to inline). */
@@ -602,47 +575,6 @@ export class PromisePool implements Valve {
     this.afterSettle();
   }
 
-  /**
-   * A queued plain task, in its caller's async context: an `add()`ed one settles through the
-   * cohort's shared handlers; for a `run()` the caller's promise follows the task's.
-   */
-  private startQueuedRun(run: QueuedRun, cohort: Cohort): void {
-    if (this.activeCount++ === 0 && this.cycle.trackProgress) this.cycle.busy();
-    let result: unknown;
-    const resolve = run.resolve;
-    try {
-      result = run.context.runInAsyncScope(run.fn, undefined, PLAIN_CONTEXT);
-    } catch (error) {
-      this.settlePlain(cohort, false, error, resolve !== undefined);
-      run.reject?.(error);
-      return;
-    }
-    if (resolve === undefined) {
-      if (result instanceof Promise) result.then(cohort.onOk, cohort.onErr);
-      else if (isThenable(result)) Promise.resolve(result).then(cohort.onOk, cohort.onErr);
-      else this.settlePlain(cohort, true, undefined, false);
-      return;
-    }
-    if (isThenable(result)) {
-      const p = result instanceof Promise ? result : Promise.resolve(result);
-      // Two closures and one derived promise: measured faster than chaining the cohort's
-      // shared handlers (two derived promises) once many tasks are in flight.
-      p.then(
-        (value) => {
-          resolve(value);
-          this.settlePlain(cohort, true, undefined, true);
-        },
-        (error) => {
-          run.reject!(error);
-          this.settlePlain(cohort, false, error, true);
-        },
-      );
-    } else {
-      this.settlePlain(cohort, true, undefined, true);
-      resolve(result);
-    }
-  }
-
   private afterSettle(): void {
     if (this.line.size === 0) {
       if (this.waits.sized) this.waits.sizeChanged(this.line.size);
@@ -668,24 +600,4 @@ export class PromisePool implements Valve {
     this.pausing.clear();
     this.ledger.m?.close();
   }
-}
-
-/** The pool's side of core's Admission, as functions shared by every pool (`this` is the pool). */
-interface AdmissionSide {
-  startItem(item: QueueItem, permit: Permit): void;
-  jobs: { fail(job: Job, error: unknown): void };
-  afterDequeue(): void;
-}
-function startPoolItem(this: unknown, item: QueueItem, permit: Permit): void {
-  (this as AdmissionSide).startItem(item, permit);
-}
-function failPoolItem(this: unknown, item: QueueItem, error: unknown): void {
-  (this as AdmissionSide).jobs.fail(item as Job, error);
-}
-function poolPumped(this: unknown): void {
-  (this as AdmissionSide).afterDequeue();
-}
-
-function throwNotATask(index: number, value: unknown): never {
-  throw new TypeError(`add(): task ${index} must be a function returning a promise, got ${describeValue(value)}`);
 }

@@ -1,4 +1,5 @@
 import {
+  ClosedError,
   Emitter,
   emptyRejectedByReason,
   histogramSnapshot,
@@ -68,6 +69,12 @@ export class PoolLedger {
     else this.abortedQueued++;
     this.cycle.settled(cohort, false, reason);
     if (this.settled$.hasListeners) this.settled$.emit({ status: 'rejected', error: reason });
+  }
+
+  /** Counts `count` tasks refused because `done()` was called and makes the error. */
+  closedError(name: string, count: number): ClosedError {
+    this.refusedClosed += count;
+    return new ClosedError(`the pool "${name}" is closed: done() was called`);
   }
 
   /** Counts `count` tasks refused by `maxQueued` and makes the error. */

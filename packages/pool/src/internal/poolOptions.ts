@@ -1,5 +1,6 @@
 import {
   type Clock,
+  describeValue,
   type ConcurrencySource,
   isLimit,
   LocalConcurrency,
@@ -197,4 +198,9 @@ export function runConfig(
     timeoutMs:
       options.timeoutMs === undefined ? timeoutMs : validateNumber(options.timeoutMs, 'timeoutMs', { above: 0 }),
   };
+}
+
+/** `add()` was given something that is not a task (the caller's mistake: a TypeError, nothing added). */
+export function throwNotATask(index: number, value: unknown): never {
+  throw new TypeError(`add(): task ${index} must be a function returning a promise, got ${describeValue(value)}`);
 }
