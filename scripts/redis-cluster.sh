@@ -1,30 +1,40 @@
 #!/usr/bin/env bash
-# A throwaway 3-node Redis Cluster on loopback for @valve/redis's cluster tests (issue 16, item 6).
+# A throwaway Redis Cluster on loopback for @valve/redis's cluster tests (issue 16, item 6).
 #
-#   scripts/redis-cluster.sh start   # idempotent: starts the nodes and creates the cluster if needed
+#   scripts/redis-cluster.sh start   # idempotent: starts what is not running, creates the cluster if needed
 #   scripts/redis-cluster.sh stop    # shuts the nodes down and removes their data directory
 #
-# Three primaries, no replicas, on 127.0.0.1 ports VALVE_REDIS_CLUSTER_PORTS (default
-# "7001 7002 7003"); every node binds 127.0.0.1 only, keeps no data on disk (no RDB, no AOF), and
-# runs from a temporary directory (its path in $TMPDIR/valve-redis-cluster.dir). Prints the node
-# list for VALVE_REDIS_CLUSTER_NODES. Bounded: every wait gives up after 30 s.
+# Three primaries and three replicas (one per primary, so a primary can fail over), on 127.0.0.1
+# ports VALVE_REDIS_CLUSTER_PORTS (default "7001 7002 7003 7004 7005 7006"; redis-cli --cluster
+# create makes the first half primaries). Every node binds 127.0.0.1 only, keeps no data on disk
+# (no RDB, no AOF), and runs from a temporary directory (its path in $TMPDIR/valve-redis-cluster.dir).
+# A node that died is started again with its nodes.conf, so it rejoins (as a replica if its
+# primary failed over meanwhile). Prints the node list for VALVE_REDIS_CLUSTER_NODES. Bounded:
+# every wait gives up after 30 s.
 set -euo pipefail
 
-PORTS=(${VALVE_REDIS_CLUSTER_PORTS:-7001 7002 7003})
+PORTS=(${VALVE_REDIS_CLUSTER_PORTS:-7001 7002 7003 7004 7005 7006})
 STATE="${TMPDIR:-/tmp}/valve-redis-cluster.dir"
 nodes() { local out=(); for p in "${PORTS[@]}"; do out+=("127.0.0.1:$p"); done; (IFS=,; echo "${out[*]}"); }
 ping() { redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG; }
-state_ok() { redis-cli -h 127.0.0.1 -p "${PORTS[0]}" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+info() { redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null; }
+# Every node answers, agrees the cluster is ok, and knows all the others.
+state_ok() {
+  local p
+  for p in "${PORTS[@]}"; do
+    info "$p" | grep -q '^cluster_state:ok' || return 1
+    info "$p" | grep -q "^cluster_known_nodes:${#PORTS[@]}" || return 1
+  done
+}
 
 start() {
   if state_ok; then nodes; return 0; fi
   command -v redis-server >/dev/null || { echo "redis-server not found (apt-get install redis-server)" >&2; exit 1; }
-  local dir
+  local dir fresh=0
   if [ -f "$STATE" ] && [ -d "$(cat "$STATE")" ]; then dir=$(cat "$STATE"); else dir=$(mktemp -d -t valve-redis-cluster.XXXXXX); echo "$dir" > "$STATE"; fi
   for p in "${PORTS[@]}"; do
     ping "$p" && continue
     mkdir -p "$dir/$p"
-    rm -f "$dir/$p/nodes.conf"
     redis-server --port "$p" --bind 127.0.0.1 --protected-mode no --daemonize yes \
       --dir "$dir/$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
       --save '' --appendonly no --logfile "$dir/$p/redis.log" --pidfile "$dir/$p/redis.pid"
@@ -34,14 +44,15 @@ start() {
     ping "$p" || { echo "redis node on port $p did not start; see $dir/$p/redis.log" >&2; exit 1; }
   done
   local slots
-  slots=$(redis-cli -h 127.0.0.1 -p "${PORTS[0]}" cluster info | sed -n 's/^cluster_slots_assigned:\([0-9]*\).*/\1/p')
+  slots=$(info "${PORTS[0]}" | sed -n 's/^cluster_slots_assigned:\([0-9]*\).*/\1/p')
   if [ "${slots:-0}" = "0" ]; then
     local args=(); for p in "${PORTS[@]}"; do args+=("127.0.0.1:$p"); done
-    redis-cli --cluster create "${args[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 ||
+    local replicas=0; [ "${#PORTS[@]}" -ge 6 ] && replicas=1
+    redis-cli --cluster create "${args[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log" 2>&1 ||
       { cat "$dir/create.log" >&2; exit 1; }
   fi
   for _ in $(seq 1 300); do state_ok && break; sleep 0.1; done
-  state_ok || { echo "the cluster did not reach cluster_state:ok within 30 s" >&2; exit 1; }
+  state_ok || { echo "the cluster did not reach cluster_state:ok on every node within 30 s (see $dir)" >&2; exit 1; }
   nodes
 }
 

@@ -11,6 +11,7 @@ import {
   deleteUnder,
   eventually,
   keysUnder,
+  subscribers,
   sleep,
   uniquePrefix,
   url,
@@ -67,6 +68,14 @@ describe.skipIf(!url)('RedisCoalescer on Redis, under BurstValve', () => {
     await deleteUnder(client(), prefix);
   });
   afterAll(closeClients);
+  /**
+   * Resolves once `key`'s lock is taken: the leader's claim has run. (A fixed sleep here lost the
+   * race to a Cluster client's first connection, and the follower became the leader.)
+   */
+  const leading = async (key: string) => {
+    const observer = client();
+    await eventually(async () => (await observer.exists(`${prefix}co:{users:${key}}:lock`)) === 1, 2000, 5);
+  };
 
   it('two instances x 5 callers: the fetcher runs once in the whole cluster and everyone gets its value', async () => {
     const gate = deferred<void>();
@@ -82,7 +91,11 @@ describe.skipIf(!url)('RedisCoalescer on Redis, under BurstValve', () => {
     );
     const calls = valves.flatMap((v) => Array.from({ length: 5 }, () => v.fetch('42')));
     await eventually(() => runs === 1, 1000, 5);
-    await sleep(30); // the other instance is now waiting on Redis, not fetching
+    // The other instance is now waiting on Redis, not fetching: subscribed to the key's channel
+    // (a fixed sleep lost the race to a Cluster client's first pub/sub connection; subscribed
+    // after the announcement, it finds the lock free and fetches itself, as documented).
+    const observer = client();
+    await eventually(async () => (await subscribers(observer, instances[0]!.channelFor('42'))) === 1, 2000, 5);
     expect(runs).toBe(1);
     gate.resolve();
     const values = await Promise.all(calls);
@@ -113,7 +126,15 @@ describe.skipIf(!url)('RedisCoalescer on Redis, under BurstValve', () => {
     const leader = track(a.fetch('slow', () => never.promise));
     await eventually(async () => (await keysUnder(client(), prefix)).length === 1, 1000, 5); // the lock
     const follower = track(b.fetch('slow', () => 'fetched myself'));
-    await sleep(30);
+    // Waiting: subscribed, its second claim answered, so the one timer left on its clock is the
+    // wait (a fixed sleep lost the race to a Cluster client's first pub/sub connection, and the
+    // advance below then timed out the subscription instead).
+    const observer = client();
+    await eventually(
+      async () => (await subscribers(observer, b.channelFor('slow'))) === 1 && clock.pendingTimers === 1,
+      2000,
+      5,
+    );
     await clock.advanceAsync(999);
     expect(follower.state).toBe('pending');
     await clock.advanceAsync(1);
@@ -135,7 +156,7 @@ describe.skipIf(!url)('RedisCoalescer on Redis, under BurstValve', () => {
         throw boom;
       }),
     );
-    await sleep(20);
+    await leading('e');
     const follower = track(b.fetch('e', () => 'own value'));
     await sleep(20);
     expect(follower.state).toBe('pending');
@@ -161,7 +182,7 @@ describe.skipIf(!url)('RedisCoalescer on Redis, under BurstValve', () => {
     const b = make<string>();
     const never = deferred<string>();
     const leader = track(a.fetch('x', () => never.promise));
-    await sleep(20);
+    await leading('x');
     const controller = new AbortController();
     const aborted = track(b.fetch('x', () => 'no', controller.signal));
     const closed = track(b.fetch('x', () => 'no'));

@@ -3,7 +3,17 @@ import { track } from '@valve/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type LeaseLost, RedisSemaphore, type RedisSemaphoreOptions } from '../src/index.js';
-import { client, closeClients, deleteUnder, eventually, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
+import {
+  type Client,
+  client,
+  closeClients,
+  deleteUnder,
+  eventually,
+  keysUnder,
+  sleep,
+  uniquePrefix,
+  url,
+} from './helpers.js';
 
 describe('RedisSemaphore options', () => {
   const redis = new Redis({ lazyConnect: true });
@@ -50,7 +60,7 @@ describe('RedisSemaphore options', () => {
 describe.skipIf(!url)('RedisSemaphore on Redis', () => {
   const prefix = uniquePrefix();
   const sems: RedisSemaphore[] = [];
-  const make = (redis: Redis, o: Partial<RedisSemaphoreOptions> = {}) => {
+  const make = (redis: Client, o: Partial<RedisSemaphoreOptions> = {}) => {
     const s = new RedisSemaphore({ redis, prefix, name: 'db', limit: 2, redisErrorPolicy: 'fail-closed', ...o });
     sems.push(s);
     return s;

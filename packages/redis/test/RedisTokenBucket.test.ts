@@ -3,7 +3,18 @@ import { track } from '@valve/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisTokenBucket, type RedisTokenBucketOptions } from '../src/index.js';
-import { client, closeClients, deleteUnder, eventually, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
+import {
+  type Client,
+  client,
+  closeClients,
+  deleteUnder,
+  flushScripts,
+  eventually,
+  keysUnder,
+  sleep,
+  uniquePrefix,
+  url,
+} from './helpers.js';
 
 describe('RedisTokenBucket options', () => {
   // A client that never connects: construction must not touch Redis.
@@ -56,7 +67,7 @@ describe('RedisTokenBucket options', () => {
 describe.skipIf(!url)('RedisTokenBucket on Redis', () => {
   const prefix = uniquePrefix();
   const buckets: RedisTokenBucket[] = [];
-  const make = (redis: Redis, o: Partial<RedisTokenBucketOptions> = {}) => {
+  const make = (redis: Client, o: Partial<RedisTokenBucketOptions> = {}) => {
     const b = new RedisTokenBucket({
       redis,
       prefix,
@@ -213,7 +224,7 @@ describe.skipIf(!url)('RedisTokenBucket on Redis', () => {
     const redis = client();
     const a = make(redis, { hz: 60_000 });
     await a.acquire();
-    await redis.script('FLUSH');
+    await flushScripts(redis);
     await a.acquire();
     expect((await a.peek()).tokens).toBe(1);
   });

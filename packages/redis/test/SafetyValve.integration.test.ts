@@ -3,7 +3,17 @@ import { SafetyValve } from '@valve/safety';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERR_VALVE_REDIS_UNAVAILABLE, RedisSemaphore, RedisTokenBucket } from '../src/index.js';
-import { client, closeClients, deadPort, deleteUnder, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
+import {
+  client,
+  closeClients,
+  concurrencyProbe,
+  deadPort,
+  deleteUnder,
+  keysUnder,
+  sleep,
+  uniquePrefix,
+  url,
+} from './helpers.js';
 
 describe.skipIf(!url)('SafetyValve with Redis sources (rateSource, concurrencySource)', () => {
   const prefix = uniquePrefix();
@@ -34,22 +44,15 @@ describe.skipIf(!url)('SafetyValve with Redis sources (rateSource, concurrencySo
       const valve = new SafetyValve({ name: 'api', size: 100, rateSource, concurrencySource });
       return { valve, rateSource, concurrencySource };
     });
-    let running = 0;
-    let maxRunning = 0;
-    const job = async () => {
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      await sleep(5);
-      running--;
-      return 'ok';
-    };
+    const probe = concurrencyProbe();
+    const job = probe.job;
     const results = await Promise.all(
       instances.flatMap(({ valve }) => Array.from({ length: 20 }, () => valve.run(job))),
     );
     expect(results).toHaveLength(40);
     expect(results.every((r) => r === 'ok')).toBe(true);
-    expect(maxRunning).toBeLessThanOrEqual(3);
-    expect(maxRunning).toBeGreaterThan(1); // both valves' jobs overlapped: the cap was contended
+    expect(probe.max).toBeLessThanOrEqual(3);
+    expect(probe.max).toBeGreaterThan(1); // both valves' jobs overlapped: the cap was contended
     for (const { valve, rateSource, concurrencySource } of instances) {
       valve.close();
       await rateSource.close();

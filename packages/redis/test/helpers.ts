@@ -1,25 +1,92 @@
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { requireService } from '@valve/testkit';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach } from 'vitest';
 
-/** REDIS_URL, or undefined after a loud skip message (a failure under VALVE_REQUIRE_SERVICES=1). */
-export const url = requireService('REDIS_URL', 'redis');
+/**
+ * Which Redis the shared suites run against. vitest.config.ts runs them twice: project `redis`
+ * on the single server (REDIS_URL), project `cluster` with VALVE_REDIS_TOPOLOGY=cluster on the
+ * Redis Cluster (VALVE_REDIS_CLUSTER_NODES, started by scripts/redis-cluster.sh in .ci/run),
+ * where {@link client} is an ioredis `Cluster` that follows MOVED/ASK itself.
+ */
+export const topology: 'single' | 'cluster' = process.env.VALVE_REDIS_TOPOLOGY === 'cluster' ? 'cluster' : 'single';
+
+/** What {@link client} returns: either kind of ioredis client, as the sources accept. */
+export type Client = Redis | Cluster;
+
+/**
+ * REDIS_URL (or, in the cluster project, VALVE_REDIS_CLUSTER_NODES), or undefined after a loud
+ * skip message (a failure under VALVE_REQUIRE_SERVICES=1).
+ */
+export const url =
+  topology === 'cluster'
+    ? requireService('VALVE_REDIS_CLUSTER_NODES', 'Redis Cluster')
+    : requireService('REDIS_URL', 'redis');
+
+/** The cluster's nodes as ioredis takes them, from `VALVE_REDIS_CLUSTER_NODES` ("host:port,..."). */
+export function clusterNodes(list: string): { host: string; port: number }[] {
+  return list.split(',').map((hp) => {
+    const [host, port] = hp.trim().split(':');
+    return { host: host as string, port: Number(port) };
+  });
+}
 
 /** A key prefix no other test run (or engineer) shares, so parallel runs never collide. */
 export function uniquePrefix(): string {
   return `valve-test:${randomUUID().slice(0, 8)}:`;
 }
 
-const clients: Redis[] = [];
+const clients: Client[] = [];
 
-/** A fresh client on REDIS_URL, closed by {@link closeClients}. */
-export function client(options: { lazyConnect?: boolean } = {}): Redis {
-  const c = new Redis(url!, { lazyConnect: options.lazyConnect ?? false });
+/** A fresh client on the topology under test, closed by {@link closeClients}. */
+export function client(options: { lazyConnect?: boolean } = {}): Client {
+  const lazyConnect = options.lazyConnect ?? false;
+  const c =
+    topology === 'cluster' ? new Cluster(clusterNodes(url!), { lazyConnect }) : new Redis(url!, { lazyConnect });
   c.on('error', () => {});
   clients.push(c);
   return c;
+}
+
+/** A client on the single server (REDIS_URL), for the files that only run there (proxies, child processes). */
+export function singleClient(): Redis {
+  const c = new Redis(process.env.REDIS_URL!);
+  c.on('error', () => {});
+  clients.push(c);
+  return c;
+}
+
+/** The nodes a SCAN or a server-wide command must visit: the primaries of a cluster, or the server. */
+function servers(redis: Client): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/**
+ * How many connections subscribe to `channel`, on every node: a Cluster's subscriber connection
+ * may sit on any node (primary or replica), and `PUBSUB NUMSUB` counts only the node's own.
+ */
+export async function subscribers(redis: Client, channel: string): Promise<number> {
+  if (redis instanceof Cluster && redis.status !== 'ready') await redis.ping(); // learn the nodes
+  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+  const counts = await Promise.all(
+    nodes.map(async (node) => Number(((await node.pubsub('NUMSUB', channel)) as [string, number])[1])),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** The channels under `prefix` that someone subscribes to, on every node (see {@link subscribers}). */
+export async function channelsUnder(redis: Client, prefix: string): Promise<string[]> {
+  if (redis instanceof Cluster && redis.status !== 'ready') await redis.ping(); // learn the nodes
+  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+  const lists = await Promise.all(nodes.map((node) => node.pubsub('CHANNELS', `${prefix}*`) as Promise<string[]>));
+  return [...new Set(lists.flat())].sort();
+}
+
+/** `SCRIPT FLUSH` on every primary (what a restart does to the script cache). */
+export async function flushScripts(redis: Client): Promise<void> {
+  if (redis instanceof Cluster && redis.status !== 'ready') await redis.ping(); // learn the nodes
+  await Promise.all(servers(redis).map((node) => node.script('FLUSH')));
 }
 
 export async function closeClients(): Promise<void> {
@@ -65,7 +132,7 @@ export async function slowClient(
  * closed with the other. Commands flow inbound -> Redis; the caller forwards the replies.
  */
 function toRedis(inbound: Socket, sockets: Set<Socket>): Socket {
-  const target = new URL(url!);
+  const target = new URL(process.env.REDIS_URL!); // proxies stand in front of the single server
   const outbound = connect(Number(target.port || 6379), target.hostname);
   for (const s of [inbound, outbound]) {
     sockets.add(s);
@@ -88,27 +155,48 @@ function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
   });
 }
 
-/** Every key under `prefix`, found by SCAN (what a user would see left behind). */
-export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+/** Every key under `prefix`, found by SCAN on every primary (what a user would see left behind). */
+export async function keysUnder(redis: Client, prefix: string): Promise<string[]> {
+  if (redis instanceof Cluster && redis.status !== 'ready') await redis.ping(); // learn the nodes
   const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
+  for (const node of servers(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+  }
   return found.sort();
 }
 
-/** Deletes every key under `prefix` (cleanup after a test). */
-export async function deleteUnder(redis: Redis, prefix: string): Promise<void> {
+/** Deletes every key under `prefix` (cleanup after a test); one DEL per key: keys span slots. */
+export async function deleteUnder(redis: Client, prefix: string): Promise<void> {
   const keys = await keysUnder(redis, prefix);
-  if (keys.length > 0) await redis.del(...keys);
+  await Promise.all(keys.map((key) => redis.del(key)));
 }
 
 /** Real time, for tests against a real server only (their waits are bounded by the test timeout). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A job that runs `ms` of real time and records how many of its calls ran at once (`max`). */
+export function concurrencyProbe(ms = 5): { job: () => Promise<'ok'>; readonly max: number } {
+  let running = 0;
+  let max = 0;
+  return {
+    job: async () => {
+      running++;
+      max = Math.max(max, running);
+      await sleep(ms);
+      running--;
+      return 'ok';
+    },
+    get max() {
+      return max;
+    },
+  };
 }
 
 /** Resolves when `predicate` holds, checking every `everyMs`; throws after `withinMs`. */

@@ -7,7 +7,7 @@ import { track } from '@valve/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSemaphore } from '../src/index.js';
-import { client, closeClients, deleteUnder, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
+import { singleClient, closeClients, deleteUnder, keysUnder, sleep, uniquePrefix, url } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Inside the package's node_modules, so the bundle resolves `ioredis` like the package does.
@@ -72,7 +72,7 @@ describe.skipIf(!url)('several processes on one key space', () => {
 
   it('a holder killed with SIGKILL mid-work: its lease expires and the cap recovers', async () => {
     const prefix = uniquePrefix();
-    const redis = client();
+    const redis = singleClient();
     const leaseMs = 400;
     const holder = start({ mode: 'hold', prefix, limit: 1, leaseMs });
     children.push(holder.child);
@@ -114,14 +114,14 @@ describe.skipIf(!url)('several processes on one key space', () => {
     // The permit it still holds renews on an unref'd timer; its lease (300 ms) then expires.
     const code = await Promise.race([exited, sleep(3000).then(() => 'still running')]);
     expect(code).toBe(0);
-    const redis = client();
+    const redis = singleClient();
     await sleep(400);
     expect(await keysUnder(redis, prefix)).toEqual([]);
   }, 8000);
 
   it('4 processes x 3 lanes hammering a cap of 3: the cap is never exceeded (measured in Redis)', async () => {
     const prefix = uniquePrefix();
-    const redis = client();
+    const redis = singleClient();
     const runs = Array.from({ length: 4 }, () =>
       start({ mode: 'cap', prefix, limit: 3, leaseMs: 4000, lanes: 3, durationMs: 1200 }),
     );
@@ -142,7 +142,7 @@ describe.skipIf(!url)('several processes on one key space', () => {
 
   it('4 processes x 4 lanes on one bucket: the global rate holds within one burst (measured in Redis)', async () => {
     const prefix = uniquePrefix();
-    const redis = client();
+    const redis = singleClient();
     const rate = 5;
     const hz = 100;
     const tokenLimit = 10;

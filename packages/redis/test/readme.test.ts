@@ -4,12 +4,12 @@ import { SafetyValve } from '@valve/safety';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisCoalescer, RedisSemaphore, RedisTokenBucket } from '../src/index.js';
-import { client, closeClients, deleteUnder, sleep, uniquePrefix, url } from './helpers.js';
+import { singleClient, closeClients, deleteUnder, sleep, uniquePrefix, url } from './helpers.js';
 
 describe.skipIf(!url)('README quick start', () => {
   const prefix = uniquePrefix();
   afterAll(async () => {
-    await deleteUnder(client(), prefix);
+    await deleteUnder(singleClient(), prefix);
     await closeClients();
   });
 
@@ -30,8 +30,8 @@ describe.skipIf(!url)('README quick start', () => {
       sources.push(rateSource, concurrencySource);
       return new SafetyValve({ name: 'payments-api', size: 100, rateSource, concurrencySource });
     }
-    const a = makeValve(client());
-    const b = makeValve(client());
+    const a = makeValve(singleClient());
+    const b = makeValve(singleClient());
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).run(() => callPaymentsApi())),
     );
@@ -46,7 +46,7 @@ describe.skipIf(!url)('README quick start', () => {
     let loads = 0;
     const db = { loadUser: async (id: string) => ({ id, n: ++loads }) };
     type User = { id: string; n: number };
-    const instances = [client(), client()].map((redis) => {
+    const instances = [singleClient(), singleClient()].map((redis) => {
       const coalescer = new RedisCoalescer<User, string>({
         redis,
         prefix,

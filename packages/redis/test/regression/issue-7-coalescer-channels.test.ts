@@ -10,7 +10,16 @@
 import { deferred } from '@valve/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisCoalescer } from '../../src/index.js';
-import { client, closeClients, deleteUnder, eventually, keysUnder, uniquePrefix, url } from '../helpers.js';
+import {
+  channelsUnder,
+  client,
+  closeClients,
+  deleteUnder,
+  eventually,
+  keysUnder,
+  uniquePrefix,
+  url,
+} from '../helpers.js';
 
 /** Redis Cluster's hash tag: what is between the first '{' and the next '}', if not empty. */
 function hashTag(key: string): string {
@@ -50,17 +59,17 @@ describe.skipIf(!url)('issue 7: coalescer channels, subscriptions and hash tags'
     });
     // Leaders (and hits) never subscribe.
     await eventually(async () => (await keysUnder(redis, prefix)).length === 1, 1000, 5);
-    expect(await redis.pubsub('CHANNELS', `${prefix}*`)).toEqual([]);
+    expect(await channelsUnder(redis, prefix)).toEqual([]);
 
     const following = b.fetch('k1', async () => 'not run');
-    await eventually(async () => (await redis.pubsub('CHANNELS', `${prefix}*`)).length > 0, 1000, 5);
-    expect(await redis.pubsub('CHANNELS', `${prefix}*`)).toEqual([b.channelFor('k1')]);
+    await eventually(async () => (await channelsUnder(redis, prefix)).length > 0, 1000, 5);
+    expect(await channelsUnder(redis, prefix)).toEqual([b.channelFor('k1')]);
 
     gate.resolve();
     expect(await leading).toBe('v1');
     expect(await following).toBe('v1');
     expect(b.stats().followed).toBe(1);
-    await eventually(async () => (await redis.pubsub('CHANNELS', `${prefix}*`)).length === 0, 1000, 5);
+    await eventually(async () => (await channelsUnder(redis, prefix)).length === 0, 1000, 5);
   }, 5000);
 
   it('a key’s lock, stored result and channel share one non-empty hash tag (one Cluster slot)', async () => {

@@ -16,7 +16,7 @@ import { ManualClock } from '@valve/core';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisCoalescer } from '../../src/index.js';
-import { cleanupsPerTest, client, gatedProxy, uniquePrefix, url } from '../helpers.js';
+import { cleanupsPerTest, gatedProxy, singleClient, uniquePrefix, url } from '../helpers.js';
 
 /**
  * The next message on `channel` (already subscribed on `sub`). The bound only turns a missing
@@ -48,8 +48,8 @@ describe.skipIf(!url)('issue 7: a timed-out claim leaves no orphan lock', () => 
     const slow = new Redis({ host: '127.0.0.1', port: proxy.port });
     slow.on('error', () => {});
     defer(() => slow.disconnect());
-    const direct = client();
-    const watcher = client(); // subscribed below: only pub/sub on this one
+    const direct = singleClient();
+    const watcher = singleClient(); // subscribed below: only pub/sub on this one
     const clock = new ManualClock();
     const common = { prefix, name: 'c', redisErrorPolicy: 'fail-open', waitTimeoutMs: 3000 } as const;
     const a = new RedisCoalescer<string>({ ...common, redis: slow, clock, commandTimeoutMs: 1000 });

@@ -10,8 +10,8 @@ import { SafetyValve } from '@valve/safety';
 import { requireService } from '@valve/testkit';
 import { Cluster } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisCoalescer, RedisSemaphore, RedisTokenBucket } from '../src/index.js';
-import { sleep, uniquePrefix } from './helpers.js';
+import { RedisCoalescer, RedisSemaphore, RedisTokenBucket } from '../../src/index.js';
+import { concurrencyProbe, sleep, uniquePrefix } from '../helpers.js';
 
 const nodes = requireService('VALVE_REDIS_CLUSTER_NODES', 'Redis Cluster');
 
@@ -78,21 +78,14 @@ describe.skipIf(!nodes)('@valve/redis on a Redis Cluster', () => {
           concurrencySource,
         };
       });
-      let running = 0;
-      let maxRunning = 0;
-      const job = async () => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
-        await sleep(5);
-        running--;
-        return 'ok';
-      };
+      const probe = concurrencyProbe();
+      const job = probe.job;
       const results = await Promise.all(
         instances.flatMap(({ valve }) => Array.from({ length: 10 }, () => valve.run(job))),
       );
       expect(results.filter((r) => r === 'ok')).toHaveLength(30);
-      expect(maxRunning, name).toBeLessThanOrEqual(3);
-      expect(maxRunning, name).toBeGreaterThan(1);
+      expect(probe.max, name).toBeLessThanOrEqual(3);
+      expect(probe.max, name).toBeGreaterThan(1);
       for (const { valve, rateSource, concurrencySource } of instances) {
         valve.close();
         await rateSource.close();
