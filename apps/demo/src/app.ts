@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { isValveError, MetricsRegistry, systemClock } from '@valve/core';
 import { respondOverloaded, safetyMiddleware } from '@valve/safety/http';
 import express, { type Express, type RequestHandler } from 'express';
+import { Redis } from 'ioredis';
 import { backgroundWork } from './backgroundWork.js';
 import { type Cache, createCache } from './cache/index.js';
 import type { DemoConfig } from './config.js';
@@ -151,6 +152,7 @@ export function buildApp(parts: AppParts): BuiltApp {
       database: db.kind,
       cache: cache.kind,
       uptimeSeconds: Math.round(process.uptime()),
+      pid: process.pid, // which of the DEMO_PROCESSES answered
       ...(worker === undefined ? {} : { worker }),
     });
   });
@@ -324,11 +326,19 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   const slow = new LatencyDatabase(raw, config.databaseUrl === undefined ? 1 : config.dbPoolSize, config.dbLatencyMs);
   const db = new CountingDatabase(slow, registry);
   let cache: Cache;
+  // DEMO_PROCESSES > 1: the SafetyValve's limits live in Redis (one client per process).
+  let shared: Redis | undefined;
   try {
     await db.init(config.seedCustomers);
     cache = await createCache(config.redisUrl, `valve:${config.tablePrefix}`);
+    if (config.processes > 1) {
+      shared = new Redis(config.redisUrl!, { maxRetriesPerRequest: 1 });
+      shared.on('error', () => {}); // the sources' policy (fail-closed) answers for Redis errors
+      await shared.ping();
+    }
   } catch (error) {
     processMetrics.stop();
+    shared?.disconnect();
     await db.close().catch(() => {});
     throw error;
   }
@@ -353,6 +363,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     cached: withCache(direct),
     guardedCached: guardedCachedOf,
     log,
+    shared,
   });
   const loaders = { direct, cached: withCache(direct), guardedCached: guardedCachedOf(valves.safety) };
   let shuttingDown = false;
@@ -391,7 +402,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
     await once(server, 'listening');
   } catch (error) {
     processMetrics.stop();
-    await Promise.allSettled([valves.close(), db.close(), cache.close()]);
+    await Promise.allSettled([valves.close(), db.close(), cache.close(), shared?.quit()]);
     throw new Error(`cannot listen on ${config.host}:${config.port} (HOST/PORT): ${(error as Error).message}`, {
       cause: error,
     });
@@ -416,7 +427,7 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
       await valves.close();
       await retention?.stop();
       processMetrics.stop();
-      const results = await Promise.allSettled([cache.close(), db.close()]);
+      const results = await Promise.allSettled([cache.close(), db.close(), shared?.quit()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     })();

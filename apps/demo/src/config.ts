@@ -62,6 +62,16 @@ export interface DemoConfig {
   safetyQueue: 'fifo' | 'codel' | 'codel-timer' | 'deadline';
   /** SafetyValve: longest wait for a slot before a 503 (a hard bound with every discipline). */
   safetyDeadlineMs: number;
+  /**
+   * SafetyValve: queries started per second (undefined: no rate limit). With DEMO_PROCESSES > 1
+   * it is global (a RedisTokenBucket), like `safetyConcurrency` (a RedisSemaphore).
+   */
+  safetyRate: number | undefined;
+  /**
+   * DEMO_PROCESSES: server processes sharing the port (node:cluster). Above 1, the SafetyValve's
+   * concurrency cap and rate live in Redis (REDIS_URL required), so they hold across processes.
+   */
+  processes: number;
   /** BackpressureController of POST /events: buffered events. */
   eventsBufferSize: number;
   /** Events per INSERT. */
@@ -178,8 +188,17 @@ export function loadConfig(env: Env = process.env): DemoConfig {
   if (retainRows !== undefined && databaseUrl !== undefined && /^(mysql|mariadb):/i.test(databaseUrl)) {
     throw new ConfigError('DEMO_RETAIN_ROWS works with PGlite and PostgreSQL only, not with a mysql:// DATABASE_URL');
   }
+  const processes = int(env, 'DEMO_PROCESSES', 1, 1, 64);
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  if (processes > 1 && redisUrl === undefined) {
+    throw new ConfigError(
+      `DEMO_PROCESSES=${processes} needs REDIS_URL: the processes share the SafetyValve's limits through Redis`,
+    );
+  }
   return {
     host,
+    processes,
+    safetyRate: env.SAFETY_RATE?.trim() ? int(env, 'SAFETY_RATE', 0, 1, 10_000_000) : undefined,
     retainRows,
     retainIntervalMs: int(env, 'DEMO_RETAIN_INTERVAL_MS', 10_000, 100, 86_400_000),
     pgliteCheckpointIntervalMs: int(env, 'PGLITE_CHECKPOINT_INTERVAL_MS', 30_000, 0, 86_400_000),
@@ -193,7 +212,7 @@ export function loadConfig(env: Env = process.env): DemoConfig {
       maxAttempts: int(env, 'PGLITE_RESTART_MAX_ATTEMPTS', 5, 0, 1000),
     },
     pgliteWorkerScript: env.PGLITE_WORKER_SCRIPT?.trim() || undefined,
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl,
     seedCustomers: int(env, 'SEED_CUSTOMERS', CUSTOMERS, 1, 10_000_000),
     tablePrefix: prefix,
     dbPoolSize,

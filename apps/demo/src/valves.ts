@@ -16,7 +16,9 @@ import { BackpressureController, type FlushResult } from '@valve/backpressure';
 import { BurstValve } from '@valve/burst';
 import type { MetricsRegistry } from '@valve/core';
 import { PromisePool } from '@valve/pool';
-import { SafetyValve } from '@valve/safety';
+import { RedisSemaphore, RedisTokenBucket } from '@valve/redis';
+import { SafetyValve, type SafetyValveOptions } from '@valve/safety';
+import type { Redis } from 'ioredis';
 import type { DemoConfig } from './config.js';
 import type { AuditRecord, Database, NewEvent } from './db/index.js';
 import type { CustomerLoader } from './routes/customers.js';
@@ -58,12 +60,15 @@ export interface ValveDeps {
   /** Cache first, then `direct` inside the SafetyValve on a miss (built from the valve). */
   guardedCached: (safety: SafetyValve) => CustomerLoader;
   log: (line: string) => void;
+  /** With DEMO_PROCESSES > 1: the Redis client the shared limits run on (see {@link safetyLimits}). */
+  shared?: Redis;
 }
 
-export function createValves({ config, metrics, db, direct, cached, guardedCached, log }: ValveDeps): Valves {
+export function createValves({ config, metrics, db, direct, cached, guardedCached, log, shared }: ValveDeps): Valves {
+  const limits = safetyLimits(config, shared);
   const safety = new SafetyValve({
     name: 'db',
-    concurrency: config.safetyConcurrency,
+    ...limits.options,
     size: config.safetyQueueSize,
     // A waiter that cannot start within the deadline gets a 503 instead of a slow answer.
     queue: config.safetyQueue,
@@ -174,7 +179,44 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
       await pool.done();
       // drain: true flushes every accepted item before stopping; nothing is dropped.
       await Promise.all([events.stop({ drain: true }), audit.stop({ drain: true })]);
-      safety.close();
+      await safety.close();
+      await limits.close();
+    },
+  };
+}
+
+/**
+ * The SafetyValve's concurrency cap (SAFETY_CONCURRENCY) and rate (SAFETY_RATE per second): in
+ * this process, or, with a Redis client (DEMO_PROCESSES > 1), one RedisSemaphore and one
+ * RedisTokenBucket named `demo-db` that every process shares, so N processes together start at
+ * most SAFETY_CONCURRENCY queries at once and SAFETY_RATE per second. Fail-closed: if Redis
+ * cannot answer, the valve refuses (503) rather than let N processes each admit the full limit.
+ */
+function safetyLimits(
+  config: DemoConfig,
+  shared: Redis | undefined,
+): {
+  options: Pick<SafetyValveOptions, 'concurrency' | 'rate' | 'hz' | 'tokenLimit' | 'rateSource' | 'concurrencySource'>;
+  close(): Promise<void>;
+} {
+  const rate = config.safetyRate;
+  if (shared === undefined) {
+    const local = rate === undefined ? {} : { rate, hz: 1000, tokenLimit: rate };
+    return { options: { concurrency: config.safetyConcurrency, ...local }, close: async () => {} };
+  }
+  const common = {
+    redis: shared,
+    prefix: `valve:${config.tablePrefix}`,
+    name: 'demo-db',
+    redisErrorPolicy: 'fail-closed',
+  } as const;
+  const concurrencySource = new RedisSemaphore({ ...common, limit: config.safetyConcurrency, leaseMs: 10_000 });
+  const rateSource =
+    rate === undefined ? undefined : new RedisTokenBucket({ ...common, rate, hz: 1000, tokenLimit: rate });
+  return {
+    options: { concurrencySource, ...(rateSource && { rateSource }) },
+    close: async () => {
+      await Promise.all([concurrencySource.close(), rateSource?.close()]);
     },
   };
 }

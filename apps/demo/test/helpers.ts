@@ -29,3 +29,13 @@ export async function getJson(
 export function postJson(url: string, body: string, contentType = 'application/json') {
   return getJson(url, { method: 'POST', body, headers: { 'content-type': contentType } });
 }
+
+/** Whether any process of group `pgid` is alive (a child spawned with `detached: true`). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

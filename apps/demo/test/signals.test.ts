@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { groupAlive } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SERVER = join(ROOT, 'apps', 'demo', 'dist', 'server.js');
@@ -31,15 +32,6 @@ afterEach(() => {
   // A failed test must not leave its processes running: kill what is left of each group.
   for (const s of started.splice(0)) if (s.child.pid !== undefined && groupAlive(s.child.pid)) killGroup(s.child.pid);
 });
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function pidAlive(pid: number): boolean {
   try {
