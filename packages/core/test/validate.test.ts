@@ -114,6 +114,11 @@ suite('validators', () => {
     const signal = new AbortController().signal;
     expect(validateSignal(signal, 'signal')).toBe(signal);
     expect(validateSignal(undefined, 'signal')).toBeUndefined();
+    expect(validateSignal(AbortSignal.abort(), 'signal')?.aborted).toBe(true);
+    // A signal-like object (another realm's, a polyfill's) is checked by shape.
+    const like = { aborted: false, addEventListener() {} };
+    expect(validateSignal(like, 'signal')).toBe(like);
+    throws(() => validateSignal({ aborted: 'no', addEventListener() {} }, 'signal'), TypeError, 'signal must be');
     throws(() => validateSignal({}, 'signal'), TypeError, 'signal must be an AbortSignal, got an object');
   });
 
