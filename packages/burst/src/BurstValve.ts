@@ -34,6 +34,7 @@ import {
 import type { BurstStats } from './BurstMetrics.js';
 import { Call, DONE, PENDING } from './Call.js';
 import { CallTable } from './CallTable.js';
+import { holdShapes, type ShapesValve } from './holdShapes.js';
 import { normalizeArguments } from './normalizeOptions.js';
 import type {
   BatchContext,
@@ -54,11 +55,22 @@ function identity<V>(value: V): V {
 }
 function noop(): void {}
 const resolved = Promise.resolve();
+/** The fetcher of the valve `holdShapes` keeps: its one call never settles. */
+function never(): Promise<never> {
+  return new Promise(noop);
+}
 
 /** The options that may follow a fetcher argument. */
 export type TrailingOptions<T, K> = Omit<BurstValveOptions<T, K>, 'fetch' | 'batch'>;
 
 export class BurstValve<T, K = string | number | symbol> extends CallTable<T, K> implements Valve {
+  /**
+   * Never read: it keeps the hot path's hidden classes alive (see `holdShapes`). A static field,
+   * because a module-level constant nothing reads may be collected.
+   */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held, never read (see holdShapes)
+  static readonly #shapes: ShapesValve = holdShapes(new BurstValve<never, number>(never, { name: 'shapes' }));
+
   private closing: Promise<void> | undefined = undefined;
 
   /** Every finished fetcher run, `{ key, status, callers, durationMs, error? }`, after the valve's state is updated. */
