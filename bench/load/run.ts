@@ -9,11 +9,15 @@
  *
  *   node dist/load/run.js [--quick] [--connections N] [--duration S] [--runs N]
  *                         [--db pglite,mysql,postgres] [--scenario burst,overload,events]
+ *   node dist/load/run.js --scenario scale-out [--quick] [--connections N] [--duration S] [--runs N]
  *
  * Defaults match the seed: 100 connections, 15 s per run, 3 runs. `--quick`: 3 s, 1 run.
  * `--db` and `--scenario` pick a subset for fast iteration; such a run writes
  * load-<date>[-quick]-partial.md/.svg, never over the file of a complete run.
  * Results: bench/results/load-<date>[-quick].md and .svg (and the raw .json, not committed).
+ *
+ * `--scenario scale-out` runs alone (scaleOut.ts): the demo with 1 and 2 processes on PostgreSQL
+ * (VALVE_POSTGRES_URL) and Redis-backed limits (REDIS_URL); it writes load-<date>[-quick]-scale-out.md.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -24,11 +28,14 @@ import { CUSTOMERS, HOT_ID, median, SEEDS, ZIPF_S, zipfSampler } from '@valve/de
 import { type DemoProcess, startDemo } from './demoProcess.js';
 import { measure, type RunResult, type Target } from './measure.js';
 import { type Comparison, comparisonMarkdown, ratioOf, type VariantRuns } from './report.js';
+import { runScaleOut, SCALE_OUT_PROCESSES, scaleOutMarkdown } from './scaleOut.js';
 
 const DATABASES = ['pglite', 'mysql', 'postgres'] as const;
 type DatabaseKey = (typeof DATABASES)[number];
 const SCENARIOS = ['burst', 'overload', 'events'] as const;
-type Scenario = (typeof SCENARIOS)[number];
+/** Not in a default run: it starts its own demos (1 and 2 processes) and needs Redis and PostgreSQL. */
+const SCALE_OUT = 'scale-out';
+type Scenario = (typeof SCENARIOS)[number] | typeof SCALE_OUT;
 
 interface Settings {
   quick: boolean;
@@ -43,7 +50,7 @@ interface Settings {
 
 const USAGE =
   'usage: node dist/load/run.js [--quick] [--connections N] [--duration S] [--runs N] ' +
-  '[--db pglite,mysql,postgres] [--scenario burst,overload,events]';
+  '[--db pglite,mysql,postgres] [--scenario burst,overload,events | scale-out]';
 
 function listOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): Set<T> {
   const items = (value ?? '').split(',').map((x) => x.trim());
@@ -61,7 +68,7 @@ function parseArgs(argv: string[]): Settings {
     durationS: 15,
     runs: 3,
     databases: new Set(DATABASES),
-    scenarios: new Set(SCENARIOS),
+    scenarios: new Set<Scenario>(SCENARIOS),
   };
   const num = (name: string, value: string | undefined, min: number, max: number): number => {
     const n = Number(value);
@@ -85,11 +92,14 @@ function parseArgs(argv: string[]): Settings {
       s.runs = num('--runs', argv[++i], 1, 10);
       explicitRuns = true;
     } else if (arg === '--db') s.databases = listOf('--db', argv[++i], DATABASES);
-    else if (arg === '--scenario') s.scenarios = listOf('--scenario', argv[++i], SCENARIOS);
+    else if (arg === '--scenario') s.scenarios = listOf<Scenario>('--scenario', argv[++i], [...SCENARIOS, SCALE_OUT]);
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)} (try --help)`);
+  }
+  if (s.scenarios.has(SCALE_OUT) && s.scenarios.size > 1) {
+    throw new Error('--scenario scale-out runs alone (it starts its own demos), not with other scenarios');
   }
   if (s.quick) {
     if (!explicitDuration) s.durationS = 3;
@@ -663,6 +673,7 @@ async function main(): Promise<void> {
   if (!existsSync(SERVER)) {
     throw new Error(`${SERVER} is missing: build the demo first (pnpm turbo run build --filter=@valve/demo)`);
   }
+  if (s.scenarios.has(SCALE_OUT)) return scaleOut(s);
   const offered: [DatabaseKey, string, string | undefined, boolean][] = [
     ['pglite', 'Embedded PGlite', undefined, true],
   ];
@@ -714,6 +725,61 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.md`, md);
   log(`\n${md}\n`);
   log(`wrote ${base}.md and ${base}.svg`);
+}
+
+async function scaleOut(s: Settings): Promise<void> {
+  const databaseUrl = process.env.VALVE_POSTGRES_URL;
+  const redisUrl = process.env.REDIS_URL;
+  if (!databaseUrl || !redisUrl) {
+    throw new Error('--scenario scale-out needs VALVE_POSTGRES_URL and REDIS_URL (the processes share both)');
+  }
+  const startLoad = loadAverage();
+  const started = Date.now();
+  log(
+    `valve load test, scale-out: ${SCALE_OUT_PROCESSES.join(' and ')} processes, ${s.connections} connections x ` +
+      `${s.durationS} s x ${s.runs} round(s); load average (1, 5, 15 min): ${startLoad}`,
+  );
+  const zipf = zipfSampler(CUSTOMERS, ZIPF_S, SEEDS.zipf);
+  const runs = await runScaleOut({
+    serverPath: SERVER,
+    databaseUrl,
+    redisUrl,
+    seedCustomers: CUSTOMERS,
+    settings: s,
+    zipfPath: () => String(zipf()),
+    log,
+    onDemo: (demo) => {
+      current = demo;
+    },
+  });
+  const endLoad = loadAverage();
+  const date = new Date().toISOString().slice(0, 10);
+  const base = join(RESULTS, `load-${date}${s.quick ? '-quick' : ''}-scale-out`);
+  mkdirSync(RESULTS, { recursive: true });
+  const cpu = cpus();
+  const md = [
+    `# Scale-out load test, ${date}${s.quick ? ' (--quick)' : ''}`,
+    '',
+    `\`pnpm bench:load ${process.argv
+      .slice(2)
+      .filter((a) => a !== '--')
+      .join(' ')}\`: the demo with ${SCALE_OUT_PROCESSES.join(' and ')} processes (\`DEMO_PROCESSES\`, node:cluster) ` +
+      `on one PostgreSQL and one Redis, ${s.connections} connections, ${s.durationS} s per route, ${s.runs} round(s), the process ` +
+      `counts alternating. Machine: ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}; ` +
+      `autocannon, the demo's processes, PostgreSQL and Redis share these cores. Took ${Math.round((Date.now() - started) / 1000)} s.`,
+    '',
+    `Load average (1, 5, 15 min) at the start: ${startLoad}; at the end: ${endLoad}.`,
+    '',
+    scaleOutMarkdown(runs),
+    '',
+  ].join('\n');
+  writeFileSync(
+    `${base}.json`,
+    `${JSON.stringify({ settings: { ...s, scenarios: [...s.scenarios] }, startLoad, endLoad, runs }, null, 2)}\n`,
+  );
+  writeFileSync(`${base}.md`, md);
+  log(`\n${md}`);
+  log(`wrote ${base}.md`);
 }
 
 function markdown(

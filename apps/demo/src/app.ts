@@ -326,12 +326,12 @@ export async function startDemo(config: DemoConfig, options: DemoOptions = {}): 
   const slow = new LatencyDatabase(raw, config.databaseUrl === undefined ? 1 : config.dbPoolSize, config.dbLatencyMs);
   const db = new CountingDatabase(slow, registry);
   let cache: Cache;
-  // DEMO_PROCESSES > 1: the SafetyValve's limits live in Redis (one client per process).
+  // DEMO_PROCESSES > 1 or SAFETY_LIMITS=redis: the SafetyValve's limits live in Redis (one client per process).
   let shared: Redis | undefined;
   try {
     await db.init(config.seedCustomers);
     cache = await createCache(config.redisUrl, `valve:${config.tablePrefix}`);
-    if (config.processes > 1) {
+    if (config.sharedLimits) {
       shared = new Redis(config.redisUrl!, { maxRetriesPerRequest: 1 });
       shared.on('error', () => {}); // the sources' policy (fail-closed) answers for Redis errors
       await shared.ping();

@@ -72,6 +72,13 @@ export interface DemoConfig {
    * concurrency cap and rate live in Redis (REDIS_URL required), so they hold across processes.
    */
   processes: number;
+  /**
+   * SAFETY_LIMITS: where the SafetyValve's cap and rate live. `redis` (required, and the default,
+   * with DEMO_PROCESSES > 1): a RedisSemaphore and RedisTokenBucket; one process may use them too,
+   * so a 1-process baseline runs on the same Redis-backed limits as N processes (the load tool's
+   * scale-out scenario). `local` (the default for one process): in-process.
+   */
+  sharedLimits: boolean;
   /** BackpressureController of POST /events: buffered events. */
   eventsBufferSize: number;
   /** Events per INSERT. */
@@ -195,9 +202,19 @@ export function loadConfig(env: Env = process.env): DemoConfig {
       `DEMO_PROCESSES=${processes} needs REDIS_URL: the processes share the SafetyValve's limits through Redis`,
     );
   }
+  const limits = oneOf(env, 'SAFETY_LIMITS', processes > 1 ? 'redis' : 'local', ['local', 'redis']);
+  if (limits === 'local' && processes > 1) {
+    throw new ConfigError(
+      `SAFETY_LIMITS=local cannot be used with DEMO_PROCESSES=${processes}: each process would admit the full limit`,
+    );
+  }
+  if (limits === 'redis' && redisUrl === undefined) {
+    throw new ConfigError('SAFETY_LIMITS=redis needs REDIS_URL');
+  }
   return {
     host,
     processes,
+    sharedLimits: limits === 'redis',
     safetyRate: env.SAFETY_RATE?.trim() ? int(env, 'SAFETY_RATE', 0, 1, 10_000_000) : undefined,
     retainRows,
     retainIntervalMs: int(env, 'DEMO_RETAIN_INTERVAL_MS', 10_000, 100, 86_400_000),

@@ -60,7 +60,7 @@ export interface ValveDeps {
   /** Cache first, then `direct` inside the SafetyValve on a miss (built from the valve). */
   guardedCached: (safety: SafetyValve) => CustomerLoader;
   log: (line: string) => void;
-  /** With DEMO_PROCESSES > 1: the Redis client the shared limits run on (see {@link safetyLimits}). */
+  /** With DEMO_PROCESSES > 1 or SAFETY_LIMITS=redis: the Redis client the shared limits run on (see {@link safetyLimits}). */
   shared?: Redis;
 }
 
@@ -187,7 +187,7 @@ export function createValves({ config, metrics, db, direct, cached, guardedCache
 
 /**
  * The SafetyValve's concurrency cap (SAFETY_CONCURRENCY) and rate (SAFETY_RATE per second): in
- * this process, or, with a Redis client (DEMO_PROCESSES > 1), one RedisSemaphore and one
+ * this process, or, with a Redis client (DEMO_PROCESSES > 1 or SAFETY_LIMITS=redis), one RedisSemaphore and one
  * RedisTokenBucket named `demo-db` that every process shares, so N processes together start at
  * most SAFETY_CONCURRENCY queries at once and SAFETY_RATE per second. Fail-closed: if Redis
  * cannot answer, the valve refuses (503) rather than let N processes each admit the full limit.

@@ -94,9 +94,21 @@ describe('loadConfig', () => {
     ['POOL_MAX_QUEUED', '1000001', /POOL_MAX_QUEUED must be an integer from 1 to 1000000, got "1000001"/],
     ['POOL_MAX_QUEUED', '1.5', /POOL_MAX_QUEUED must be an integer from 1 to 1000000, got "1.5"/],
     ['EVENTS_MAX_PER_REQUEST', '0', /EVENTS_MAX_PER_REQUEST must be an integer from 1 to 10000/],
+    ['SAFETY_LIMITS', 'global', /SAFETY_LIMITS must be one of local, redis, got "global"/],
+    ['SAFETY_LIMITS', 'redis', /SAFETY_LIMITS=redis needs REDIS_URL/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('puts the SafetyValve limits in Redis with DEMO_PROCESSES > 1 or SAFETY_LIMITS=redis', () => {
+    const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(loadConfig(redis).sharedLimits).toBe(false);
+    expect(loadConfig({ ...redis, SAFETY_LIMITS: 'redis' }).sharedLimits).toBe(true);
+    expect(loadConfig({ ...redis, DEMO_PROCESSES: '2' }).sharedLimits).toBe(true);
+    expect(() => loadConfig({ ...redis, DEMO_PROCESSES: '2', SAFETY_LIMITS: 'local' })).toThrow(
+      /SAFETY_LIMITS=local cannot be used with DEMO_PROCESSES=2/,
+    );
   });
 
   it('rejects a batch larger than the buffer', () => {
