@@ -1,4 +1,5 @@
 import { LazyQueue, type LazyQueueEntry, type WaitLine } from '@valve/core';
+import { CoDel, type CoDelSource } from './CoDel.js';
 
 /** A waiter of a {@link FairLine}: it names its flow (its key) and may cost more than one turn. */
 export interface FairEntry extends LazyQueueEntry {
@@ -27,6 +28,8 @@ export class FairFlow {
   listed: 0 | 1 | 2 | 3 = 0;
   prev: FairFlow | undefined = undefined;
   next: FairFlow | undefined = undefined;
+  /** The flow's own CoDel state (a line with `codel` creates it at the flow's first take). */
+  codel: CoDel | undefined = undefined;
 
   /**
    * @param quantum The credit a turn adds, > 0: a flow with quantum 2 is served twice as much as
@@ -38,6 +41,23 @@ export class FairFlow {
   get size(): number {
     return this.queue.size;
   }
+}
+
+/**
+ * CoDel per flow (FQ-CoDel, RFC 8290 section 4.1.1): each flow keeps its own CoDel state and is
+ * dropped from at its head, at dequeue, when its own waiters' sojourn stayed >= `targetMs` for
+ * `intervalMs`. Target and interval are checked by the valve (0 < target <= interval).
+ */
+export interface FairCoDelOptions<W> {
+  readonly targetMs: number;
+  readonly intervalMs: number;
+  /** When the waiter entered the line, by the clock the admission passes to `take(now)`. */
+  enqueuedAt(waiter: W): number;
+  /**
+   * Settles a waiter CoDel dropped (reason `overload`), before `take` returns; it has already
+   * left the line. It may push to the line, never take from it.
+   */
+  drop(waiter: W): void;
 }
 
 /** A doubly linked list of flows (O(1) append, unlink and head). */
@@ -94,6 +114,13 @@ class FlowList {
  * at its own concurrency share), `unpark(flow)` puts it back at the end of the round.
  */
 export class FairLine<W extends FairEntry> implements WaitLine<W> {
+  /** True with CoDel: `take` needs the time. */
+  readonly timed: boolean;
+  private readonly codel: FairCoDelOptions<W> | undefined;
+  /** The flow CoDel is taking from (its source reads this flow's queue). */
+  private current: FairFlow | undefined = undefined;
+  private readonly source: CoDelSource<W>;
+  private readonly dropped: (waiter: W) => void;
   /** Flows that became active and have not had their first turn: served before the round. */
   private readonly fresh = new FlowList();
   /** Backlogged flows, in round-robin order. */
@@ -101,6 +128,24 @@ export class FairLine<W extends FairEntry> implements WaitLine<W> {
   private readonly parkedList = new FlowList();
   private live = 0;
   private parkedLive = 0;
+
+  /**
+   * @param codel CoDel per flow (FQ-CoDel): without it a flow's waiters leave only when taken,
+   *   removed or evicted.
+   */
+  constructor(codel?: FairCoDelOptions<W>) {
+    this.codel = codel;
+    this.timed = codel !== undefined;
+    this.source = {
+      shift: () => {
+        const w = this.current!.queue.shift() as W | undefined;
+        if (w !== undefined) this.live--;
+        return w;
+      },
+      enqueuedAt: (w) => codel!.enqueuedAt(w),
+    };
+    this.dropped = (w) => codel!.drop(w);
+  }
 
   /** Waiters `take` can return now (parked flows excluded). */
   get size(): number {
@@ -125,7 +170,14 @@ export class FairLine<W extends FairEntry> implements WaitLine<W> {
     }
   }
 
-  take(): W | undefined {
+  /**
+   * The next waiter by deficit round robin. With CoDel the flow whose turn it is dequeues through
+   * its own CoDel state (which may drop waiters from its head first); the head's cost is checked
+   * against the credit before CoDel runs and the waiter CoDel returns is charged, so a flow's
+   * credit can go below zero (as in Linux's fq_codel) and is repaid in later turns. A flow CoDel
+   * empties leaves the round and the next flow is served.
+   */
+  take(now = 0): W | undefined {
     for (;;) {
       let f = this.fresh.head;
       if (f === undefined) {
@@ -139,6 +191,11 @@ export class FairLine<W extends FairEntry> implements WaitLine<W> {
       const waiter = f.queue.peek()!;
       const cost = waiter.cost ?? 1;
       if (f.deficit >= cost) {
+        if (this.codel !== undefined) {
+          const w = this.takeCoDel(f, now);
+          if (w === undefined) continue;
+          return w;
+        }
         f.deficit -= cost;
         f.queue.shift();
         this.live--;
@@ -243,6 +300,25 @@ export class FairLine<W extends FairEntry> implements WaitLine<W> {
     this.live = 0;
     this.parkedLive = 0;
     return out;
+  }
+
+  /**
+   * Dequeues from `f` through its CoDel state and charges the waiter returned (before a flow left
+   * empty forgets its credit); `undefined` when CoDel emptied the flow.
+   */
+  private takeCoDel(f: FairFlow, now: number): W | undefined {
+    const c = this.codel!;
+    f.codel ??= new CoDel(c.targetMs, c.intervalMs);
+    this.current = f;
+    let w: W | undefined;
+    try {
+      w = f.codel.dequeue(now, this.source, this.dropped);
+    } finally {
+      this.current = undefined;
+    }
+    if (w !== undefined) f.deficit -= w.cost ?? 1;
+    if (f.queue.size === 0) this.emptied(f);
+    return w;
   }
 
   private list(id: 0 | 1 | 2 | 3): FlowList {

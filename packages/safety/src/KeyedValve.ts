@@ -34,7 +34,7 @@ import {
   validateFunction,
   validateString,
 } from '@valve/core';
-import { FairFlow, FairLine } from './FairLine.js';
+import { type FairCoDelOptions, FairFlow, FairLine } from './FairLine.js';
 import { QuietContext } from './JobScope.js';
 import { type KeyState, KeyTable } from './KeyTable.js';
 import {
@@ -108,12 +108,17 @@ export class KeyedValve implements Valve {
     this.keyConcurrency = s.keyConcurrency;
     this.shares = s.keyConcurrency !== Number.POSITIVE_INFINITY;
     this.table = new KeyTable(s.clock, s.maxKeys, s.idleMs, s.tokenLimit, s.perMs);
+    const codel: FairCoDelOptions<KeyedJob> | undefined = s.codel && {
+      ...s.codel,
+      enqueuedAt: (job) => job.enqueuedAt,
+      drop: (job) => this.dropJob(job),
+    };
     if (s.classDeadlines.length > 1) {
-      this.classes = new PriorityClasses<KeyedJob>(s.classDeadlines.length);
+      this.classes = new PriorityClasses<KeyedJob>(s.classDeadlines.length, codel);
       this.line = this.classes;
       this.lines = this.classes.lines;
     } else {
-      const line = new FairLine<KeyedJob>();
+      const line = new FairLine<KeyedJob>(codel);
       this.classes = undefined;
       this.line = line;
       this.lines = [line];
@@ -443,6 +448,12 @@ export class KeyedValve implements Valve {
     this.left(job);
     this.refuse(job, 'deadline');
     this.admission.removed();
+  }
+
+  /** CoDel dropped the job from its key's flow (inside the line's `take`): SafetyValve's `overload`. */
+  private dropJob(job: KeyedJob): void {
+    this.left(job);
+    this.refuse(job, 'overload');
   }
 
   private abortJob(job: KeyedJob): void {

@@ -1,5 +1,5 @@
 import type { WaitLine } from '@valve/core';
-import { type FairEntry, FairLine } from './FairLine.js';
+import { type FairCoDelOptions, type FairEntry, FairLine } from './FairLine.js';
 
 /** A waiter of a {@link PriorityClasses} line: its class, 0 (lowest) to `classes - 1` (highest). */
 export interface PriorityEntry extends FairEntry {
@@ -20,11 +20,15 @@ export interface PriorityEntry extends FairEntry {
 export class PriorityClasses<W extends PriorityEntry> implements WaitLine<W> {
   /** The line of each class, index = priority. */
   readonly lines: readonly FairLine<W>[];
+  /** True with CoDel: `take` needs the time. */
+  readonly timed: boolean;
 
-  constructor(classes: number) {
+  /** @param codel CoDel per flow in every class (each key's flow of each class has its own state). */
+  constructor(classes: number, codel?: FairCoDelOptions<W>) {
     const lines: FairLine<W>[] = [];
-    for (let i = 0; i < classes; i++) lines.push(new FairLine<W>());
+    for (let i = 0; i < classes; i++) lines.push(new FairLine<W>(codel));
     this.lines = lines;
+    this.timed = codel !== undefined;
   }
 
   /** Waiters `take` can return now, over every class. */
@@ -45,10 +49,10 @@ export class PriorityClasses<W extends PriorityEntry> implements WaitLine<W> {
     this.lines[waiter.priority]!.push(waiter);
   }
 
-  take(): W | undefined {
+  take(now = 0): W | undefined {
     const lines = this.lines;
     for (let i = lines.length - 1; i >= 0; i--) {
-      const w = lines[i]!.take();
+      const w = lines[i]!.take(now);
       if (w !== undefined) return w;
     }
     return undefined;

@@ -32,8 +32,9 @@ export type {
   KeyedRunOptions,
   KeyedValveOptions,
   KeyedValveStats,
+  KeyCoDelOptions,
   PerKeyOptions,
   PriorityClassOptions,
 } from './keyedOptions.js';
-export { FairFlow, FairLine, type FairEntry } from './FairLine.js';
+export { FairFlow, FairLine, type FairCoDelOptions, type FairEntry } from './FairLine.js';
 export { PriorityClasses, type PriorityEntry } from './PriorityClasses.js';

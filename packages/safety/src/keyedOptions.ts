@@ -31,6 +31,21 @@ export interface PerKeyOptions {
    * its further jobs wait without holding up other keys. @default Infinity
    */
   concurrency?: number;
+  /**
+   * CoDel on each key's own queue (FQ-CoDel, RFC 8290): a key whose waiters' time in the queue
+   * stayed >= `targetMs` for `intervalMs` has waiters dropped from the head of its queue, at
+   * dequeue, with reason `overload`, on CoDel's control law; other keys' queues are not touched.
+   * @default none (no CoDel)
+   */
+  codel?: KeyCoDelOptions;
+}
+
+/** CoDel per key: SafetyValve's `targetMs` and `intervalMs`, with the same defaults. */
+export interface KeyCoDelOptions {
+  /** Acceptable time in the queue, in ms, > 0 and <= `intervalMs`. @default 5 */
+  targetMs?: number;
+  /** How long the time in the queue must stay >= `targetMs` before drops start, in ms, > 0. @default 100 */
+  intervalMs?: number;
 }
 
 /** One priority class (index 0 is the lowest). */
@@ -109,6 +124,8 @@ export interface KeyedSettings {
   perMs: number;
   tokenLimit: number;
   keyConcurrency: number;
+  /** CoDel per key (`perKey.codel`), checked, or `undefined`. */
+  codel: { targetMs: number; intervalMs: number } | undefined;
   maxKeys: number;
   idleMs: number;
   deadlineMs: number | undefined;
@@ -133,7 +150,20 @@ const KNOWN = [
   'metrics',
   'onReject',
 ];
-const KNOWN_PER_KEY = ['hz', 'rate', 'tokenLimit', 'concurrency'];
+const KNOWN_PER_KEY = ['hz', 'rate', 'tokenLimit', 'concurrency', 'codel'];
+
+function checkKeyCoDel(codel: KeyCoDelOptions): { targetMs: number; intervalMs: number } {
+  validateObject(codel, 'perKey.codel');
+  rejectUnknownOptions(codel, 'perKey.codel', ['targetMs', 'intervalMs']);
+  const intervalMs = validateNumber(codel.intervalMs ?? 100, 'perKey.codel.intervalMs', { above: 0 });
+  const targetMs = validateNumber(codel.targetMs ?? 5, 'perKey.codel.targetMs', { above: 0 });
+  if (targetMs > intervalMs) {
+    throw new RangeError(
+      `perKey.codel.targetMs must be <= perKey.codel.intervalMs, got targetMs ${targetMs} and intervalMs ${intervalMs}`,
+    );
+  }
+  return { targetMs, intervalMs };
+}
 
 export function checkKeyedOptions(options: KeyedValveOptions): KeyedSettings {
   validateObject(options, 'options');
@@ -160,6 +190,7 @@ export function checkKeyedOptions(options: KeyedValveOptions): KeyedSettings {
     perKey.concurrency === undefined
       ? Number.POSITIVE_INFINITY
       : validateInteger(perKey.concurrency, 'perKey.concurrency', { min: 1, allowInfinity: true });
+  const codel = perKey.codel === undefined ? undefined : checkKeyCoDel(perKey.codel);
   const maxKeys = validateInteger(options.maxKeys ?? 100_000, 'maxKeys', { min: 1 });
   const idleMs = validateNumber(options.idleMs ?? 60_000, 'idleMs', { above: 0 });
   const deadlineMs =
@@ -187,6 +218,7 @@ export function checkKeyedOptions(options: KeyedValveOptions): KeyedSettings {
     perMs,
     tokenLimit: limit,
     keyConcurrency,
+    codel,
     maxKeys,
     idleMs,
     deadlineMs,

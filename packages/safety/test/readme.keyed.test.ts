@@ -26,3 +26,20 @@ it('README: KeyedValve', async () => {
   expect(api.keyStats('acme')).toEqual({ tokens: 19, running: 0, queued: 0 });
   await api.close();
 });
+
+it('README: CoDel per key', async () => {
+  const clock = new ManualClock();
+  const runSearch = async (tenant: string) => `results for ${tenant}`;
+  // --- README: CoDel per key ---
+  const search = new KeyedValve({
+    concurrency: 4,
+    size: 1000,
+    // A tenant whose jobs have waited >= 5 ms for 100 ms has its queue thinned from the head.
+    perKey: { concurrency: 2, codel: { targetMs: 5, intervalMs: 100 } },
+    clock,
+  });
+  await search.run('tenant-a', () => runSearch('tenant-a'));
+  // --- end ---
+  expect(await search.run('tenant-b', () => runSearch('tenant-b'))).toBe('results for tenant-b');
+  await search.close();
+});

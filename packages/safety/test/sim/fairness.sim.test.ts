@@ -6,7 +6,7 @@
 import { ManualClock } from '@valve/core';
 import { describe, expect, it } from 'vitest';
 import { KeyedValve, SafetyValve } from '../../src/index.js';
-import { type Arrival, percentile, poisson, prng, simulate, waits } from './simulate.js';
+import { type Arrival, lightAndHeavy, percentile, simulate, waits } from './simulate.js';
 
 const SLOTS = 4;
 const SERVICE_MS = 10;
@@ -15,10 +15,7 @@ const SIZE = 200;
 const LIGHT = Array.from({ length: 9 }, (_, i) => `light-${i}`);
 
 function arrivals(lightPerSecond: number, withHeavy: boolean, seed: number): Arrival[] {
-  const rand = prng(seed);
-  const all = LIGHT.flatMap((k) => poisson(rand, k, lightPerSecond, DURATION_MS));
-  if (withHeavy) all.push(...poisson(rand, 'heavy', lightPerSecond * 10, DURATION_MS));
-  return all.sort((a, b) => a.at - b.at);
+  return lightAndHeavy(LIGHT, lightPerSecond, withHeavy ? lightPerSecond * 10 : 0, DURATION_MS, seed);
 }
 
 async function keyed(list: Arrival[], share: number) {

@@ -34,6 +34,23 @@ export function poisson(
   return out;
 }
 
+/**
+ * Seeded Poisson arrivals of `lightKeys` keys at `lightPerSecond` each and, when `heavyPerSecond`
+ * is above 0, of the key `heavy` at that rate, in time order.
+ */
+export function lightAndHeavy(
+  lightKeys: readonly string[],
+  lightPerSecond: number,
+  heavyPerSecond: number,
+  durationMs: number,
+  seed: number,
+): Arrival[] {
+  const rand = prng(seed);
+  const all = lightKeys.flatMap((k) => poisson(rand, k, lightPerSecond, durationMs));
+  if (heavyPerSecond > 0) all.push(...poisson(rand, 'heavy', heavyPerSecond, durationMs));
+  return all.sort((a, b) => a.at - b.at);
+}
+
 export interface Outcome {
   arrival: Arrival;
   /** Time from arrival to start (started jobs only). */
