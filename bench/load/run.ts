@@ -8,7 +8,7 @@
  * duration; nothing but the demo it started is ever signalled.
  *
  *   node dist/load/run.js [--quick] [--connections N] [--duration S] [--runs N]
- *                         [--db pglite,mysql,postgres] [--scenario burst,overload,events]
+ *                         [--db pglite,mysql,postgres] [--scenario burst,overload,events,durable]
  *   node dist/load/run.js --scenario scale-out [--quick] [--connections N] [--duration S] [--runs N]
  *
  * Defaults match the seed: 100 connections, 15 s per run, 3 runs. `--quick`: 3 s, 1 run.
@@ -32,7 +32,7 @@ import { runScaleOut, SCALE_OUT_PROCESSES, scaleOutMarkdown } from './scaleOut.j
 
 const DATABASES = ['pglite', 'mysql', 'postgres'] as const;
 type DatabaseKey = (typeof DATABASES)[number];
-const SCENARIOS = ['burst', 'overload', 'events'] as const;
+const SCENARIOS = ['burst', 'overload', 'events', 'durable'] as const;
 /** Not in a default run: it starts its own demos (1 and 2 processes) and needs Redis and PostgreSQL. */
 const SCALE_OUT = 'scale-out';
 type Scenario = (typeof SCENARIOS)[number] | typeof SCALE_OUT;
@@ -44,13 +44,17 @@ interface Settings {
   runs: number;
   /** `--db`: the databases to run (for fast iteration); all the environment offers by default. */
   databases: ReadonlySet<DatabaseKey>;
-  /** `--scenario`: the scenarios to run (burst: hot, Zipf and cached); all by default. */
+  /**
+   * `--scenario`: the scenarios to run (burst: hot, Zipf and cached; events: the 202 route against
+   * both baselines; durable: the 201-once-committed route against one multi-row INSERT per
+   * request); all by default.
+   */
   scenarios: ReadonlySet<Scenario>;
 }
 
 const USAGE =
   'usage: node dist/load/run.js [--quick] [--connections N] [--duration S] [--runs N] ' +
-  '[--db pglite,mysql,postgres] [--scenario burst,overload,events | scale-out]';
+  '[--db pglite,mysql,postgres] [--scenario burst,overload,events,durable | scale-out]';
 
 function listOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): Set<T> {
   const items = (value ?? '').split(',').map((x) => x.trim());
@@ -520,33 +524,43 @@ async function overloadAndEvents(
     });
   } else if (!hasReports) report.skipped.push('Overload comparison: no /reports routes in this demo build.');
 
-  // Events: every POST carries EVENTS_PER_REQUEST events, to the controller and to both
-  // baselines (one INSERT per event; one multi-row INSERT per request). Events/s = 2xx x N.
+  // Events: every POST carries EVENTS_PER_REQUEST events. `events`: the controller (202 when
+  // buffered) against both baselines (one INSERT per event; one multi-row INSERT per request).
+  // `durable`: the controller's durable mode (201 once committed) against the multi-row INSERT
+  // per request, the 202 route alongside. Both scenarios share one set of rounds, so every
+  // variant is measured in the same run. Events/s = 2xx x N.
   const hasEvents = await routeExists(url, 'POST', '/events');
-  if (hasEvents && s.scenarios.has('events')) {
+  const hasDurable = hasEvents && (await routeExists(url, 'POST', '/events/durable'));
+  const eventsOn = hasEvents && s.scenarios.has('events');
+  const durableOn = hasDurable && s.scenarios.has('durable');
+  if (eventsOn || durableOn) {
     const body = JSON.stringify(
       Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => ({ type: 'load.test', payload: { page: '/pricing', i } })),
     );
-    // A 503 from POST /events carries `accepted: k`: the first k events of the array were
-    // accepted and will be inserted, so they count as acknowledged too.
-    let acceptedIn503 = 0;
+    // A refusal still reports what it acknowledged: a 503 from POST /events carries `accepted: k`
+    // (the first k events were accepted and will be inserted), one from POST /events/durable (or
+    // its 500 `not_stored`) carries `stored: k` (committed). Both count as acknowledged.
+    let acknowledgedInErrors = 0;
     let counting = false;
     const onResponse = (status: number, text: string) => {
-      if (!counting || status !== 503) return;
+      if (!counting || status < 300) return;
       try {
-        const k = (JSON.parse(text) as { accepted?: unknown }).accepted;
-        if (typeof k === 'number') acceptedIn503 += k;
+        const answer = JSON.parse(text) as { accepted?: unknown; stored?: unknown };
+        const k = answer.accepted ?? answer.stored;
+        if (typeof k === 'number') acknowledgedInErrors += k;
       } catch {}
     };
     const post = (path: string): Target => ({ method: 'POST', path, body, onResponse });
-    const variants: Variant[] = [
-      {
+    const variants: Variant[] = [];
+    if (eventsOn)
+      variants.push({
         key: 'direct-events',
         label: 'events: one INSERT per event',
         route: 'POST /direct/events',
         target: post('/direct/events'),
         settle: true,
-      },
+      });
+    variants.push(
       {
         key: 'events',
         label: 'events: BackpressureController',
@@ -561,7 +575,35 @@ async function overloadAndEvents(
         target: post('/direct/events?insert=multi'),
         settle: true,
       },
-    ];
+    );
+    if (durableOn)
+      variants.push(
+        {
+          key: 'durable-events',
+          label: 'events: durable (201 when written)',
+          route: 'POST /events/durable',
+          target: post('/events/durable'),
+          settle: true,
+        },
+        // The same two variants from one client sending one request at a time: the latency a
+        // request pays when no other request fills its batch.
+        {
+          key: 'multi-events-alone',
+          label: 'events: one INSERT per request, 1 client',
+          route: 'POST /direct/events?insert=multi',
+          target: post('/direct/events?insert=multi'),
+          connections: 1,
+          settle: true,
+        },
+        {
+          key: 'durable-events-alone',
+          label: 'events: durable, 1 client',
+          route: 'POST /events/durable',
+          target: post('/events/durable'),
+          connections: 1,
+          settle: true,
+        },
+      );
     // The baseline is read after the warm-ups (whose events are not counted as acknowledged)
     // and after their buffered events landed, so `stored` counts only the measured runs' rows.
     let before = 0;
@@ -571,7 +613,7 @@ async function overloadAndEvents(
       counting = true;
     });
     counting = false;
-    const accepted = [...r.values()].flat().reduce((a, x) => a + x.ok, 0) * EVENTS_PER_REQUEST + acceptedIn503;
+    const accepted = [...r.values()].flat().reduce((a, x) => a + x.ok, 0) * EVENTS_PER_REQUEST + acknowledgedInErrors;
     // Every acknowledged event must reach the table: wait (bounded) for the batches to land.
     await eventsSettled(url);
     const stored = (await eventsStats(url)).stored - before;
@@ -580,32 +622,109 @@ async function overloadAndEvents(
     // server completes (and stores) those events, but the client never counts their answers.
     // So rows may exceed acknowledged events by at most that much; fewer rows is a loss.
     const measuredRuns = [...r.values()].flat().length;
-    const inFlightBound = measuredRuns * s.connections * EVENTS_PER_REQUEST;
+    const inFlightBound = variants.reduce(
+      (a, v) => a + r.get(v.key)!.length * (v.connections ?? s.connections) * EVENTS_PER_REQUEST,
+      0,
+    );
     const unacknowledged = -lost;
     const accountedFor = lost <= 0 && unacknowledged <= inFlightBound;
+    const lossNote =
+      `Acknowledged events over the measured runs of ${[...new Set(variants.map((v) => `\`${v.route}\``))].join(', ')} (2xx x ${EVENTS_PER_REQUEST}, plus ${fmt(acknowledgedInErrors)} acknowledged in refusals: the \`accepted: k\` or \`stored: k\` of their bodies): ${fmt(accepted)}; rows added to the table over the same runs (baseline read after the warm-ups had landed): ${fmt(stored)}: ` +
+      `${lost === 0 ? 'none lost (equal)' : lost > 0 ? `**LOST: ${fmt(lost)} acknowledged events are not in the table**` : accountedFor ? `none lost; ${fmt(unacknowledged)} more rows than acknowledged events, within the ${fmt(inFlightBound)} of requests still in flight when autocannon stopped its ${measuredRuns} runs (one request of ${EVENTS_PER_REQUEST} events per connection), whose answers it does not count` : `**MISMATCH: ${fmt(unacknowledged)} more rows than acknowledged events, more than the ${fmt(inFlightBound)} that requests in flight at the end of the runs can explain**`}.`;
     const perEvent = (runs: RunResult[]): RunResult[] =>
       runs.map((x) => ({ ...x, okPerSec: x.okPerSec * EVENTS_PER_REQUEST }));
+    const routeOf = (key: string) => variants.find((v) => v.key === key)!.route;
     const multi = perEvent(r.get('multi-events')!);
     const controller = perEvent(r.get('events')!);
     const vsMulti = median(controller.map((x) => x.okPerSec)) / median(multi.map((x) => x.okPerSec));
-    report.comparisons.push({
-      title: `${name}: events ingestion (POST, ${EVENTS_PER_REQUEST} events per request)`,
-      unit: 'events/s',
-      variants: [
-        { label: 'One INSERT per event', route: variants[0].route, runs: perEvent(r.get('direct-events')!) },
-        { label: 'BackpressureController batches', route: variants[1].route, runs: controller },
-        { label: 'One multi-row INSERT per request', route: variants[2].route, runs: multi },
-      ],
-      ratioKind: 'throughput',
-      target: '>= 5x, every acknowledged event stored',
-      met: (x) => x >= 5 && accountedFor,
-      notes: [
-        `Events/s are 2xx responses x ${EVENTS_PER_REQUEST}; latencies are per request. Against one multi-row INSERT per request (the client batching itself) the controller's ratio is **${vsMulti.toFixed(2)}x** (no target).`,
-        `Acknowledged events over the measured runs (2xx x ${EVENTS_PER_REQUEST}, plus ${fmt(acceptedIn503)} accepted as the \`accepted: k\` prefix of 503 answers): ${fmt(accepted)}; rows added to the table over the same runs (baseline read after the warm-ups had landed): ${fmt(stored)}: ${lost === 0 ? 'none lost (equal)' : lost > 0 ? `**LOST: ${fmt(lost)} acknowledged events are not in the table**` : accountedFor ? `none lost; ${fmt(unacknowledged)} more rows than acknowledged events, within the ${fmt(inFlightBound)} of requests still in flight when autocannon stopped its ${measuredRuns} runs (${s.connections} connections x ${EVENTS_PER_REQUEST} events each), whose answers it does not count` : `**MISMATCH: ${fmt(unacknowledged)} more rows than acknowledged events, more than the ${fmt(inFlightBound)} that requests in flight at the end of the runs can explain**`}.`,
-      ],
-    });
+    if (eventsOn)
+      report.comparisons.push({
+        title: `${name}: events ingestion (POST, ${EVENTS_PER_REQUEST} events per request)`,
+        unit: 'events/s',
+        variants: [
+          { label: 'One INSERT per event', route: routeOf('direct-events'), runs: perEvent(r.get('direct-events')!) },
+          { label: 'BackpressureController batches', route: routeOf('events'), runs: controller },
+          { label: 'One multi-row INSERT per request', route: routeOf('multi-events'), runs: multi },
+        ],
+        ratioKind: 'throughput',
+        target: '>= 5x, every acknowledged event stored',
+        met: (x) => x >= 5 && accountedFor,
+        notes: [
+          `Events/s are 2xx responses x ${EVENTS_PER_REQUEST}; latencies are per request. Against one multi-row INSERT per request (the client batching itself) the controller's ratio is **${vsMulti.toFixed(2)}x** (no target).`,
+          lossNote,
+        ],
+      });
+    if (durableOn) {
+      const durable = perEvent(r.get('durable-events')!);
+      const multiAlone = perEvent(r.get('multi-events-alone')!);
+      const durableAlone = perEvent(r.get('durable-events-alone')!);
+      const tradeOff = durableTradeOff(
+        { multi, durable, buffered: controller, multiAlone, durableAlone },
+        s.connections,
+      );
+      report.comparisons.push({
+        title: `${name}: durable events (201 once committed) against one multi-row INSERT per request, ${s.connections} connections (POST, ${EVENTS_PER_REQUEST} events per request)`,
+        unit: 'events/s',
+        variants: [
+          { label: 'One multi-row INSERT per request', route: routeOf('multi-events'), runs: multi },
+          { label: 'BackpressureController, durable', route: routeOf('durable-events'), runs: durable },
+          { label: 'BackpressureController, 202 when buffered', route: routeOf('events'), runs: controller },
+        ],
+        ratioKind: 'throughput',
+        target: '(none: the trade-off, stated), every acknowledged event stored',
+        met: () => accountedFor,
+        notes: [tradeOff, ...(eventsOn ? [] : [lossNote])],
+      });
+      report.comparisons.push({
+        title: `${name}: durable events against one multi-row INSERT per request, 1 client sending one request at a time (POST, ${EVENTS_PER_REQUEST} events per request)`,
+        unit: 'events/s',
+        variants: [
+          { label: 'One multi-row INSERT per request', route: routeOf('multi-events-alone'), runs: multiAlone },
+          { label: 'BackpressureController, durable', route: routeOf('durable-events-alone'), runs: durableAlone },
+        ],
+        ratioKind: 'throughput',
+        target: '(none: the trade-off, stated), every acknowledged event stored',
+        met: () => accountedFor,
+        notes: ['Measured in the same rounds as the comparison above; the trade-off is stated there.'],
+      });
+    }
   } else if (!hasEvents)
     report.skipped.push('Events comparison: no POST /events route (@valve/backpressure not wired in).');
+  else if (!hasDurable && s.scenarios.has('durable'))
+    report.skipped.push('Durable events comparison: no POST /events/durable route in this demo build.');
+}
+
+/**
+ * The durable mode's trade-off against the client's own multi-row INSERT, in numbers of this run:
+ * both answer only once the rows are committed, so their throughput and latency compare directly,
+ * under load (many connections) and from one client alone.
+ */
+function durableTradeOff(
+  runs: Record<'multi' | 'durable' | 'buffered' | 'multiAlone' | 'durableAlone', RunResult[]>,
+  connections: number,
+): string {
+  const m = (key: keyof typeof runs, pick: (x: RunResult) => number) => median(runs[key].map(pick));
+  const rate = (key: keyof typeof runs) => m(key, (x) => x.okPerSec);
+  const p50 = (key: keyof typeof runs) => m(key, (x) => x.p50Ms);
+  const p99 = (key: keyof typeof runs) => m(key, (x) => x.p99Ms);
+  const ms = (n: number) => `${n < 10 ? n.toFixed(1) : fmt(n)} ms`;
+  const x = (a: number, b: number) => `**${(a / b).toFixed(2)}x**`;
+  return (
+    'The trade-off (medians of this run; both variants answer only once the rows are committed, so a 2xx is never ' +
+    `lost to a crash in either). Under load (${connections} connections): the durable mode stores ` +
+    `${x(rate('durable'), rate('multi'))} the events/s of one multi-row INSERT per request ` +
+    `(${fmt(rate('durable'))} against ${fmt(rate('multi'))}), at ${x(p50('durable'), p50('multi'))} its p50 ` +
+    `(${ms(p50('durable'))} against ${ms(p50('multi'))}) and ${x(p99('durable'), p99('multi'))} its p99 ` +
+    `(${ms(p99('durable'))} against ${ms(p99('multi'))}): the requests in flight fill whole batches, so one INSERT ` +
+    "commits several requests' events. From one client alone: " +
+    `${x(rate('durableAlone'), rate('multiAlone'))} the events/s (${fmt(rate('durableAlone'))} against ` +
+    `${fmt(rate('multiAlone'))}), p50 ${ms(p50('durableAlone'))} against ${ms(p50('multiAlone'))}, p99 ` +
+    `${ms(p99('durableAlone'))} against ${ms(p99('multiAlone'))}: with nothing else in flight a request's events ` +
+    "are a partial batch, which waits for the controller's idle flush interval (the demo's `minFlushIntervalMs`) " +
+    'before its INSERT, where the multi-row request runs its INSERT at once. The 202 route answers before the write ' +
+    `(${fmt(rate('buffered'))} events/s, p50 ${ms(p50('buffered'))}, p99 ${ms(p99('buffered'))} under load) and ` +
+    'can lose what it acknowledged to a crash.'
+  );
 }
 
 /** One series of a counter in the demo's /metrics (summed when several series match). */
