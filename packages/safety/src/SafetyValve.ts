@@ -390,8 +390,12 @@ export class SafetyValve implements Valve {
       deadlineMs: this.deadlineMs,
       concurrency: next.concurrency ?? c.concurrency,
     });
-    // Last: a raised cap starts waiters now, with the new bucket and size already in place.
+    // Last: a raised cap starts waiters now, with the new bucket and size already in place. A new
+    // bucket re-times the refill and pumps too: a waiter heavier than a lowered tokenLimit takes
+    // the whole bucket now, where it used to wait for tokens the bucket can never hold (issue 17).
+    // The cap first: a pump must never see a new bucket with the old, higher cap.
     if (next.concurrency !== undefined) this.admission.setLimit(next.concurrency);
+    if (next.rate !== undefined || next.tokenLimit !== undefined) this.admission.rateChanged();
   }
 
   /**

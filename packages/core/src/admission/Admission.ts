@@ -294,6 +294,15 @@ export class Admission<W> {
     this.pump();
   }
 
+  /**
+   * The rate source was reconfigured (a new rate or tokenLimit): the refill timer is re-timed and
+   * what can start now starts (a waiter heavier than a lowered tokenLimit takes the whole bucket).
+   */
+  rateChanged(): void {
+    this.clearRefill();
+    this.pump();
+  }
+
   /** Starts nothing again: timers cleared, sources no longer listened to, an async acquire aborted. */
   close(): void {
     this.closed = true;
