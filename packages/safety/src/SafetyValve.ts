@@ -38,6 +38,7 @@ import {
 import { CoDel } from './CoDel.js';
 import { Grant } from './Grant.js';
 import { JobScope, QuietContext, type SignalMember } from './JobScope.js';
+import { loadGauge } from './loadGauge.js';
 import { createMeters, type Meters } from './meters.js';
 import {
   checkLimits,
@@ -167,7 +168,7 @@ export class SafetyValve implements Valve {
       weight: (job) => job.weight,
     });
     this.tpSince = this.clock.now();
-    if (s.load !== undefined) this.shedOnLoad(s.load);
+    if (s.load !== undefined) this.shedOnLoad(loadGauge(this.meters, s.load));
   }
 
   /**
@@ -441,6 +442,7 @@ export class SafetyValve implements Valve {
       aborted: this.meters.aborted.value,
       reclaimed: this.meters.reclaimed.value,
       dropping: this.codel?.state.dropping ?? false,
+      loadCause: this.load?.cause,
       closed: this.closed,
       configuration: this.configuration,
     };

@@ -6,6 +6,7 @@ import {
   LocalConcurrency,
   LoadMonitor,
   type LoadSampler,
+  type LoadCause,
   type LoadThresholds,
   type MetricsRegistry,
   type RateSource,
@@ -52,6 +53,11 @@ export interface LoadSheddingOptions extends LoadThresholds {
   sampleIntervalMs?: number;
   /** What takes the samples. @default processLoadSampler() (perf_hooks and process.memoryUsage) */
   sampler?: LoadSampler;
+  /**
+   * Hysteresis (> 0 and <= 1): once shedding, the valve sheds until every measure is at or below
+   * `recoverBelow` times its threshold. @default 1 (no hysteresis)
+   */
+  recoverBelow?: number;
 }
 
 /** What `setLimits()` changes at run time (each optional; the others stay). */
@@ -259,6 +265,11 @@ export interface SafetyValveStats extends ValveStats {
   reclaimed: number;
   /** CoDel is in its dropping state (`queue: 'codel'` only). */
   dropping: boolean;
+  /**
+   * Set while the load gate (`loadShedding`) refuses new jobs: the measure over its threshold (or,
+   * with `recoverBelow`, over its release level); `undefined` otherwise or without a gate.
+   */
+  loadCause: LoadCause | undefined;
   configuration: SafetyValveConfiguration;
 }
 

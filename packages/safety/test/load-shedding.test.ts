@@ -1,4 +1,4 @@
-// Issue 17 item 1: load-signal gates. The process's load comes from an injected sampler and is
+// Issue 17 item 1: load-signal gates, their hysteresis and their observability. The process's load comes from an injected sampler and is
 // sampled on a ManualClock, so every state change here is one the test made.
 import { isValveError, type LoadSample, LoadMonitor, ManualClock, MetricsRegistry } from '@valve/core';
 import { describe, expect, it } from 'vitest';
@@ -115,5 +115,76 @@ describe('loadShedding (issue 17 item 1)', () => {
       () => new SafetyValve({ size: 0, concurrency: 1, clock, loadShedding: { maxRssBytes: 1, every: 5 } as never }),
     ).toThrow(/every/);
     expect(() => new SafetyValve({ size: 0, concurrency: 1, clock, loadShedding: 5 as never })).toThrow(/loadShedding/);
+  });
+});
+
+const gauge = (metrics: MetricsRegistry, name: string) =>
+  metrics
+    .toPrometheus()
+    .split('\n')
+    .find((l) => l.startsWith(`valve_safety_overloaded_ratio{valve="${name}"}`));
+
+describe('loadShedding: hysteresis (recoverBelow), stats().loadCause, the overloaded gauge', () => {
+  it('stats().loadCause and the gauge say whether the valve sheds on load now, and why; recoverBelow holds it', async () => {
+    const clock = new ManualClock();
+    const metrics = new MetricsRegistry();
+    const { state, sampler } = loadOf({ eventLoopUtilization: 0.5, heapUsedBytes: 10 });
+    const valve = new SafetyValve({
+      ...{ name: 'api', size: 10, concurrency: 4, clock, metrics },
+      loadShedding: {
+        maxEventLoopUtilization: 0.9,
+        maxHeapUsedBytes: 1000,
+        recoverBelow: 0.8,
+        sampleIntervalMs: 100,
+        sampler,
+      },
+    });
+    expect(valve.stats().loadCause).toBeUndefined();
+    expect(gauge(metrics, 'api')).toBe('valve_safety_overloaded_ratio{valve="api"} 0');
+    state.sample = { eventLoopUtilization: 0.95, heapUsedBytes: 10 };
+    await clock.advanceAsync(100);
+    expect(valve.stats().loadCause).toBe('eventLoopUtilization');
+    expect(gauge(metrics, 'api')).toBe('valve_safety_overloaded_ratio{valve="api"} 1');
+    // Under the threshold, above 0.8 x 0.9 = 0.72: still shedding (hysteresis), still the same cause.
+    state.sample = { eventLoopUtilization: 0.8, heapUsedBytes: 10 };
+    await clock.advanceAsync(100);
+    expect(valve.stats().loadCause).toBe('eventLoopUtilization');
+    await expect(valve.run(() => 1)).rejects.toThrow(
+      'process overloaded (event-loop utilization 0.8 > 0.72 (recovers at 0.8 x 0.9))',
+    );
+    // Utilisation released, but the heap is above its release level (800) though under its threshold:
+    // the monitor stays overloaded and names the heap.
+    state.sample = { eventLoopUtilization: 0.1, heapUsedBytes: 900 };
+    await clock.advanceAsync(100);
+    expect(valve.stats().loadCause).toBe('heapUsed');
+    state.sample = { eventLoopUtilization: 0.1, heapUsedBytes: 800 };
+    await clock.advanceAsync(100);
+    expect(valve.stats().loadCause).toBeUndefined();
+    expect(gauge(metrics, 'api')).toBe('valve_safety_overloaded_ratio{valve="api"} 0');
+    expect(await valve.run(() => 'back')).toBe('back');
+    // Not overloaded: a sample at 0.8 (above the release level, under the threshold) does not start shedding.
+    state.sample = { eventLoopUtilization: 0.85 };
+    await clock.advanceAsync(100);
+    expect(valve.stats().loadCause).toBeUndefined();
+    await valve.close();
+    expect(metrics.toPrometheus()).not.toContain('valve_safety_overloaded_ratio');
+  });
+
+  it('a shared monitor: every valve on it reports it; a valve without loadShedding has no gauge and no cause', async () => {
+    const clock = new ManualClock();
+    const metrics = new MetricsRegistry();
+    const { state, sampler } = loadOf({ rssBytes: 5 });
+    const load = new LoadMonitor({ maxRssBytes: 10, sampleIntervalMs: 100, sampler, clock });
+    const a = new SafetyValve({ name: 'a', size: 1, concurrency: 1, clock, metrics, loadShedding: load });
+    const b = new SafetyValve({ name: 'b', size: 1, concurrency: 1, clock, metrics, loadShedding: load });
+    const plain = new SafetyValve({ name: 'plain', size: 1, concurrency: 1, clock, metrics });
+    state.sample = { rssBytes: 11 };
+    await clock.advanceAsync(100);
+    expect([a.stats().loadCause, b.stats().loadCause, plain.stats().loadCause]).toEqual(['rss', 'rss', undefined]);
+    expect(gauge(metrics, 'a')).toMatch(/ 1$/);
+    expect(gauge(metrics, 'b')).toMatch(/ 1$/);
+    expect(gauge(metrics, 'plain')).toBeUndefined();
+    await Promise.all([a.close(), b.close(), plain.close()]);
+    load.close();
   });
 });

@@ -15,9 +15,10 @@ describe('README (issue 17)', () => {
     const api = new SafetyValve({
       size: 100,
       concurrency: 32,
-      loadShedding: { maxEventLoopDelayMs: 200, maxHeapUsedBytes: 1.5e9, sampleIntervalMs: 1000 },
+      loadShedding: { maxEventLoopDelayMs: 200, maxHeapUsedBytes: 1.5e9, sampleIntervalMs: 1000, recoverBelow: 0.8 },
       clock,
     });
+    api.stats().loadCause; // 'eventLoopDelay' while shedding on it, undefined otherwise
     // Or one monitor for several valves (they do not close it).
     const load = new LoadMonitor({ maxEventLoopUtilization: 0.98, maxRssBytes: 2e9, clock });
     const reports = new SafetyValve({ size: 10, concurrency: 4, loadShedding: load, clock });

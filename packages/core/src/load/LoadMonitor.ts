@@ -47,6 +47,13 @@ export interface LoadMonitorOptions extends LoadThresholds {
   /** Time between samples, in ms (> 0). @default 1000 */
   sampleIntervalMs?: number;
   /**
+   * Hysteresis, a ratio > 0 and <= 1: once overloaded, the monitor stays overloaded until every
+   * measure is at or below `recoverBelow` times its threshold (its release level), so a measure
+   * hovering at the threshold does not flip the gate at every sample. 1 recovers as soon as no
+   * threshold is exceeded (no hysteresis). @default 1
+   */
+  recoverBelow?: number;
+  /**
    * What takes the samples. The monitor closes the default one on `close()`, not one passed in.
    * @default processLoadSampler()
    */
@@ -69,6 +76,7 @@ const KNOWN = [
   'maxHeapUsedBytes',
   'maxRssBytes',
   'sampleIntervalMs',
+  'recoverBelow',
   'sampler',
   'clock',
 ];
@@ -120,11 +128,16 @@ export function processLoadSampler(
  * path reads one boolean and never a syscall; several valves can share one monitor.
  *
  * Invariant: `overloaded` and `cause` describe the latest sample (false and undefined before the
- * first); `onChange` fires only when `overloaded` flips, after both are updated.
+ * first): not overloaded, it becomes overloaded when a measure exceeds its threshold; overloaded,
+ * it stays so while a measure exceeds its release level (`recoverBelow` x its threshold; the
+ * threshold itself by default), and `cause` names that measure. `onChange` fires only when
+ * `overloaded` flips, after both are updated.
  */
 export class LoadMonitor {
   private readonly thresholds: Readonly<LoadThresholds>;
   readonly sampleIntervalMs: number;
+  /** The hysteresis ratio (1: none). */
+  readonly recoverBelow: number;
   private readonly sampler: LoadSampler;
   /** The sampler was built here, so `close()` closes it. */
   private readonly ownSampler: boolean;
@@ -147,6 +160,9 @@ export class LoadMonitor {
       );
     }
     this.sampleIntervalMs = validateNumber(options.sampleIntervalMs ?? 1000, 'sampleIntervalMs', { above: 0 });
+    const recoverBelow = validateNumber(options.recoverBelow ?? 1, 'recoverBelow', { above: 0 });
+    if (recoverBelow > 1) throw new RangeError(`recoverBelow must be > 0 and <= 1, got ${recoverBelow}`);
+    this.recoverBelow = recoverBelow;
     this.clock = validateClock(options.clock);
     if (options.sampler !== undefined) {
       validateObject(options.sampler, 'sampler');
@@ -185,33 +201,44 @@ export class LoadMonitor {
     return this.thresholds;
   }
 
-  /** A sentence for an error message: "event-loop delay 250 ms > 200 ms". */
+  /**
+   * A sentence for an error message: "event-loop delay 250 ms > 200 ms", or while held by the
+   * hysteresis "event-loop delay 190 ms > 160 ms (recovers at 0.8 x 200 ms)".
+   */
   describe(): string {
     const s = this.last;
     const t = this.thresholds;
     switch (this.why) {
       case 'eventLoopDelay':
-        return `event-loop delay ${round(s.eventLoopDelayMs)} ms > ${t.maxEventLoopDelayMs} ms`;
+        return `event-loop delay ${round(s.eventLoopDelayMs)} ms ${this.over(s.eventLoopDelayMs!, t.maxEventLoopDelayMs!, ' ms')}`;
       case 'eventLoopUtilization':
-        return `event-loop utilization ${round(s.eventLoopUtilization)} > ${t.maxEventLoopUtilization}`;
+        return `event-loop utilization ${round(s.eventLoopUtilization)} ${this.over(s.eventLoopUtilization!, t.maxEventLoopUtilization!, '')}`;
       case 'heapUsed':
-        return `heap used ${s.heapUsedBytes} bytes > ${t.maxHeapUsedBytes}`;
+        return `heap used ${s.heapUsedBytes} bytes ${this.over(s.heapUsedBytes!, t.maxHeapUsedBytes!, '')}`;
       case 'rss':
-        return `RSS ${s.rssBytes} bytes > ${t.maxRssBytes}`;
+        return `RSS ${s.rssBytes} bytes ${this.over(s.rssBytes!, t.maxRssBytes!, '')}`;
       default:
         return 'not overloaded';
     }
+  }
+
+  /** "> 200 ms", or "> 160 ms (recovers at 0.8 x 200 ms)" for a value held by the hysteresis. */
+  private over(value: number, max: number, unit: string): string {
+    if (value > max || this.recoverBelow === 1) return `> ${max}${unit}`;
+    return `> ${round(max * this.recoverBelow)}${unit} (recovers at ${this.recoverBelow} x ${max}${unit})`;
   }
 
   /** Samples now (also what the timer does); returns whether the process is overloaded. */
   check(): boolean {
     const sample = this.sampler.sample();
     const t = this.thresholds;
+    // Overloaded, a measure is compared with its release level (the hysteresis); else with its threshold.
+    const k = this.state ? this.recoverBelow : 1;
     let cause: LoadCause | undefined;
-    if (over(sample.eventLoopDelayMs, t.maxEventLoopDelayMs)) cause = 'eventLoopDelay';
-    else if (over(sample.eventLoopUtilization, t.maxEventLoopUtilization)) cause = 'eventLoopUtilization';
-    else if (over(sample.heapUsedBytes, t.maxHeapUsedBytes)) cause = 'heapUsed';
-    else if (over(sample.rssBytes, t.maxRssBytes)) cause = 'rss';
+    if (over(sample.eventLoopDelayMs, t.maxEventLoopDelayMs, k)) cause = 'eventLoopDelay';
+    else if (over(sample.eventLoopUtilization, t.maxEventLoopUtilization, k)) cause = 'eventLoopUtilization';
+    else if (over(sample.heapUsedBytes, t.maxHeapUsedBytes, k)) cause = 'heapUsed';
+    else if (over(sample.rssBytes, t.maxRssBytes, k)) cause = 'rss';
     this.last = sample;
     this.why = cause;
     const overloaded = cause !== undefined;
@@ -247,8 +274,8 @@ export class LoadMonitor {
   };
 }
 
-function over(value: number | undefined, max: number | undefined): boolean {
-  return max !== undefined && value !== undefined && value > max;
+function over(value: number | undefined, max: number | undefined, k: number): boolean {
+  return max !== undefined && value !== undefined && value > max * k;
 }
 
 function round(n: number | undefined): number {

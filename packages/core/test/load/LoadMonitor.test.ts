@@ -119,4 +119,58 @@ describe('LoadMonitor', () => {
     const memOnly = processLoadSampler({ eventLoopDelay: false, eventLoopUtilization: false }).sample();
     expect(Object.keys(memOnly).sort()).toEqual(['heapUsedBytes', 'rssBytes']);
   });
+
+  it('recoverBelow: once overloaded it stays so until every measure is at or below its release level', () => {
+    const clock = new ManualClock();
+    const { s, sampler } = fakeSampler({ eventLoopDelayMs: 50 });
+    const m = new LoadMonitor({ maxEventLoopDelayMs: 100, recoverBelow: 0.8, sampleIntervalMs: 10, sampler, clock });
+    expect(m.recoverBelow).toBe(0.8);
+    const changes: LoadState[] = [];
+    m.onChange((e) => changes.push(e));
+    // Below the threshold but above the release level: not overloaded (it was not).
+    s.value = { eventLoopDelayMs: 90 };
+    clock.advance(10);
+    expect(m.overloaded).toBe(false);
+    s.value = { eventLoopDelayMs: 101 };
+    clock.advance(10);
+    expect([m.overloaded, m.cause]).toEqual([true, 'eventLoopDelay']);
+    expect(m.describe()).toBe('event-loop delay 101 ms > 100 ms');
+    // Back under the threshold, not under 80: still overloaded, and the message says why.
+    s.value = { eventLoopDelayMs: 95 };
+    clock.advance(10);
+    expect([m.overloaded, m.cause]).toEqual([true, 'eventLoopDelay']);
+    expect(m.describe()).toBe('event-loop delay 95 ms > 80 ms (recovers at 0.8 x 100 ms)');
+    s.value = { eventLoopDelayMs: 80 };
+    clock.advance(10);
+    expect([m.overloaded, m.cause]).toEqual([false, undefined]);
+    expect(changes.map((c) => [c.overloaded, c.cause])).toEqual([
+      [true, 'eventLoopDelay'],
+      [false, undefined],
+    ]);
+    m.close();
+  });
+
+  it('without recoverBelow (1) it recovers as soon as no threshold is exceeded, as before', () => {
+    const clock = new ManualClock();
+    const { s, sampler } = fakeSampler({ heapUsedBytes: 101 });
+    const m = new LoadMonitor({ maxHeapUsedBytes: 100, sampleIntervalMs: 10, sampler, clock });
+    expect(m.recoverBelow).toBe(1);
+    clock.advance(10);
+    expect([m.overloaded, m.cause]).toEqual([true, 'heapUsed']);
+    s.value = { heapUsedBytes: 100 };
+    clock.advance(10);
+    expect(m.overloaded).toBe(false);
+    m.close();
+  });
+
+  it('validates recoverBelow', () => {
+    const sampler = { sample: () => ({}) };
+    expect(() => new LoadMonitor({ maxRssBytes: 1, sampler, recoverBelow: 0 })).toThrow(
+      new RangeError('recoverBelow must be a finite number > 0, got 0'),
+    );
+    expect(() => new LoadMonitor({ maxRssBytes: 1, sampler, recoverBelow: 1.5 })).toThrow(
+      new RangeError('recoverBelow must be > 0 and <= 1, got 1.5'),
+    );
+    expect(() => new LoadMonitor({ maxRssBytes: 1, sampler, recoverBelow: '0.5' as never })).toThrow(TypeError);
+  });
 });
