@@ -1,12 +1,15 @@
 // Issue 17 item 3: the fair line and the keyed valve built on it settle every job exactly once.
 // (1) FairLine alone against a multiset model: random pushes, takes (some put back), removals,
 //     parks, unparks and evictions; no waiter lost or duplicated, `size`/`queued` always right,
-//     a parked flow never taken, and each flow's waiters taken in their own order.
+//     a parked flow never taken, and each flow's waiters taken in their own order; half the runs
+//     with CoDel per flow (its drops checked like takes: from an unparked flow's head, in order).
 // (2) KeyedValve against a small model: random run() calls on a few keys and classes (some with a
 //     signal or a deadline), job completions, aborts, clock steps (deadlines, bucket refills) and
-//     close(). After every step: the global cap and each key's share are never exceeded, the line
-//     is work-conserving (a free slot and a startable waiter never coexist), the stats words hold;
-//     at the end every job settled exactly once.
+//     close(), with and without perKey.codel. After every step: the global cap and each key's
+//     share are never exceeded, the line is work-conserving (a free slot and a startable waiter
+//     never coexist), the stats words hold; at the end every job settled exactly once.
+// The command lists have a minimum length: fast-check's default size keeps arrays at about ten
+// commands, too short for a flow to stand an interval (CoDel never dropped in the models).
 import { ManualClock } from '@valve/core';
 import { deferred, flush } from '@valve/testkit';
 import fc from 'fast-check';
@@ -18,22 +21,39 @@ interface Item {
   flow: FairFlow;
   id: number;
   seq: number;
+  enqueuedAt: number;
 }
 
+// Pushes, takes and clock steps weighted up, so flows stand long enough for CoDel to drop.
 const lineCommand = fc.oneof(
-  fc.record({ op: fc.constant('push' as const), flow: fc.nat(3) }),
-  fc.record({ op: fc.constant('take' as const), putBack: fc.boolean() }),
-  fc.record({ op: fc.constant('remove' as const), pick: fc.nat(50) }),
-  fc.record({ op: fc.constant('park' as const), flow: fc.nat(3) }),
-  fc.record({ op: fc.constant('unpark' as const), flow: fc.nat(3) }),
-  fc.record({ op: fc.constant('evict' as const) }),
+  { arbitrary: fc.record({ op: fc.constant('push' as const), flow: fc.nat(3) }), weight: 4 },
+  { arbitrary: fc.record({ op: fc.constant('take' as const), putBack: fc.boolean() }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('remove' as const), pick: fc.nat(50) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('park' as const), flow: fc.nat(3) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('unpark' as const), flow: fc.nat(3) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('evict' as const) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 8 }) }), weight: 2 },
 );
 
 describe('FairLine model', () => {
-  it('no waiter lost or duplicated; sizes exact; parked flows never served; per-flow FIFO', () => {
+  it('no waiter lost or duplicated; sizes exact; parked flows never served; per-flow FIFO (with and without CoDel per flow)', () => {
+    let codelDrops = 0;
     fc.assert(
-      fc.property(fc.array(lineCommand, { maxLength: 120 }), (commands) => {
-        const line = new FairLine<Item>();
+      fc.property(fc.array(lineCommand, { minLength: 30, maxLength: 120 }), fc.boolean(), (commands, withCoDel) => {
+        let now = 0;
+        // CoDel's drops leave the line inside take(): checked like a take (from an unparked flow's head).
+        const drop = (item: Item) => {
+          codelDrops++;
+          expect(inside.has(item)).toBe(true);
+          expect(item.flow.parked).toBe(false);
+          expect(item.seq).toBeGreaterThan(lastTaken.get(item.flow) ?? 0);
+          lastTaken.set(item.flow, item.seq);
+          inside.delete(item);
+          out.add(item.id);
+        };
+        const line = new FairLine<Item>(
+          withCoDel ? { targetMs: 2, intervalMs: 6, enqueuedAt: (i) => i.enqueuedAt, drop } : undefined,
+        );
         const flows = [new FairFlow(), new FairFlow(), new FairFlow(2), new FairFlow()];
         const inside = new Set<Item>();
         const out = new Set<number>();
@@ -42,13 +62,16 @@ describe('FairLine model', () => {
         for (const c of commands) {
           switch (c.op) {
             case 'push': {
-              const item: Item = { gone: false, flow: flows[c.flow]!, id: id++, seq: id };
+              const item: Item = { gone: false, flow: flows[c.flow]!, id: id++, seq: id, enqueuedAt: now };
               line.push(item);
               inside.add(item);
               break;
             }
+            case 'advance':
+              now += c.ms;
+              break;
             case 'take': {
-              const item = line.take();
+              const item = line.take(now);
               if (item === undefined) {
                 expect(line.size).toBe(0);
                 break;
@@ -107,6 +130,8 @@ describe('FairLine model', () => {
       }),
       { numRuns: 500 },
     );
+    // The CoDel runs did drop (the model above checked each drop).
+    expect(codelDrops).toBeGreaterThan(0);
   });
 });
 
@@ -136,16 +161,23 @@ describe('KeyedValve model', () => {
   it('caps and shares hold, work is conserved, every job settles exactly once', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(valveCommand, { maxLength: 60 }),
+        fc.array(valveCommand, { minLength: 20, maxLength: 60 }),
         fc.integer({ min: 1, max: 3 }),
         fc.constantFrom(1, 2, Number.POSITIVE_INFINITY),
-        async (commands, cap, share) => {
+        fc.boolean(),
+        async (commands, cap, share, codel) => {
           const clock = new ManualClock();
           const valve = new KeyedValve({
             concurrency: cap,
             size: 4,
             clock,
-            perKey: { concurrency: share, hz: 10, rate: 1, tokenLimit: 3 },
+            perKey: {
+              concurrency: share,
+              hz: 10,
+              rate: 1,
+              tokenLimit: 3,
+              ...(codel ? { codel: { targetMs: 2, intervalMs: 10 } } : {}),
+            },
             priorities: [{}, { deadlineMs: 40 }],
             maxKeys: 3,
             idleMs: 20,
