@@ -5,20 +5,12 @@
 // `--cold` instead measures one cold burst of 10^5 add()ed tasks per fresh process (run it twice:
 // BUILD=base and BUILD=after), since a cold burst in a warmed process is not cold.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { fileURLToPath } from 'node:url';
+import { loadBuilds } from './builds.mjs';
 
-const HERE = fileURLToPath(new URL('../../', import.meta.url));
-const bases = (process.env.VALVE_BASES ?? `before=${process.env.VALVE_BASE ?? '/work/wt/base'}`)
-  .split(';')
-  .filter(Boolean)
-  .map((entry) => entry.split('='));
-const builds = {};
-for (const [name, dir] of [...bases, ['after', HERE.replace(/\/$/, '')]]) {
-  builds[name] = {
-    pool: await import(`${dir}/packages/pool/dist/index.js`),
-    safety: await import(`${dir}/packages/safety/dist/index.js`),
-  };
-}
+const builds = await loadBuilds(async (dir) => ({
+  pool: await import(`${dir}/packages/pool/dist/index.js`),
+  safety: await import(`${dir}/packages/safety/dist/index.js`),
+}));
 const names = Object.keys(builds);
 
 const immediate = () => Promise.resolve();

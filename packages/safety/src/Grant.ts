@@ -2,10 +2,10 @@ import { type Clock, type Permit, type Timer, TimeoutError } from '@valve/core';
 import type { JobScope } from './JobScope.js';
 import type { SafetyPermit } from './options.js';
 
-/** What a grant gives its slot back to (the valve). */
+/** What a grant gives its slot back to (the valve's RunningJobs). */
 export interface GrantHolder {
   /** Ends the admitted job: exactly once per admitted job. */
-  finish(permit: Permit, failed: boolean): void;
+  end(permit: Permit, failed: boolean): void;
   /** Counts a lease that ran out. */
   reclaimed(): void;
 }
@@ -45,7 +45,7 @@ export class Grant implements SafetyPermit {
     this.holder = undefined;
     this.timer?.clear();
     this.timer = undefined;
-    holder.finish(this.permit, outcome?.dropped === true);
+    holder.end(this.permit, outcome?.dropped === true);
   }
 
   private reclaim(): void {

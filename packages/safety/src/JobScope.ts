@@ -1,4 +1,5 @@
-import type { Timer } from '@valve/core';
+import type { Permit, Timer } from '@valve/core';
+import type { Grant } from './Grant.js';
 import type { JobContext } from './options.js';
 
 /**
@@ -28,11 +29,21 @@ export class JobScope implements JobContext, SignalMember {
   signalNext: SignalMember | undefined = undefined;
   /** The execution limit's timer, cleared when the job ends. */
   timer: Timer | undefined = undefined;
+  /** The lease on the job's slot (`leaseMs`), which gives the slot back; else the valve does. */
+  grant: Grant | undefined = undefined;
+  /** The valve's running scopes, a list through these fields (O(1) in and out, no hashing). */
+  prevScope: JobScope | undefined = undefined;
+  nextScope: JobScope | undefined = undefined;
   /** Settles the caller early (its promise's reject); written by the valve when the job starts. */
   fail: ((reason: unknown) => void) | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private aborted = false;
   private reason: unknown = undefined;
+
+  constructor(
+    /** The admission's permit the job holds. */
+    readonly permit: Permit,
+  ) {}
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {

@@ -19,23 +19,17 @@
 import {
   Admission,
   abortReason,
-  type CallerContext,
-  captureContext,
   type Clock,
-  ClosedError,
-  emptyRejectedByReason,
   type Event,
-  REASONS,
+  type Permit,
   type Reason,
   SignalGroups,
-  type SignalLinks,
-  type Timer,
   type Valve,
   validateFunction,
   validateString,
 } from '@valve/core';
 import { type FairCoDelOptions, FairFlow, FairLine } from './FairLine.js';
-import { QuietContext } from './JobScope.js';
+import type { SignalMember } from './JobScope.js';
 import { type KeyState, KeyTable } from './KeyTable.js';
 import {
   checkKeyedOptions,
@@ -45,25 +39,29 @@ import {
   type KeyedValveOptions,
   type KeyedValveStats,
 } from './keyedOptions.js';
-import { createMeters, type Meters } from './meters.js';
+import { contractStats, createMeters, type Meters } from './meters.js';
 import type { Job, RejectEvent } from './options.js';
 import { type PriorityEntry, PriorityClasses } from './PriorityClasses.js';
 import { Refusals } from './Refusals.js';
+import { RunningJobs } from './RunningJobs.js';
+import { Waiter } from './Waiter.js';
 
 const COUNTED = Admission.COUNTED;
 
-/** A job waiting in a keyed valve's line. */
-interface KeyedJob extends PriorityEntry, SignalLinks<KeyedJob> {
-  readonly ks: KeyState;
-  readonly enqueuedAt: number;
-  readonly fn: Job<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  /** The caller's async context, captured when the job queued (it starts from another job's end). */
-  readonly context: CallerContext;
-  /** The job's deadline timer (ref'd: the job waits on it). */
-  timer: Timer | undefined;
+/** A job waiting in a keyed valve's line, in its key's flow of its class. */
+class KeyedJob extends Waiter implements PriorityEntry {
+  constructor(
+    enqueuedAt: number,
+    fn: Job<unknown>,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+    signal: AbortSignal | undefined,
+    readonly ks: KeyState,
+    readonly flow: FairFlow,
+    readonly priority: number,
+  ) {
+    super(enqueuedAt, fn, resolve, reject, signal);
+  }
 }
 
 /** The line's members the valve uses besides the WaitLine ones. */
@@ -81,20 +79,19 @@ export class KeyedValve implements Valve {
   private readonly admission: Admission<KeyedJob>;
   private readonly meters: Meters;
   private readonly refusals: Refusals;
-  private readonly closing = new AbortController();
-  private readonly quiet = new QuietContext(this.closing.signal);
-  private readonly signals = new SignalGroups<KeyedJob>((job) => this.abortJob(job));
+  /**
+   * Started jobs. With per-key shares an ended job hands back its key (its share comes back before
+   * the global slot); without, the counted slot.
+   */
+  private readonly jobs: RunningJobs<KeyState | Permit>;
+  private readonly signals = new SignalGroups<SignalMember>((job) => this.abortJob(job as KeyedJob));
   /** Per-key bucket: tokens per ms, 0 without one. */
   private readonly perMs: number;
   private readonly tokenLimit: number;
   private readonly keyConcurrency: number;
   /** Each key's running jobs are counted (a `perKey.concurrency` share is set). */
   private readonly shares: boolean;
-  private running = 0;
   private queued = 0;
-  private closed = false;
-  private closePromise: Promise<void> | undefined = undefined;
-  private closeResolve: (() => void) | undefined = undefined;
   /** Fires for every rejected job. */
   readonly onReject: Event<RejectEvent>;
 
@@ -129,7 +126,7 @@ export class KeyedValve implements Valve {
       this.name,
       this.meters,
       s.onReject,
-      () => `${this.running} running, ${this.queued} waiting (size ${s.size}), ${this.table.size} keys`,
+      () => `${this.jobs.count} running, ${this.queued} waiting (size ${s.size}), ${this.table.size} keys`,
     );
     this.onReject = this.refusals.onReject;
     this.admission = new Admission<KeyedJob>({
@@ -140,6 +137,12 @@ export class KeyedValve implements Valve {
       // Only asynchronous sources fail a waiter; this valve has none.
       fail: (job, error) => job.reject(error),
     });
+    this.jobs = new RunningJobs<KeyState | Permit>(
+      this.name,
+      this.admission,
+      this.meters,
+      this.shares ? (ks, failed) => this.endShare(ks as KeyState, failed) : undefined,
+    );
   }
 
   /**
@@ -156,7 +159,7 @@ export class KeyedValve implements Valve {
       signal = checkKeyedRunOptions(options, this.lines.length);
       if (signal?.aborted) return Promise.reject(abortReason(signal));
     }
-    if (this.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
+    if (this.jobs.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
     const ks = this.table.enter(key);
     if (ks === undefined) return Promise.reject(this.refusals.refuse('overload', 0));
     const perMs = this.perMs;
@@ -175,11 +178,10 @@ export class KeyedValve implements Valve {
     if (ks.queued === 0 && ks.running < this.keyConcurrency) {
       const permit = this.admission.tryEnter();
       if (permit !== undefined) {
-        this.meters.admitted.inc();
-        this.running++;
-        if (!this.shares) return this.executeCounted(fn) as Promise<Awaited<T>>;
+        this.jobs.started();
+        if (!this.shares) return this.jobs.runCounted(fn);
         ks.running++;
-        return this.execute(ks, fn) as Promise<Awaited<T>>;
+        return this.jobs.run(fn, ks);
       }
     }
     return this.enqueue(ks, fn, options, signal) as Promise<Awaited<T>>;
@@ -211,20 +213,8 @@ export class KeyedValve implements Valve {
   }
 
   stats(): KeyedValveStats {
-    const byReason = emptyRejectedByReason();
-    let rejected = 0;
-    for (const r of REASONS) rejected += byReason[r] = this.meters.rejected[r].value;
-    rejected += byReason.aborted = this.meters.aborted.value;
     return {
-      name: this.name,
-      rejected,
-      rejectedByReason: byReason,
-      queued: this.queued,
-      running: this.running,
-      admitted: this.meters.admitted.value,
-      completed: this.meters.completed.value,
-      failed: this.meters.failed.value,
-      closed: this.closed,
+      ...contractStats(this.name, this.meters, this.queued, this.jobs.count, this.jobs.closed),
       keys: this.table.size,
       evictedKeys: this.table.evicted,
       limit: this.admission.limit,
@@ -237,93 +227,26 @@ export class KeyedValve implements Valve {
    * jobs finish (their signal aborts) and the promise resolves when the last one has.
    */
   close(): Promise<void> {
-    if (this.closePromise !== undefined) return this.closePromise;
-    this.closed = true;
-    this.closePromise = new Promise<void>((resolve) => {
-      this.closeResolve = resolve;
+    return this.jobs.close(() => {
+      this.table.close();
+      for (const job of this.line.drain()) {
+        this.left(job);
+        this.refuse(job, 'shutdown');
+      }
     });
-    this.admission.close();
-    this.table.close();
-    const line = this.line;
-    for (const job of line.drain()) {
-      this.left(job);
-      this.refuse(job, 'shutdown');
-    }
-    this.closing.abort(new ClosedError(`valve ${this.name} is closed`));
-    this.meters.series.close();
-    if (this.running === 0) this.resolveClose();
-    return this.closePromise;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
-  private resolveClose(): void {
-    const resolve = this.closeResolve;
-    if (resolve === undefined) return;
-    this.closeResolve = undefined;
-    resolve();
-  }
-
   /**
-   * Runs a job admitted without a share to count (no `perKey.concurrency`) and ends it exactly
-   * once, through one `then` with handlers bound once per valve, as SafetyValve does.
+   * A started job of `ks` ended (with per-key shares): the key's share comes back, then the global
+   * slot. Unparked first, so the admission's pump sees the key's waiters.
    */
-  private executeCounted(fn: Job<unknown>): Promise<unknown> {
-    let result: unknown;
-    try {
-      result = fn(this.quiet);
-    } catch (error) {
-      this.end(undefined, true);
-      return Promise.reject(error);
-    }
-    return Promise.resolve(result).then(this.endPass, this.endRethrow);
-  }
-
-  private readonly endPass = (value: unknown): unknown => {
-    this.end(undefined, false);
-    return value;
-  };
-
-  private readonly endRethrow = (error: unknown): never => {
-    this.end(undefined, true);
-    throw error;
-  };
-
-  /** Runs an admitted job whose key's share is counted, and ends it exactly once. */
-  private execute(ks: KeyState, fn: Job<unknown>): Promise<unknown> {
-    let result: unknown;
-    try {
-      result = fn(this.quiet);
-    } catch (error) {
-      this.end(ks, true);
-      return Promise.reject(error);
-    }
-    return Promise.resolve(result).then(
-      (value) => {
-        this.end(ks, false);
-        return value;
-      },
-      (error: unknown) => {
-        this.end(ks, true);
-        throw error;
-      },
-    );
-  }
-
-  /**
-   * A started job ended: its key's share (`ks`, when shares are counted) and the global slot come
-   * back, exactly once per job.
-   */
-  private end(ks: KeyState | undefined, failed: boolean): void {
-    this.running--;
-    if (failed) this.meters.failed.inc();
-    else this.meters.completed.inc();
-    // Unpark before the slot comes back, so the admission's pump sees the key's waiters.
-    if (ks !== undefined && ks.running-- === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, false);
+  private endShare(ks: KeyState, failed: boolean): void {
+    if (ks.running-- === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, false);
     this.admission.leave(COUNTED, failed);
-    if (this.running === 0 && this.closed) this.resolveClose();
   }
 
   private enqueue(
@@ -355,22 +278,7 @@ export class KeyedValve implements Valve {
     }
     const now = this.clock.now();
     return new Promise((resolve, reject) => {
-      const job: KeyedJob = {
-        gone: false,
-        flow: flow!,
-        priority,
-        ks,
-        enqueuedAt: now,
-        fn,
-        resolve,
-        reject,
-        signal,
-        signalGroup: undefined,
-        signalPrev: undefined,
-        signalNext: undefined,
-        context: captureContext(),
-        timer: undefined,
-      };
+      const job = new KeyedJob(now, fn, resolve, reject, signal, ks, flow!, priority);
       if (signal !== undefined) this.signals.add(signal, job);
       this.line.push(job);
       ks.queued++;
@@ -387,30 +295,9 @@ export class KeyedValve implements Valve {
     this.left(job);
     // The line is not timed (`now` is 0): the clock is read only when a histogram records.
     this.meters.sojourn?.record(this.clock.now() - job.enqueuedAt);
-    this.meters.admitted.inc();
-    this.running++;
-    const counted = this.shares ? ks : undefined;
-    if (counted !== undefined && ++counted.running === this.keyConcurrency && ks.flows !== undefined) {
-      this.setParked(ks, true);
-    }
-    let result: unknown;
-    try {
-      result = job.context.runInAsyncScope(job.fn, undefined, this.quiet);
-    } catch (error) {
-      this.end(counted, true);
-      job.reject(error);
-      return;
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        this.end(counted, false);
-        job.resolve(value);
-      },
-      (error) => {
-        this.end(counted, true);
-        job.reject(error);
-      },
-    );
+    this.jobs.started();
+    if (this.shares && ++ks.running === this.keyConcurrency && ks.flows !== undefined) this.setParked(ks, true);
+    this.jobs.settle(job.context, job.fn, this.shares ? ks : COUNTED, job.resolve, job.reject);
   }
 
   /** Parks or unparks every flow of the key (it reached or left its share). */

@@ -1,28 +1,23 @@
-import { type CallerContext, LazyQueue, type LazyQueueEntry, type Timer, type WaitLine } from '@valve/core';
+import { LazyQueue, type WaitLine } from '@valve/core';
 import type { CoDel, CoDelSource } from './CoDel.js';
-import type { SignalMember } from './JobScope.js';
 import type { Job } from './options.js';
+import { Waiter } from './Waiter.js';
 
-/** A job waiting in a valve's line: a `run()` or an `ask()` that could not start at once. */
-export interface QueuedJob extends LazyQueueEntry, SignalMember {
-  /** When the job entered the line, by the valve's clock. */
-  readonly enqueuedAt: number;
-  /** The work; `undefined` for an `ask()`, which resolves with a permit instead. */
-  readonly fn: Job<unknown> | undefined;
-  /** Slots and tokens the job takes when it starts (`run(fn, { weight })`). */
-  readonly weight: number;
-  /** This call's execution limit (its own or the valve's), for when it starts. */
-  readonly timeoutMs: number | undefined;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  /**
-   * The caller's async context, captured when the job queued: it starts later, from whichever
-   * job freed its slot, and must run in its own caller's AsyncLocalStorage context (issue 14).
-   */
-  readonly context: CallerContext;
-  /** The job's deadline timer (ref'd: the job waits on it); written by WaitTimers. */
-  timer: Timer | undefined;
+/** A job waiting in a SafetyValve's line: a `run()` or an `ask()` that could not start at once. */
+export class QueuedJob extends Waiter<Job<unknown> | undefined> {
+  constructor(
+    enqueuedAt: number,
+    fn: Job<unknown> | undefined,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+    signal: AbortSignal | undefined,
+    /** Slots and tokens the job takes when it starts (`run(fn, { weight })`). */
+    readonly weight: number,
+    /** This call's execution limit (its own or the valve's), for when it starts. */
+    readonly timeoutMs: number | undefined,
+  ) {
+    super(enqueuedAt, fn, resolve, reject, signal);
+  }
 }
 
 /**

@@ -12,34 +12,26 @@
  * overtakes a waiter), queued jobs start from its pump in the line's order (`SafetyLine`: FIFO,
  * CoDel, adaptive LIFO), and with an asynchronous source (Redis) its acquire loop asks for the
  * head's permission. Every admitted job (a `run()`, an `ask()` permit, a lease) hands its permit
- * back through `finish` exactly once. This class owns the jobs: what a job does when it starts,
- * its scope (signal, execution limit, lease), its wait limits (`WaitTimers`) and its refusal.
+ * back through `RunningJobs.end` exactly once.
  */
 import {
   Admission,
   abortReason,
-  captureContext,
   type Clock,
-  ClosedError,
-  emptyRejectedByReason,
   type Event,
   type LoadMonitor,
   type LocalConcurrency,
-  type Permit,
   type RateSource,
-  REASONS,
-  type Reason,
   SignalGroups,
-  TimeoutError,
   type TokenBucket,
   type Valve,
   validateFunction,
 } from '@valve/core';
 import { CoDel } from './CoDel.js';
 import { Grant } from './Grant.js';
-import { JobScope, QuietContext, type SignalMember } from './JobScope.js';
+import { JobScope, type SignalMember } from './JobScope.js';
 import { loadGauge } from './loadGauge.js';
-import { createMeters, type Meters } from './meters.js';
+import { contractStats, createMeters, type Meters } from './meters.js';
 import {
   checkLimits,
   checkOptions,
@@ -55,11 +47,21 @@ import {
   type TryRunResult,
 } from './options.js';
 import { Refusals } from './Refusals.js';
+import { CURRENT, RunningJobs } from './RunningJobs.js';
 import { type QueuedJob, SafetyLine } from './SafetyLine.js';
-import { WaitTimers } from './WaitTimers.js';
+import { ScopedJobs } from './ScopedJobs.js';
+import { Throughput } from './Throughput.js';
+import { WaitingJobs } from './WaitingJobs.js';
 
 const COUNTED = Admission.COUNTED;
 
+/**
+ * The valve's parts, one concept each: `admission` (core's: the gates, the pump, the async acquire
+ * loop, the refill timer), `waiting` (the line and how a job joins and leaves it), `jobs` (started
+ * jobs: counting, ending once, `close()`), `scoped` (started jobs with their own signal, execution
+ * limit or lease). This class is the public API: the fast path, the load gate, runtime limits,
+ * Retry-After and the Valve contract's `stats()`.
+ */
 export class SafetyValve implements Valve {
   readonly name: string;
   private readonly clock: Clock;
@@ -70,50 +72,28 @@ export class SafetyValve implements Valve {
   /** The load gate (`loadShedding`), closed by `close()` only when the valve built it. */
   private readonly load: LoadMonitor | undefined;
   private readonly ownLoad: boolean;
-  /** Written by `setLimits()`. */
-  private size: number;
-  /** Written by `setLimits()`; read when a job queues. */
-  private deadlineMs: number | undefined;
-  private readonly leaseMs: number | undefined;
   private readonly timeoutMs: number | undefined;
+  private readonly leaseMs: number | undefined;
+  /** Every job gets a scope of its own (a valve-wide `timeoutMs` or `leaseMs`). */
+  private readonly scopedByDefault: boolean;
   /** Replaced (frozen) by `setLimits()`. */
   private configuration: SafetyValveConfiguration;
-  /** Aborted by `close()`: every started job's signal follows it. */
-  private readonly closing = new AbortController();
-  /** The context of jobs that only `close()` can abort (one per valve, see QuietContext). */
-  private readonly quiet = new QuietContext(this.closing.signal);
-  /** Started jobs with their own scope (a signal, a timeout or a lease), for `close()` to abort. */
-  private readonly scopes = new Set<JobScope>();
   private readonly codel: CoDel | undefined;
   /** The waiting jobs and their discipline (named `queue` for the tests that read its capacity). */
   private readonly queue: SafetyLine;
   /** The slot and token gates, the pump, the async acquire loop and the refill timer. */
   private readonly admission: Admission<QueuedJob>;
-  /** Deadlines and codel-timer's expiry. */
-  private readonly timers: WaitTimers;
   private readonly meters: Meters;
   private readonly refusals: Refusals;
   /**
    * One abort listener per distinct caller signal, however many jobs share it (issue 18): a queued
    * job leaves the line, a running one (its JobScope) has its signal aborted and its caller settled.
    */
-  private readonly signals = new SignalGroups<SignalMember>((w, reason) =>
-    w instanceof JobScope ? w.abort(reason, true) : this.abortJob(w as QueuedJob),
-  );
-  private closed = false;
-  /** `close()`'s promise (the same for every call) and its resolver, until nothing runs. */
-  private closePromise: Promise<void> | undefined = undefined;
-  private closeResolve: (() => void) | undefined = undefined;
-  /**
-   * Jobs of this valve started and not ended (written by the start sites and `finish`). Not the
-   * admission's `running`: that one also counts a slot its async loop holds while it waits for
-   * the token, before any job started.
-   */
-  private running = 0;
-  /** Throughput estimate for Retry-After: completions counted since `tpSince`. */
-  private tpSince: number;
-  private tpBase = 0;
-  private tpPerMs = 0;
+  private readonly signals: SignalGroups<SignalMember>;
+  private readonly jobs: RunningJobs;
+  private readonly scoped: ScopedJobs;
+  private readonly waiting: WaitingJobs;
+  private readonly throughput: Throughput;
   /** Fires for every rejected job. */
   readonly onReject: Event<RejectEvent>;
 
@@ -121,10 +101,9 @@ export class SafetyValve implements Valve {
     const s = checkOptions(options);
     this.name = s.name;
     this.clock = s.clock;
-    this.size = s.size;
-    this.deadlineMs = s.deadlineMs;
-    this.leaseMs = s.leaseMs;
     this.timeoutMs = s.timeoutMs;
+    this.leaseMs = s.leaseMs;
+    this.scopedByDefault = s.timeoutMs !== undefined || s.leaseMs !== undefined;
     this.rate = s.rate;
     this.ownRate = s.ownRate;
     this.ownConc = s.ownConc;
@@ -136,7 +115,7 @@ export class SafetyValve implements Valve {
       this.name,
       this.meters,
       s.onReject,
-      () => `${this.running} running, ${this.queue.size} waiting (size ${this.size})`,
+      () => `${this.jobs.count} running, ${this.queue.size} waiting (size ${this.waiting.size})`,
     );
     this.onReject = this.refusals.onReject;
     this.codel = s.discipline === 'codel' ? new CoDel(s.targetMs, s.intervalMs) : undefined;
@@ -144,30 +123,35 @@ export class SafetyValve implements Valve {
       this.codel,
       s.lifo ? s.intervalMs : undefined,
       this.meters.sojourn !== undefined,
-      (job) => this.refuse(job, 'overload'),
+      (job) => this.waiting.refuse(job, 'overload'),
     );
-    const timers = new WaitTimers(
-      this.clock,
-      this.queue,
-      s.discipline === 'codel-timer' ? { targetMs: s.targetMs, intervalMs: s.intervalMs } : undefined,
-      { refuse: (job, reason) => this.refuse(job, reason), afterRemoval: () => this.afterRemoval() },
-    );
-    this.timers = timers;
     this.admission = new Admission<QueuedJob>({
       line: this.queue,
       concurrency: s.concurrency,
       rate: s.rate,
       clock: this.clock,
-      start: (job, permit, now) => this.start(job, permit, now),
-      fail: (job, error) => {
-        this.detach(job);
-        job.reject(error);
-      },
+      start: (job, permit, now) => this.waiting.start(job, permit, now),
+      fail: (job, error) => this.waiting.fail(job, error),
       // Only codel-timer re-aims a timer when the line's head changes.
-      pumped: timers.expires ? () => timers.update() : undefined,
+      pumped: s.discipline === 'codel-timer' ? () => this.waiting.headChanged() : undefined,
       weight: (job) => job.weight,
     });
-    this.tpSince = this.clock.now();
+    this.signals = new SignalGroups<SignalMember>((w, reason) =>
+      w instanceof JobScope ? w.abort(reason, true) : this.waiting.abort(w as QueuedJob),
+    );
+    this.jobs = new RunningJobs(this.name, this.admission, this.meters);
+    this.scoped = new ScopedJobs(this.name, this.clock, this.jobs, this.signals, s.leaseMs);
+    this.waiting = new WaitingJobs(
+      s,
+      this.queue,
+      this.admission,
+      this.jobs,
+      this.scoped,
+      this.signals,
+      this.refusals,
+      this.meters,
+    );
+    this.throughput = new Throughput(this.clock, this.meters.completed);
     if (s.load !== undefined) this.shedOnLoad(loadGauge(this.meters, s.load));
   }
 
@@ -187,7 +171,7 @@ export class SafetyValve implements Valve {
   }
 
   private refuseOverload(load: LoadMonitor): Promise<never> {
-    if (this.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
+    if (this.jobs.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
     return Promise.reject(this.refusals.refuse('overload', 0, `process overloaded (${load.describe()})`));
   }
 
@@ -204,110 +188,39 @@ export class SafetyValve implements Valve {
       signal = checkRunOptions(options);
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       const weight = options.weight;
-      if (weight !== undefined && weight !== 1) return this.runWeighted(fn, options, signal, weight);
+      if (weight !== undefined && weight !== 1) {
+        // A weighted job always gets its own scope (its slots come back together).
+        this.admission.checkWeight(weight);
+        return this.runScoped(fn, options, signal, weight);
+      }
     }
-    if (signal !== undefined || this.timeoutMs !== undefined || options?.timeoutMs !== undefined) {
-      return this.runScoped(fn, options, signal);
+    if (signal !== undefined || this.scopedByDefault || options?.timeoutMs !== undefined) {
+      return this.runScoped(fn, options, signal, 1);
     }
     const permit = this.admission.tryEnter();
-    if (permit === undefined) return this.enqueue(fn, options) as Promise<Awaited<T>>;
-    this.meters.admitted.inc();
-    this.running++;
-    if (this.leaseMs !== undefined) {
-      return this.executeLeased(fn, new Grant(this, permit, this.leaseMs, this.clock, new JobScope()));
-    }
-    return permit === COUNTED ? this.executeCounted(fn) : this.execute(fn, permit);
+    if (permit === undefined) return this.waiting.enqueue(fn, options) as Promise<Awaited<T>>;
+    this.jobs.started();
+    return permit === COUNTED ? this.jobs.runCounted(fn) : this.jobs.run(fn, permit);
   }
 
-  /** `run` for a job of weight > 1: `weight` slots and tokens (checked: throws when it never fits). */
-  private runWeighted<T>(
-    fn: Work<T>,
-    options: RunOptions,
-    signal: AbortSignal | undefined,
-    weight: number,
-  ): Promise<Awaited<T>> {
-    this.admission.checkWeight(weight);
-    const permit = this.admission.tryEnterWeighted(weight);
-    if (permit === undefined) return this.enqueue(fn, options) as Promise<Awaited<T>>;
-    this.meters.admitted.inc();
-    this.running++;
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    return new Promise((resolve, reject) => {
-      const scope = new JobScope();
-      const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit, this.leaseMs, this.clock, scope);
-      this.runInScope(fn, scope, signal, timeoutMs, grant, permit, resolve as (v: unknown) => void, reject);
-    });
-  }
-
-  /** `run` for a job with its own scope (a caller signal or an execution limit). */
+  /**
+   * `run` for a job with its own scope: a caller signal, an execution limit, a lease or a weight
+   * (`weight` slots and tokens, checked before).
+   */
   private runScoped<T>(
     fn: Work<T>,
     options: RunOptions | undefined,
     signal: AbortSignal | undefined,
+    weight: number,
   ): Promise<Awaited<T>> {
-    const permit = this.admission.tryEnter();
-    if (permit === undefined) return this.enqueue(fn, options) as Promise<Awaited<T>>;
-    this.meters.admitted.inc();
-    this.running++;
+    const permit = weight === 1 ? this.admission.tryEnter() : this.admission.tryEnterWeighted(weight);
+    if (permit === undefined) return this.waiting.enqueue(fn, options) as Promise<Awaited<T>>;
+    this.jobs.started();
     const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
+    if (signal === undefined && timeoutMs === undefined) return this.scoped.run(fn, permit);
     return new Promise((resolve, reject) => {
-      const scope = new JobScope();
-      const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit, this.leaseMs, this.clock, scope);
-      this.runInScope(fn, scope, signal, timeoutMs, grant, permit, resolve as (v: unknown) => void, reject);
+      this.scoped.start(fn, permit, signal, timeoutMs, CURRENT, resolve as (v: unknown) => void, reject);
     });
-  }
-
-  /**
-   * Runs a started job with its own scope and ends it exactly once: the caller may be settled
-   * early by its abort or the execution limit (a later settle of the same promise is a no-op),
-   * the slot comes back when the job's own promise settles (or by the lease).
-   */
-  private runInScope(
-    fn: Work<unknown>,
-    scope: JobScope,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    grant: Grant | undefined,
-    permit: Permit,
-    resolve: (value: unknown) => void,
-    reject: (error: unknown) => void,
-  ): void {
-    scope.fail = reject;
-    this.scopes.add(scope);
-    if (signal !== undefined) this.signals.add(signal, scope);
-    if (timeoutMs !== undefined) {
-      scope.timer = this.clock.setTimeout(() => {
-        scope.timer = undefined;
-        scope.abort(new TimeoutError(`valve ${this.name}: job ran longer than timeoutMs (${timeoutMs} ms)`), true);
-      }, timeoutMs);
-    }
-    const end = (failed: boolean): void => {
-      this.scopes.delete(scope);
-      this.signals.remove(scope);
-      scope.timer?.clear();
-      scope.timer = undefined;
-      scope.fail = undefined;
-      if (grant !== undefined) grant.done({ dropped: failed });
-      else this.finish(permit, failed);
-    };
-    let result: unknown;
-    try {
-      result = fn(scope);
-    } catch (error) {
-      end(true);
-      reject(error);
-      return;
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        end(false);
-        resolve(value);
-      },
-      (error) => {
-        end(true);
-        reject(error);
-      },
-    );
   }
 
   /** Like `run`, but a refusal resolves to `{ ok: false, reason }` (safetyvalve's tuple). */
@@ -332,10 +245,9 @@ export class SafetyValve implements Valve {
       this.admission.checkWeight(weight);
     }
     const permit = weight === 1 ? this.admission.tryEnter() : this.admission.tryEnterWeighted(weight);
-    if (permit === undefined) return this.enqueue(undefined, options) as Promise<SafetyPermit>;
-    this.meters.admitted.inc();
-    this.running++;
-    return Promise.resolve(new Grant(this, permit, this.leaseMs, this.clock));
+    if (permit === undefined) return this.waiting.enqueue(undefined, options) as Promise<SafetyPermit>;
+    this.jobs.started();
+    return Promise.resolve(new Grant(this.jobs, permit, this.leaseMs, this.clock));
   }
 
   /** Adds `n` tokens (default `rate`) to the built-in bucket now; starts waiters it allows. */
@@ -376,19 +288,20 @@ export class SafetyValve implements Valve {
 
   /** @internal Applies limits `planLimits` accepted. */
   applyLimits(next: SafetyValveLimits): void {
-    if (this.closed) return;
+    if (this.jobs.closed) return;
     if (next.rate !== undefined || next.tokenLimit !== undefined) {
       this.ownRate!.reconfigure({ rate: next.rate, tokenLimit: next.tokenLimit });
     }
-    if (next.size !== undefined) this.size = next.size;
-    if (next.deadlineMs !== undefined) this.deadlineMs = next.deadlineMs;
+    const waiting = this.waiting;
+    if (next.size !== undefined) waiting.size = next.size;
+    if (next.deadlineMs !== undefined) waiting.deadlineMs = next.deadlineMs;
     const c = this.configuration;
     this.configuration = Object.freeze({
       ...c,
       rate: this.ownRate?.rate,
       tokenLimit: this.ownRate?.tokenLimit,
-      size: this.size,
-      deadlineMs: this.deadlineMs,
+      size: waiting.size,
+      deadlineMs: waiting.deadlineMs,
       concurrency: next.concurrency ?? c.concurrency,
     });
     // Last: a raised cap starts waiters now, with the new bucket and size already in place. A new
@@ -409,261 +322,40 @@ export class SafetyValve implements Valve {
       const ms = rate.nextTokenInMs();
       if (Number.isFinite(ms)) return Math.max(0, ms);
     }
-    const now = this.clock.now();
-    const elapsed = now - this.tpSince;
-    const done = this.meters.completed.value - this.tpBase;
-    if (elapsed >= 1000 && done > 0) {
-      // Roll the window (lazily, here only: the hot path never pays for it).
-      this.tpPerMs = done / elapsed;
-      this.tpSince = now;
-      this.tpBase = this.meters.completed.value;
-    }
-    const perMs = this.tpPerMs > 0 ? this.tpPerMs : elapsed > 0 && done > 0 ? done / elapsed : 0;
-    if (perMs === 0) return 1000;
-    return Math.ceil((this.queue.size + 1) / perMs);
+    return this.throughput.msFor(this.queue.size + 1);
   }
 
   stats(): SafetyValveStats {
-    const byReason = emptyRejectedByReason();
-    let rejected = 0;
-    for (const r of REASONS) rejected += byReason[r] = this.meters.rejected[r].value;
-    rejected += byReason.aborted = this.meters.aborted.value;
+    const m = this.meters;
     return {
-      name: this.name,
+      ...contractStats(this.name, m, this.queue.size, this.jobs.count, this.jobs.closed),
       tokens: this.rate === undefined ? Number.POSITIVE_INFINITY : this.rate.available,
-      running: this.running,
-      queued: this.queue.size,
       limit: this.admission.limit,
-      admitted: this.meters.admitted.value,
-      completed: this.meters.completed.value,
-      failed: this.meters.failed.value,
-      rejected,
-      rejectedByReason: byReason,
-      aborted: this.meters.aborted.value,
-      reclaimed: this.meters.reclaimed.value,
+      aborted: m.aborted.value,
+      reclaimed: m.reclaimed.value,
       dropping: this.codel?.state.dropping ?? false,
       loadCause: this.load?.cause,
-      closed: this.closed,
       configuration: this.configuration,
     };
   }
 
   /**
    * Refuses new jobs, rejects every waiter with reason `shutdown`, stops the valve's timers and
-   * closes the built-in sources (not ones passed in, which may be shared). Running jobs finish.
+   * closes the built-in sources (not ones passed in, which may be shared). Running jobs finish,
+   * with their signals aborted (a `ClosedError`); the promise resolves once they have.
    */
   close(): Promise<void> {
-    if (this.closePromise !== undefined) return this.closePromise;
-    this.closed = true;
-    this.closePromise = new Promise<void>((resolve) => {
-      this.closeResolve = resolve;
+    return this.jobs.close((closedError) => {
+      this.waiting.close();
+      this.scoped.abortAll(closedError);
+      this.ownRate?.close();
+      this.ownConc?.close();
+      if (this.ownLoad) this.load?.close();
     });
-    this.admission.close();
-    this.timers.clear();
-    for (const job of this.queue.drain()) this.refuse(job, 'shutdown');
-    // Running jobs finish, but are told: their signals abort (the callers get the jobs' outcomes).
-    const closedError = new ClosedError(`valve ${this.name} is closed`);
-    this.closing.abort(closedError);
-    for (const scope of this.scopes) scope.abort(closedError, false);
-    this.ownRate?.close();
-    this.ownConc?.close();
-    if (this.ownLoad) this.load?.close();
-    this.meters.series.close();
-    if (this.running === 0) this.resolveClose();
-    return this.closePromise;
   }
 
   /** The same as `close()`, for `await using valve = new SafetyValve(...)`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  /** @internal Ends a started job and hands its permit back: exactly once per admitted job. */
-  finish(permit: Permit, failed: boolean): void {
-    this.running--;
-    if (failed) this.meters.failed.inc();
-    else this.meters.completed.inc();
-    this.admission.leave(permit, failed);
-    if (this.running === 0 && this.closed) this.resolveClose();
-  }
-
-  /** @internal A lease ran out. */
-  reclaimed(): void {
-    this.meters.reclaimed.inc();
-  }
-
-  private resolveClose(): void {
-    const resolve = this.closeResolve;
-    if (resolve === undefined) return;
-    this.closeResolve = undefined;
-    resolve();
-  }
-
-  /**
-   * Runs an admitted job and ends it exactly once. Written with `then` instead of an async
-   * function with `finally`: one promise fewer per call on the hot path.
-   */
-  private execute<T>(fn: Work<T>, permit: Permit): Promise<Awaited<T>> {
-    let result: T | PromiseLike<T>;
-    try {
-      result = fn(this.quiet);
-    } catch (error) {
-      this.finish(permit, true);
-      return Promise.reject(error);
-    }
-    return Promise.resolve(result).then(
-      (value) => {
-        this.finish(permit, false);
-        return value;
-      },
-      (error: unknown) => {
-        this.finish(permit, true);
-        throw error;
-      },
-    ) as Promise<Awaited<T>>;
-  }
-
-  /**
-   * Runs a job admitted with a counted slot (`Admission.COUNTED`: a fixed cap, no lease) and gives
-   * it back exactly once, through one `then` with handlers bound once per valve (the caller
-   * resumes with the slot already free).
-   *
-   * Why not return `fn`'s own promise with the release registered on it (a microtask less): the
-   * release handler would mark that promise handled, so a rejected job whose caller never looks
-   * at `run()`'s promise would fail silently instead of raising `unhandledRejection`. The promise
-   * returned here is the caller's alone, and rejects unhandled like a direct call would.
-   */
-  private executeCounted<T>(fn: Work<T>): Promise<Awaited<T>> {
-    let result: T | PromiseLike<T>;
-    try {
-      result = fn(this.quiet);
-    } catch (error) {
-      this.finish(COUNTED, true);
-      return Promise.reject(error);
-    }
-    return Promise.resolve(result).then(this.endCountedPass, this.endCountedRethrow) as Promise<Awaited<T>>;
-  }
-
-  private readonly endCountedPass = (value: unknown): unknown => {
-    this.finish(COUNTED, false);
-    return value;
-  };
-
-  private readonly endCountedRethrow = (error: unknown): never => {
-    this.finish(COUNTED, true);
-    throw error;
-  };
-
-  private async executeLeased<T>(fn: Work<T>, grant: Grant): Promise<Awaited<T>> {
-    let failed = true;
-    try {
-      const value = await fn(grant.scope ?? this.quiet);
-      failed = false;
-      return value;
-    } finally {
-      grant.done({ dropped: failed });
-    }
-  }
-
-  private enqueue(fn: Work<unknown> | undefined, options: RunOptions | undefined): Promise<unknown> {
-    if (this.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
-    // With an async source the head waits while its permission is fetched; it does not count against `size`.
-    if (this.queue.size >= this.size + (this.admission.async ? 1 : 0)) {
-      return Promise.reject(this.refusals.refuse('queue_full', 0));
-    }
-    const signal = options?.signal;
-    return new Promise((resolve, reject) => {
-      const now = this.clock.now();
-      const job: QueuedJob = {
-        gone: false,
-        enqueuedAt: now,
-        fn,
-        weight: options?.weight ?? 1,
-        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-        resolve,
-        reject,
-        signal,
-        signalGroup: undefined,
-        signalPrev: undefined,
-        signalNext: undefined,
-        context: captureContext(),
-        timer: undefined,
-      };
-      // Abort listener and deadline first: the admission may start the job at once (which detaches it).
-      if (signal !== undefined) this.signals.add(signal, job);
-      this.queue.push(job, now);
-      const deadline = options?.deadlineMs ?? this.deadlineMs;
-      if (deadline !== undefined) this.timers.startDeadline(job, deadline);
-      this.admission.enqueued();
-      if (this.timers.expires) this.timers.update();
-    });
-  }
-
-  /** Starts a job the admission took from the line: it holds `permit` and has spent its token. */
-  private start(job: QueuedJob, permit: Permit, now: number): void {
-    this.detach(job);
-    this.meters.sojourn?.record(now - job.enqueuedAt);
-    this.meters.admitted.inc();
-    this.running++;
-    const fn = job.fn;
-    if (fn === undefined) {
-      job.resolve(new Grant(this, permit, this.leaseMs, this.clock));
-      return;
-    }
-    if (job.signal !== undefined || job.timeoutMs !== undefined || this.leaseMs !== undefined) {
-      const scope = new JobScope();
-      const grant = this.leaseMs === undefined ? undefined : new Grant(this, permit, this.leaseMs, this.clock, scope);
-      job.context.runInAsyncScope(
-        () => this.runInScope(fn, scope, job.signal, job.timeoutMs, grant, permit, job.resolve, job.reject),
-        undefined,
-        undefined,
-      );
-      return;
-    }
-    let result: unknown;
-    try {
-      result = job.context.runInAsyncScope(fn, undefined, this.quiet);
-    } catch (error) {
-      this.finish(permit, true);
-      job.reject(error);
-      return;
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        this.finish(permit, false);
-        job.resolve(value);
-      },
-      (error) => {
-        this.finish(permit, true);
-        job.reject(error);
-      },
-    );
-  }
-
-  /** A waiting job's caller aborted: it leaves the line and rejects with the signal's reason. */
-  private abortJob(job: QueuedJob): void {
-    if (!this.queue.remove(job)) return;
-    this.detach(job);
-    this.meters.aborted.inc();
-    job.reject(abortReason(job.signal!));
-    this.afterRemoval();
-  }
-
-  /** Waiters left the line from the middle (an abort, a deadline, codel-timer's expiry). */
-  private afterRemoval(): void {
-    this.admission.removed();
-    if (this.timers.expires) this.timers.update();
-  }
-
-  /** Stops listening for the job's abort and clears its deadline. */
-  private detach(job: QueuedJob): void {
-    if (job.signalGroup !== undefined) this.signals.remove(job);
-    if (job.timer !== undefined) this.timers.stopDeadline(job);
-  }
-
-  /** Rejects a job that left the line. */
-  private refuse(job: QueuedJob, reason: Reason): void {
-    this.detach(job);
-    job.reject(this.refusals.refuse(reason, this.clock.now() - job.enqueuedAt));
   }
 }

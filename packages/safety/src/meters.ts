@@ -1,4 +1,13 @@
-import { type Counter, type Histogram, type MetricsRegistry, REASONS, type Reason, ValveMetrics } from '@valve/core';
+import {
+  type Counter,
+  emptyRejectedByReason,
+  type Histogram,
+  type MetricsRegistry,
+  REASONS,
+  type Reason,
+  ValveMetrics,
+  type ValveStats,
+} from '@valve/core';
 import type { SafetyValveStats } from './options.js';
 
 /**
@@ -65,5 +74,34 @@ export function createMeters(
     ),
     rejected,
     sojourn: series.histogram('valve_safety_sojourn_seconds', 'Time queued jobs waited before they started.'),
+  };
+}
+
+/**
+ * The Valve contract's words (CONTRIBUTING.md, "The Valve contract") from a valve's meters: the
+ * one place both safety valves derive `rejected`, `rejectedByReason`, `admitted`, `completed` and
+ * `failed` from their counters.
+ */
+export function contractStats(
+  name: string,
+  meters: Meters,
+  queued: number,
+  running: number,
+  closed: boolean,
+): ValveStats {
+  const byReason = emptyRejectedByReason();
+  let rejected = 0;
+  for (const r of REASONS) rejected += byReason[r] = meters.rejected[r].value;
+  rejected += byReason.aborted = meters.aborted.value;
+  return {
+    name,
+    rejected,
+    rejectedByReason: byReason,
+    queued,
+    running,
+    admitted: meters.admitted.value,
+    completed: meters.completed.value,
+    failed: meters.failed.value,
+    closed,
   };
 }
