@@ -2,7 +2,8 @@
 // dist, interleaved round by round (the order rotating each round) so all see the same machine
 // load, next to a direct `await fn()` and cockatiel's bulkhead. Earlier builds as in run.mjs:
 // VALVE_BASES="name=dir;name=dir" (each dir holds packages/safety/dist built at that commit).
-// Run it under /work/wt/bench-lock.sh: `node --expose-gc bench/before-after/safety.mjs`.
+// Run it under /work/wt/bench-lock.sh: `node --expose-gc bench/before-after/safety.mjs`
+// (ONLY=regex, ROUNDS, N, Q, FRESH=1, CLOCK=wall: see below).
 // Prints medians (ns per call) and, per build, the added cost over the direct call and the
 // ratio to cockatiel, which is what compares across runs on a loaded machine.
 import { createRequire } from 'node:module';
@@ -71,13 +72,19 @@ const wallResults = {};
 const cpuResults = {};
 const results = process.env.CLOCK === 'wall' ? wallResults : cpuResults;
 const keys = Object.keys(contenders);
+// Each valve is made once and reused by every round, as in the bench suite's case (a) and in a
+// service (a valve lives as long as the process). FRESH=1 makes a new one per round instead; then
+// V8 drops the optimized code that checked the valve's objects' layouts whenever the GC before a
+// round frees the last of them (CONTRIBUTING.md, holdShapes), and the rounds measure re-warming.
+const fresh = process.env.FRESH === '1';
+const made = fresh ? {} : Object.fromEntries(keys.map((k) => [k, contenders[k]()]));
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const load0 = loadavg()[0];
 for (let r = 0; r < rounds; r++) {
   // Rotate the order each round so no contender always runs first (or right after a GC-heavy one).
   for (let k = 0; k < keys.length; k++) {
     const name = keys[(k + r) % keys.length];
-    const fn = contenders[name]();
+    const fn = fresh ? contenders[name]() : made[name];
     globalThis.gc?.();
     const c = process.cpuUsage();
     const t = performance.now();

@@ -178,10 +178,9 @@ export class KeyedValve implements Valve {
     if (ks.queued === 0 && ks.running < this.keyConcurrency) {
       const permit = this.admission.tryEnter();
       if (permit !== undefined) {
-        this.jobs.started();
-        if (!this.shares) return this.jobs.runCounted(fn);
+        if (!this.shares) return this.jobs.startCounted(fn);
         ks.running++;
-        return this.jobs.run(fn, ks);
+        return this.jobs.start(fn, ks);
       }
     }
     return this.enqueue(ks, fn, options, signal) as Promise<Awaited<T>>;

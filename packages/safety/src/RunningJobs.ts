@@ -132,7 +132,7 @@ export class RunningJobs<P = Permit> implements Ender<P> {
   }
 
   /**
-   * Runs a job admitted with a counted slot (`Admission.COUNTED`) and ends it exactly once, through
+   * Starts a job admitted with a counted slot (`Admission.COUNTED`) and ends it exactly once, through
    * one `then` with handlers bound once per valve (the caller resumes with the slot already free):
    * the hot path. Written with `then` instead of an async function with `finally`: one promise
    * fewer per call.
@@ -142,7 +142,9 @@ export class RunningJobs<P = Permit> implements Ender<P> {
    * at `run()`'s promise would fail silently instead of raising `unhandledRejection`. The promise
    * returned here is the caller's alone, and rejects unhandled like a direct call would.
    */
-  runCounted<T>(fn: Job<T>): Promise<Awaited<T>> {
+  startCounted<T>(fn: Job<T>): Promise<Awaited<T>> {
+    this.meters.admitted.inc();
+    this.count++;
     let result: T | PromiseLike<T>;
     try {
       result = fn(this.quiet);
@@ -163,8 +165,9 @@ export class RunningJobs<P = Permit> implements Ender<P> {
     throw error;
   };
 
-  /** `runCounted` for a job that holds `p` (a source's permit, weighted slots, a key's share). */
-  run<T>(fn: Job<T>, p: P): Promise<Awaited<T>> {
+  /** `startCounted` for a job that holds `p` (a source's permit, weighted slots, a key's share). */
+  start<T>(fn: Job<T>, p: P): Promise<Awaited<T>> {
+    this.started();
     return runAndReturn(fn, this.quiet, this, p);
   }
 

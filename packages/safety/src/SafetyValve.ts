@@ -199,8 +199,7 @@ export class SafetyValve implements Valve {
     }
     const permit = this.admission.tryEnter();
     if (permit === undefined) return this.waiting.enqueue(fn, options) as Promise<Awaited<T>>;
-    this.jobs.started();
-    return permit === COUNTED ? this.jobs.runCounted(fn) : this.jobs.run(fn, permit);
+    return permit === COUNTED ? this.jobs.startCounted(fn) : this.jobs.start(fn, permit);
   }
 
   /**
