@@ -51,7 +51,16 @@ for (const b of names) {
     const v = new s.KeyedValve({ concurrency: 32, size: 30, perKey: { concurrency: 8 } });
     return sequential(() => v.run('k', job));
   };
-  // Per job of Q queued behind one slot (queueing, hand-over, settling); ops = Q.
+  // Per job of Q queued behind one slot (queueing, hand-over, settling); ops = Q. Once on one
+  // valve kept for every round, once on a fresh valve per round (the first hand-overs of a valve).
+  contenders[`queued c=1, one valve | ${b}`] = () => {
+    const v = new s.SafetyValve({ concurrency: 1, size: q });
+    return async () => {
+      const ps = new Array(q);
+      for (let i = 0; i < q; i++) ps[i] = v.run(job);
+      await Promise.all(ps);
+    };
+  };
   contenders[`queued c=1, per job | ${b}`] = () => async () => {
     const v = new s.SafetyValve({ concurrency: 1, size: q });
     const ps = new Array(q);
@@ -118,6 +127,6 @@ for (const b of names.slice(0, -1)) {
   const ratio = (k) => (m[`${k} | after`] / m[`${k} | ${b}`]).toFixed(3);
   console.log(
     `after/${b}: run() ${ratio('run() admitted')}, + bucket ${ratio('run() + token bucket')}, leaseMs ${ratio('run() with leaseMs')}, ` +
-      `keyed ${ratio('KeyedValve run(key) cap only')}, keyed+share ${ratio('KeyedValve run(key) + share')}, queued ${ratio('queued c=1, per job')}`,
+      `keyed ${ratio('KeyedValve run(key) cap only')}, keyed+share ${ratio('KeyedValve run(key) + share')}, queued ${ratio('queued c=1, one valve')} (fresh valve ${ratio('queued c=1, per job')})`,
   );
 }

@@ -44,24 +44,16 @@ import type { Job, RejectEvent } from './options.js';
 import { type PriorityEntry, PriorityClasses } from './PriorityClasses.js';
 import { Refusals } from './Refusals.js';
 import { RunningJobs } from './RunningJobs.js';
-import { Waiter } from './Waiter.js';
+import { newWaiter, type Waiter } from './Waiter.js';
 
 const COUNTED = Admission.COUNTED;
 
 /** A job waiting in a keyed valve's line, in its key's flow of its class. */
-class KeyedJob extends Waiter implements PriorityEntry {
-  constructor(
-    enqueuedAt: number,
-    fn: Job<unknown>,
-    resolve: (value: unknown) => void,
-    reject: (error: unknown) => void,
-    signal: AbortSignal | undefined,
-    readonly ks: KeyState,
-    readonly flow: FairFlow,
-    readonly priority: number,
-  ) {
-    super(enqueuedAt, fn, resolve, reject, signal);
-  }
+interface KeyedJob extends Waiter, PriorityEntry {
+  readonly fn: Job<unknown>;
+  readonly ks: KeyState;
+  readonly flow: FairFlow;
+  readonly priority: number;
 }
 
 /** The line's members the valve uses besides the WaitLine ones. */
@@ -277,7 +269,7 @@ export class KeyedValve implements Valve {
     }
     const now = this.clock.now();
     return new Promise((resolve, reject) => {
-      const job = new KeyedJob(now, fn, resolve, reject, signal, ks, flow!, priority);
+      const job = newWaiter(now, fn, resolve, reject, signal, 1, undefined, ks, flow, priority) as KeyedJob;
       if (signal !== undefined) this.signals.add(signal, job);
       this.line.push(job);
       ks.queued++;

@@ -1,24 +1,10 @@
 import { LazyQueue, type WaitLine } from '@valve/core';
 import type { CoDel, CoDelSource } from './CoDel.js';
 import type { Job } from './options.js';
-import { Waiter } from './Waiter.js';
+import type { Waiter } from './Waiter.js';
 
 /** A job waiting in a SafetyValve's line: a `run()` or an `ask()` that could not start at once. */
-export class QueuedJob extends Waiter<Job<unknown> | undefined> {
-  constructor(
-    enqueuedAt: number,
-    fn: Job<unknown> | undefined,
-    resolve: (value: unknown) => void,
-    reject: (error: unknown) => void,
-    signal: AbortSignal | undefined,
-    /** Slots and tokens the job takes when it starts (`run(fn, { weight })`). */
-    readonly weight: number,
-    /** This call's execution limit (its own or the valve's), for when it starts. */
-    readonly timeoutMs: number | undefined,
-  ) {
-    super(enqueuedAt, fn, resolve, reject, signal);
-  }
-}
+export type QueuedJob = Waiter;
 
 /**
  * The waiting line of a SafetyValve and its discipline: the `WaitLine` core's `Admission` serves

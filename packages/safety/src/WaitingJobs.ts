@@ -5,8 +5,9 @@ import type { Meters } from './meters.js';
 import type { Job, RunOptions, Settings } from './options.js';
 import type { Refusals } from './Refusals.js';
 import { CURRENT, type RunningJobs } from './RunningJobs.js';
-import { QueuedJob, type SafetyLine } from './SafetyLine.js';
+import type { QueuedJob, SafetyLine } from './SafetyLine.js';
 import type { ScopedJobs } from './ScopedJobs.js';
+import { newWaiter } from './Waiter.js';
 import { WaitTimers, type WaitTimersHost } from './WaitTimers.js';
 
 /**
@@ -72,15 +73,9 @@ export class WaitingJobs implements WaitTimersHost {
     const signal = options?.signal;
     return new Promise((resolve, reject) => {
       const now = this.clock.now();
-      const job = new QueuedJob(
-        now,
-        fn,
-        resolve,
-        reject,
-        signal,
-        options?.weight ?? 1,
-        options?.timeoutMs ?? this.timeoutMs,
-      );
+      const weight = options?.weight ?? 1;
+      const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
+      const job = newWaiter(now, fn, resolve, reject, signal, weight, timeoutMs, undefined, undefined, 0);
       // Abort listener and deadline first: the admission may start the job at once (which detaches it).
       if (signal !== undefined) this.signals.add(signal, job);
       this.line.push(job, now);
