@@ -1,4 +1,4 @@
-import { abortReason, validateBoolean, validateInteger, validateObject, validateSignal } from '@valve/core';
+import { abortReason, RingBuffer, validateBoolean, validateInteger, validateObject, validateSignal } from '@valve/core';
 import type { MapTask } from './map.js';
 
 export interface MapIterableOptions {
@@ -68,7 +68,7 @@ async function* run<T, R>(
   const context = { signal: controller.signal };
   /** Finished results: by index when ordered, in completion order otherwise. */
   const done = new Map<number, Slot<R>>();
-  const completion: Slot<R>[] = [];
+  const completion = new RingBuffer<Slot<R>>(); // a FIFO: O(1) shift, never Array#shift
   let nextIndex = 0; // the next index to pull
   let yieldIndex = 0; // ordered: the next index to yield
   let running = 0;
