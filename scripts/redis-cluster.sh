@@ -18,12 +18,16 @@ STATE="${TMPDIR:-/tmp}/valve-redis-cluster.dir"
 nodes() { local out=(); for p in "${PORTS[@]}"; do out+=("127.0.0.1:$p"); done; (IFS=,; echo "${out[*]}"); }
 ping() { redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG; }
 info() { redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null; }
-# Every node answers, agrees the cluster is ok, and knows all the others.
+# Every node answers, agrees the cluster is ok, and knows all the others; every replica has
+# finished its first sync (a replica that never synced refuses to fail over: "Disconnected from
+# master for longer than allowed", so a failover test right after create would find no promotion).
 state_ok() {
-  local p
+  local p repl
   for p in "${PORTS[@]}"; do
     info "$p" | grep -q '^cluster_state:ok' || return 1
     info "$p" | grep -q "^cluster_known_nodes:${#PORTS[@]}" || return 1
+    repl=$(redis-cli -h 127.0.0.1 -p "$p" info replication 2>/dev/null) || return 1
+    if grep -q '^role:slave' <<<"$repl"; then grep -q '^master_link_status:up' <<<"$repl" || return 1; fi
   done
 }
 
@@ -37,7 +41,7 @@ start() {
     mkdir -p "$dir/$p"
     redis-server --port "$p" --bind 127.0.0.1 --protected-mode no --daemonize yes \
       --dir "$dir/$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
-      --save '' --appendonly no --logfile "$dir/$p/redis.log" --pidfile "$dir/$p/redis.pid"
+      --save '' --appendonly no --repl-diskless-sync-delay 0 --logfile "$dir/$p/redis.log" --pidfile "$dir/$p/redis.pid"
   done
   for p in "${PORTS[@]}"; do
     for _ in $(seq 1 300); do ping "$p" && break; sleep 0.1; done
