@@ -20,6 +20,7 @@ import {
   abortReason,
   BoundedRingBuffer,
   ClosedError,
+  describeValue,
   type Clock,
   DroppedError,
   Emitter,
@@ -446,8 +447,26 @@ export class BackpressureController<T> implements Valve {
     return this.close();
   }
 
-  /** Pushes every item of `source` (awaiting each, so `block` slows the source down). */
-  async consume(source: AsyncIterable<T> | Iterable<T>, options?: PushOptions): Promise<ConsumeResult> {
+  /**
+   * Pushes every item of `source` (awaiting each, so `block` slows the source down). A source that
+   * is not iterable and bad options throw synchronously, before anything is pulled.
+   */
+  consume(source: AsyncIterable<T> | Iterable<T>, options?: PushOptions): Promise<ConsumeResult> {
+    if (
+      source == null ||
+      (typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] !== 'function' &&
+        typeof (source as Iterable<T>)[Symbol.iterator] !== 'function')
+    ) {
+      throw new TypeError(`source must be an iterable or an async iterable, got ${describeValue(source)}`);
+    }
+    this.pushSignal(options);
+    return this.consumeAll(source, options);
+  }
+
+  private async consumeAll(
+    source: AsyncIterable<T> | Iterable<T>,
+    options: PushOptions | undefined,
+  ): Promise<ConsumeResult> {
     const result: ConsumeResult = { accepted: 0, rejected: 0 };
     for await (const item of source) {
       if (await this.push(item, options)) result.accepted++;
@@ -461,11 +480,13 @@ export class BackpressureController<T> implements Valve {
    * high watermark and `'drain'` is emitted at the low one; `end()` drains the controller.
    */
   writable(options?: WritableOptions): Writable {
+    checkStreamOptions(options);
     return createWritable(this.streamTarget(), options);
   }
 
   /** A WHATWG `WritableStream`; its `desiredSize` drops to 0 and below while the controller is pressured. */
   writableStream(options?: WritableStreamOptions): WritableStream<T> {
+    checkStreamOptions(options);
     return createWritableStream(this.streamTarget(), options);
   }
 
@@ -905,4 +926,11 @@ export class BackpressureController<T> implements Valve {
     if (this.onDropOption !== undefined) safeCall(this.onDropOption, items, reason);
     if (this.drop$.hasListeners) this.drop$.emit({ items, reason, accepted });
   }
+}
+
+/** `writable()`'s and `writableStream()`'s options: an object with `highWaterMark` only. */
+function checkStreamOptions(options: WritableOptions | WritableStreamOptions | undefined): void {
+  if (options === undefined) return;
+  validateObject(options, 'options');
+  rejectUnknownOptions(options, 'options', ['highWaterMark']);
 }

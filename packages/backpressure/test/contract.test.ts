@@ -49,6 +49,18 @@ valveContract<BackpressureController<number>, MetricsRegistry>('BackpressureCont
       construct: () => new BackpressureController(async () => {}, { onDeadLetter: () => {}, clock: 1 as never }),
     },
   ],
+  unknownOptions: [
+    {
+      call: 'new BackpressureController(flush, options)',
+      with: (o) => new BackpressureController(async () => {}, { onDeadLetter: () => {}, ...o }),
+    },
+    { call: 'push(item, options)', with: (o) => make('u', new MetricsRegistry()).push(1, o) },
+    { call: 'pushDurable(item, options)', with: (o) => make('u', new MetricsRegistry()).pushDurable(1, o) },
+    { call: 'consume(source, options)', with: (o) => make('u', new MetricsRegistry()).consume([1], o) },
+    { call: 'stop(options)', with: (o) => make('u', new MetricsRegistry()).stop(o) },
+    { call: 'writable(options)', with: (o) => make('u', new MetricsRegistry()).writable(o) },
+    { call: 'writableStream(options)', with: (o) => make('u', new MetricsRegistry()).writableStream(o) },
+  ],
 });
 
 describe('BackpressureController.close()', () => {

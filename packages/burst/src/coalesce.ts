@@ -6,6 +6,7 @@
  */
 import { describeValue, validateFunction, validateObject } from '@valve/core';
 import { BurstValve, type TrailingOptions } from './BurstValve.js';
+import { BATCH_ONLY_OPTIONS } from './normalizeOptions.js';
 
 /** BurstValve's options minus batch mode, with `keyOf` taking `fn`'s arguments. */
 export type CoalesceOptions<A extends unknown[], R> = Omit<
@@ -24,7 +25,6 @@ export type Coalesced<A extends unknown[], R> = ((...args: A) => Promise<R>) & {
 };
 
 const NO_ARGUMENTS = Symbol('no arguments');
-const BATCH_ONLY = ['maxBatchSize', 'batchWindowMs', 'batchScheduleFn'];
 
 /**
  * The default key of `coalesce`: no arguments → one shared slot; one argument → that argument
@@ -84,7 +84,7 @@ export function coalesce<F extends (...args: never[]) => unknown>(
   type R = Awaited<ReturnType<F>>;
   validateFunction(fn, 'fn');
   const o = options === undefined ? {} : validateObject(options, 'options');
-  for (const name of BATCH_ONLY) {
+  for (const name of BATCH_ONLY_OPTIONS) {
     if (name in o) throw new TypeError(`options.${name} is a batch mode option; coalesce() has no batch mode`);
   }
   const { keyOf, ...rest } = o as CoalesceOptions<A, R>;

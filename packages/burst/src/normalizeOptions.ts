@@ -1,5 +1,6 @@
 import {
   type Clock,
+  describeValue,
   type MetricsRegistry,
   rejectUnknownOptions,
   validateClock,
@@ -32,6 +33,9 @@ const KNOWN_OPTIONS = [
   'metrics',
   'onError',
 ] as const;
+
+/** The options only a batch valve (one made with `batch`) can use; `coalesce()` refuses them too. */
+export const BATCH_ONLY_OPTIONS = ['maxBatchSize', 'batchWindowMs', 'batchScheduleFn'] as const;
 
 /** The constructor's arguments, validated, with defaults applied. */
 export interface NormalizedOptions<T, K> {
@@ -102,10 +106,19 @@ export function normalizeArguments<T, K>(args: readonly unknown[]): NormalizedOp
     o.batchScheduleFn === undefined
       ? undefined
       : validateFunction<(d: () => void) => void>(o.batchScheduleFn, 'batchScheduleFn');
-  if (o.batch === undefined && (batchWindowMs > 0 || batchScheduleFn !== undefined)) {
-    throw new TypeError(
-      `${displayName}: ${batchScheduleFn !== undefined ? 'batchScheduleFn' : 'batchWindowMs'} is a batch mode option; give a batch fetcher (batch) to use it`,
-    );
+  const maxBatchSize = validateInteger(o.maxBatchSize ?? Number.POSITIVE_INFINITY, 'maxBatchSize', {
+    min: 1,
+    allowInfinity: true,
+  });
+  if (o.batch === undefined) {
+    // A single-key valve cannot use these: refuse them rather than ignore them (issue 14).
+    for (const option of BATCH_ONLY_OPTIONS) {
+      if (o[option] !== undefined) {
+        throw new TypeError(
+          `${displayName}: ${option} applies only to batch valves (give a batch fetcher: batch), got ${describeValue(o[option])}`,
+        );
+      }
+    }
   }
   if (batchWindowMs > 0 && batchScheduleFn !== undefined) {
     throw new TypeError(`${displayName}: give at most one of batchWindowMs and batchScheduleFn, got both`);
@@ -121,10 +134,7 @@ export function normalizeArguments<T, K>(args: readonly unknown[]): NormalizedOp
     staleWhileRevalidateMs,
     staleIfErrorMs,
     maxKeys: validateInteger(o.maxKeys ?? Number.POSITIVE_INFINITY, 'maxKeys', { min: 1, allowInfinity: true }),
-    maxBatchSize: validateInteger(o.maxBatchSize ?? Number.POSITIVE_INFINITY, 'maxBatchSize', {
-      min: 1,
-      allowInfinity: true,
-    }),
+    maxBatchSize,
     batchWindowMs,
     batchScheduleFn,
     clock: validateClock(o.clock),

@@ -535,9 +535,9 @@ describe('BurstValve: construction', () => {
           lingerMs: 0,
           staleWhileRevalidateMs: 0,
           maxKeys: 1,
-          maxBatchSize: 1,
         }),
     ).not.toThrow();
+    expect(() => new BurstValve<number, number>({ batch: async (keys) => keys, maxBatchSize: 1 })).not.toThrow();
     expect(
       () => new BurstValve<number>({ fetch: async () => 1, timeoutMs: 0.5, maxKeys: Number.POSITIVE_INFINITY }),
     ).not.toThrow();

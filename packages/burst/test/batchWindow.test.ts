@@ -156,12 +156,12 @@ describe('batch window options are validated at construction', () => {
     [
       { fetch: one, batchWindowMs: 5 },
       TypeError,
-      'Burst Valve: batchWindowMs is a batch mode option; give a batch fetcher (batch) to use it',
+      'Burst Valve: batchWindowMs applies only to batch valves (give a batch fetcher: batch), got 5',
     ],
     [
       { fetch: one, batchScheduleFn: () => {} },
       TypeError,
-      'Burst Valve: batchScheduleFn is a batch mode option; give a batch fetcher (batch) to use it',
+      'Burst Valve: batchScheduleFn applies only to batch valves (give a batch fetcher: batch), got function batchScheduleFn',
     ],
   ])('rejects %o', (options, type, message) => {
     expect(() => new BurstValve(options as never)).toThrow(new type(message));

@@ -4,7 +4,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ClosedError, isValveError, ManualClock, MetricsRegistry, REASONS } from '@valve/core';
 import { deferred, flush, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
-import { BurstValve, type FetchContext, type SettledEvent } from '../src/index.js';
+import { BurstValve, coalesce, type FetchContext, type SettledEvent } from '../src/index.js';
 
 valveContract<BurstValve<number, number>, MetricsRegistry>('BurstValve', {
   reasons: REASONS,
@@ -35,6 +35,18 @@ valveContract<BurstValve<number, number>, MetricsRegistry>('BurstValve', {
     { option: 'metrics', construct: () => new BurstValve({ fetch: async () => 1, metrics: {} as never }) },
     { option: 'clock', construct: () => new BurstValve({ fetch: async () => 1, clock: 5 as never }) },
     { option: 'maxKeyz', construct: () => new BurstValve({ fetch: async () => 1, maxKeyz: 1 } as never) },
+  ],
+  unknownOptions: [
+    { call: 'new BurstValve(options)', with: (o) => new BurstValve({ fetch: async () => 1, ...o }) },
+    { call: 'new BurstValve(fetcher, options)', with: (o) => new BurstValve(async () => 1, o) },
+    { call: 'new BurstValve(displayName, fetcher, options)', with: (o) => new BurstValve('n', async () => 1, o) },
+    {
+      call: 'new BurstValve({ batch, ...options })',
+      with: (o) => new BurstValve({ batch: async (k: number[]) => k, ...o }),
+    },
+    { call: 'fetch(key, options)', with: (o) => new BurstValve(async (k: number) => k).fetch(1, o) },
+    { call: 'fetchShared(key, options)', with: (o) => new BurstValve(async (k: number) => k).fetchShared(1, o) },
+    { call: 'coalesce(fn, options)', with: (o) => coalesce(async (k: number) => k, o) },
   ],
 });
 

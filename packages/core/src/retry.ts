@@ -1,7 +1,14 @@
 import type { Clock } from './clock/Clock.js';
 import { systemClock } from './clock/systemClock.js';
 import { abortReason } from './errors/ValveError.js';
-import { validateBoolean, validateFunction, validateInteger, validateNumber, validateObject } from './validate.js';
+import {
+  rejectUnknownOptions,
+  validateBoolean,
+  validateFunction,
+  validateInteger,
+  validateNumber,
+  validateObject,
+} from './validate.js';
 
 /**
  * valve's `retry` option: p-retry's option names and backoff formula
@@ -37,9 +44,29 @@ export interface RetryContext {
 export type NormalizedRetry = Required<Omit<RetryOptions, 'shouldRetry' | 'onFailedAttempt'>> &
   Pick<RetryOptions, 'shouldRetry' | 'onFailedAttempt'>;
 
+const RETRY_OPTIONS = [
+  'retries',
+  'factor',
+  'minTimeout',
+  'maxTimeout',
+  'randomize',
+  'shouldRetry',
+  'onFailedAttempt',
+] as const;
+
+/**
+ * What `normalizeRetry` returned: `retry()` takes these as they are, so a valve that normalized its
+ * `retry` option at construction pays no check per task.
+ */
+const normalized = new WeakSet<object>();
+
 export function normalizeRetry(value: RetryOptions | number | undefined, name = 'retry'): NormalizedRetry {
+  if (typeof value === 'object' && value !== null && normalized.has(value)) return value as NormalizedRetry;
   const o: RetryOptions = typeof value === 'number' ? { retries: value } : (value ?? {});
-  if (typeof value !== 'number' && value !== undefined) validateObject(value, name);
+  if (typeof value !== 'number' && value !== undefined) {
+    validateObject(value, name);
+    rejectUnknownOptions(value, name, RETRY_OPTIONS);
+  }
   const out: NormalizedRetry = {
     retries: validateInteger(o.retries ?? 0, `${name}.retries`, { min: 0, allowInfinity: true }),
     factor: validateNumber(o.factor ?? 2, `${name}.factor`, { min: 1 }),
@@ -56,6 +83,7 @@ export function normalizeRetry(value: RetryOptions | number | undefined, name = 
   if (out.maxTimeout < out.minTimeout) {
     throw new RangeError(`${name}.maxTimeout must be >= minTimeout (${out.minTimeout}), got ${out.maxTimeout}`);
   }
+  normalized.add(out);
   return out;
 }
 

@@ -123,4 +123,18 @@ describe('retry', () => {
     expect(() => normalizeRetry({ shouldRetry: 1 as never })).toThrow('retry.shouldRetry must be a function, got 1');
     expect(() => normalizeRetry('x' as never)).toThrow('retry must be an object, got "x"');
   });
+
+  // Issue 14: no option is silently ignored. `{ retry: 3 }` typed as `{ retires: 3 }` used to mean
+  // "no retries" without a word; every valve's `retry` option goes through normalizeRetry.
+  it('rejects an unknown key, naming it; a normalized value is taken as it is', async () => {
+    expect(() => normalizeRetry({ retires: 3 } as never)).toThrow(
+      new TypeError(
+        'retry.retires is not a known option; known options are retries, factor, minTimeout, maxTimeout, randomize, shouldRetry, onFailedAttempt',
+      ),
+    );
+    await expect(retry(async () => 1, { retires: 3 } as never)).rejects.toThrow('retry.retires is not a known option');
+    const r = normalizeRetry({ retries: 2, onFailedAttempt: () => {} });
+    expect(normalizeRetry(r)).toBe(r);
+    expect(normalizeRetry({ ...r })).toEqual(r); // a copy is checked again, and passes
+  });
 });

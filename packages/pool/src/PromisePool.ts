@@ -531,8 +531,12 @@ export class PromisePool implements Valve {
     if (this.rateWatch.on) this.rateWatch.check();
   }
 
-  /** Admission took `item` from the line and gave it a slot (and a token). */
-  private startItem(item: QueueItem, permit: Permit): void {
+  /**
+   * Admission took `item` from the line and gave it a slot (and a token). Called only through
+   * `startPoolItem` (internal/admissionSide.ts, the Admission's shared `start`), hence not private.
+   * @internal
+   */
+  startItem(item: QueueItem, permit: Permit): void {
     if (typeof item === 'function') startPlain(this, item, this.line.lastCohort, true);
     else if (item instanceof QueuedRun) startQueuedRun(this, item, this.line.lastCohort);
     else this.jobs.start(item, permit);

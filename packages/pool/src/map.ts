@@ -1,4 +1,4 @@
-import { abortReason, validateInteger, validateObject, validateSignal } from '@valve/core';
+import { abortReason, rejectUnknownOptions, validateInteger, validateObject, validateSignal } from '@valve/core';
 
 export interface MapOptions {
   /** Items processed at once: an integer >= 1 or Infinity. @default 4 */
@@ -15,9 +15,12 @@ interface Options {
   signal: AbortSignal | undefined;
 }
 
+const MAP_OPTIONS = ['maxWorkers', 'signal'] as const;
+
 function parse(options: MapOptions | undefined): Options {
   if (options === undefined) return { maxWorkers: 4, signal: undefined };
   validateObject(options, 'options');
+  rejectUnknownOptions(options, 'options', MAP_OPTIONS);
   return {
     maxWorkers: validateInteger(options.maxWorkers ?? 4, 'maxWorkers', { min: 1, allowInfinity: true }),
     signal: validateSignal(options.signal, 'signal'),

@@ -1,4 +1,12 @@
-import { abortReason, RingBuffer, validateBoolean, validateInteger, validateObject, validateSignal } from '@valve/core';
+import {
+  abortReason,
+  RingBuffer,
+  rejectUnknownOptions,
+  validateBoolean,
+  validateInteger,
+  validateObject,
+  validateSignal,
+} from '@valve/core';
 import type { MapTask } from './map.js';
 
 export interface MapIterableOptions {
@@ -15,6 +23,8 @@ export interface MapIterableOptions {
   /** Aborting stops the map: the source is closed and the iterator throws `signal.reason`. */
   signal?: AbortSignal;
 }
+
+const MAP_ITERABLE_OPTIONS = ['concurrency', 'buffer', 'ordered', 'signal'] as const;
 
 type Slot<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -39,6 +49,7 @@ export function mapIterable<T, R>(
   let buffer: number | undefined;
   if (options !== undefined) {
     validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', MAP_ITERABLE_OPTIONS);
     concurrency = validateInteger(options.concurrency ?? 4, 'concurrency', { min: 1, allowInfinity: true });
     ordered = options.ordered === undefined ? true : validateBoolean(options.ordered, 'ordered');
     signal = validateSignal(options.signal, 'signal');

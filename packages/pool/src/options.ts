@@ -201,8 +201,8 @@ export interface PoolSummary {
 /**
  * The Valve contract's words (`ValveStats`: `queued`, `running`, `admitted`, `completed`, `failed`,
  * `rejected` by reason, `closed`; CONTRIBUTING.md) and the pool's own fields. A task refused before
- * it started (its caller aborted while it waited: `aborted`; the pool was closed: `shutdown`) is
- * `rejected`, never `failed`; the drain summary still counts it among the cycle's failures, since
+ * it started (its caller aborted while it waited: `aborted`; the pool was closed: `shutdown`; an
+ * async source failed to grant it: `overload`) is `rejected`, never `failed`; the drain summary still counts it among the cycle's failures, since
  * its `run()` promise rejected.
  */
 export interface PoolStats extends ValveStats {

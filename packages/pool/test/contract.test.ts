@@ -32,6 +32,18 @@ valveContract<PromisePool, MetricsRegistry>('PromisePool', {
     { option: 'clock', construct: () => new PromisePool({ clock: 5 as never }) },
     { option: 'maxWorkerz', construct: () => new PromisePool({ maxWorkerz: 1 } as never) },
   ],
+  unknownOptions: [
+    { call: 'new PromisePool(options)', with: (o) => new PromisePool(o) },
+    { call: 'run(task, options)', with: (o) => new PromisePool().run(async () => 1, o) },
+    { call: 'runWhenRoom(task, options)', with: (o) => new PromisePool().runWhenRoom(async () => 1, o) },
+    { call: 'addWhenRoom(task, options)', with: (o) => new PromisePool().addWhenRoom(async () => {}, o) },
+    { call: 'PromisePool.map(items, fn, options)', with: (o) => PromisePool.map([1], async (x) => x, o) },
+    { call: 'PromisePool.mapSettled(items, fn, options)', with: (o) => PromisePool.mapSettled([1], async (x) => x, o) },
+    {
+      call: 'PromisePool.mapIterable(items, fn, options)',
+      with: (o) => PromisePool.mapIterable([1], async (x) => x, o),
+    },
+  ],
 });
 
 describe('PromisePool and the Valve contract', () => {

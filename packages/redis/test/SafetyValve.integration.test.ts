@@ -10,7 +10,6 @@ import {
   deadPort,
   deleteUnder,
   keysUnder,
-  sleep,
   uniquePrefix,
   url,
 } from './helpers.js';

@@ -23,12 +23,21 @@ export class Refusals {
 
   /** Counts and announces a refusal; returns the error the job rejects with. */
   refuse(reason: Reason, waitedMs: number, detail?: string): ValveError {
-    this.meters.rejected[reason].inc();
     const error = errorForReason(
       reason,
       detail === undefined ? this.describe(reason, waitedMs) : `valve ${this.name}: ${detail}, ${this.state()}`,
     );
     this.errors.add(error);
+    this.count(reason, waitedMs);
+    return error;
+  }
+
+  /**
+   * Counts and announces a refusal whose error is not the valve's own: an asynchronous source
+   * failed to grant a waiting job, which rejects with the source's error unchanged.
+   */
+  count(reason: Reason, waitedMs: number): void {
+    this.meters.rejected[reason].inc();
     const event: RejectEvent = { valve: this.name, reason, waitedMs };
     if (this.option !== undefined) {
       try {
@@ -38,7 +47,6 @@ export class Refusals {
       }
     }
     if (this.reject$.hasListeners) this.reject$.emit(event);
-    return error;
   }
 
   /** True for an error this valve refused a job with. */

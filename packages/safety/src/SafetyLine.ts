@@ -1,6 +1,5 @@
 import { LazyQueue, type WaitLine } from '@valve/core';
 import type { CoDel, CoDelSource } from './CoDel.js';
-import type { Job } from './options.js';
 import type { Waiter } from './Waiter.js';
 
 /** A job waiting in a SafetyValve's line: a `run()` or an `ask()` that could not start at once. */

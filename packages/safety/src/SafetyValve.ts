@@ -222,16 +222,18 @@ export class SafetyValve implements Valve {
     });
   }
 
-  /** Like `run`, but a refusal resolves to `{ ok: false, reason }` (safetyvalve's tuple). */
-  async tryRun<T>(fn: Work<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
-    let value: Awaited<T>;
-    try {
-      value = await this.run(fn, options);
-    } catch (error) {
-      if (this.refusals.made(error)) return { ok: false, reason: error.reason!, error };
-      throw error;
-    }
-    return { ok: true, value };
+  /**
+   * Like `run`, but a refusal resolves to `{ ok: false, reason }` (safetyvalve's tuple). Bad
+   * arguments throw synchronously, as `run`'s do.
+   */
+  tryRun<T>(fn: Work<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
+    return this.run(fn, options).then(
+      (value): TryRunResult<Awaited<T>> => ({ ok: true, value }),
+      (error: unknown): TryRunResult<Awaited<T>> => {
+        if (this.refusals.made(error)) return { ok: false, reason: error.reason!, error };
+        throw error;
+      },
+    );
   }
 
   /** Waits for a token and a slot like `run`, and resolves with a permit; call `done()` when finished. */

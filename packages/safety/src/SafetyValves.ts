@@ -72,11 +72,7 @@ export class SafetyValves {
   /** The valve named `name`; throws for an unknown name. */
   get(name: string): SafetyValve {
     const valve = this.valves.get(name);
-    if (valve === undefined) {
-      throw new TypeError(
-        `no queue named ${JSON.stringify(name)}; configured: ${[...this.valves.keys()].join(', ') || 'none'}`,
-      );
-    }
+    if (valve === undefined) throw this.unknownName(name);
     return valve;
   }
 
@@ -84,28 +80,30 @@ export class SafetyValves {
     return this.valves.has(name);
   }
 
+  // `run`, `tryRun` and `ask` by name: an unknown name rejects (safetyvalve's answer for a queue
+  // that is not configured); bad arguments throw synchronously from the valve, as SafetyValve's do.
   run<T>(name: string, fn: Job<T>, options?: RunOptions): Promise<Awaited<T>> {
-    try {
-      return this.get(name).run(fn, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const valve = this.valves.get(name);
+    if (valve === undefined) return Promise.reject(this.unknownName(name));
+    return valve.run(fn, options);
   }
 
   tryRun<T>(name: string, fn: Job<T>, options?: RunOptions): Promise<TryRunResult<Awaited<T>>> {
-    try {
-      return this.get(name).tryRun(fn, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const valve = this.valves.get(name);
+    if (valve === undefined) return Promise.reject(this.unknownName(name));
+    return valve.tryRun(fn, options);
   }
 
   ask(name: string, options?: RunOptions): Promise<SafetyPermit> {
-    try {
-      return this.get(name).ask(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const valve = this.valves.get(name);
+    if (valve === undefined) return Promise.reject(this.unknownName(name));
+    return valve.ask(options);
+  }
+
+  private unknownName(name: string): TypeError {
+    return new TypeError(
+      `no queue named ${JSON.stringify(name)}; configured: ${[...this.valves.keys()].join(', ') || 'none'}`,
+    );
   }
 
   stats(name: string): SafetyValveStats {

@@ -107,9 +107,13 @@ export class WaitingJobs implements WaitTimersHost {
     }
   }
 
-  /** An asynchronous source failed to grant the head: it gets the source's error. */
+  /**
+   * An asynchronous source failed to grant the head: it never started, so it is rejected
+   * (`overload`: the valve could not get it a slot or a token) and gets the source's error.
+   */
   fail(job: QueuedJob, error: unknown): void {
     this.detach(job);
+    this.refusals.count('overload', this.clock.now() - job.enqueuedAt);
     job.reject(error);
   }
 

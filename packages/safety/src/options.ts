@@ -441,9 +441,12 @@ export function checkLimits(limits: SafetyValveLimits): SafetyValveLimits {
   return out;
 }
 
-/** Checks one call's options; returns its signal. */
+const KNOWN_RUN = ['signal', 'deadlineMs', 'timeoutMs', 'weight'] as const;
+
+/** Checks one `run()`/`ask()` call's options (unknown keys included); returns its signal. */
 export function checkRunOptions(options: RunOptions): AbortSignal | undefined {
   validateObject(options, 'options');
+  rejectUnknownOptions(options, 'options', KNOWN_RUN);
   if (options.deadlineMs !== undefined) validateNumber(options.deadlineMs, 'options.deadlineMs', { min: 0 });
   if (options.timeoutMs !== undefined) validateNumber(options.timeoutMs, 'options.timeoutMs', { above: 0 });
   if (options.weight !== undefined) validateInteger(options.weight, 'options.weight', { min: 1 });

@@ -30,6 +30,14 @@ valveContract<KeyedValve, MetricsRegistry>('KeyedValve', {
     { option: 'clock', construct: () => new KeyedValve({ concurrency: 1, size: 1, clock: 5 as never }) },
     { option: 'sizee', construct: () => new KeyedValve({ concurrency: 1, size: 1, sizee: 1 } as never) },
   ],
+  unknownOptions: [
+    { call: 'new KeyedValve(options)', with: (o) => new KeyedValve({ concurrency: 1, size: 1, ...o }) },
+    {
+      call: 'new KeyedValve({ perKey })',
+      with: (o) => new KeyedValve({ concurrency: 1, size: 1, perKey: { concurrency: 1, ...o } }),
+    },
+    { call: 'run(key, fn, options)', with: (o) => new KeyedValve({ concurrency: 1, size: 1 }).run('k', () => 1, o) },
+  ],
 });
 
 describe('KeyedValve', () => {

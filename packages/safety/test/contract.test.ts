@@ -3,7 +3,11 @@
 import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
 import { deferred, flush, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
-import { SafetyValve } from '../src/index.js';
+import { safetyValveHook } from '../src/fastify.js';
+import { honoSafetyValve } from '../src/hono.js';
+import { safetyMiddleware, withSafetyValve } from '../src/http.js';
+import { SafetyValve, SafetyValves } from '../src/index.js';
+import { koaSafetyValve } from '../src/koa.js';
 
 valveContract<SafetyValve, MetricsRegistry>('SafetyValve', {
   reasons: REASONS,
@@ -29,6 +33,46 @@ valveContract<SafetyValve, MetricsRegistry>('SafetyValve', {
     { option: 'metrics', construct: () => new SafetyValve({ concurrency: 1, size: 1, metrics: {} as never }) },
     { option: 'clock', construct: () => new SafetyValve({ concurrency: 1, size: 1, clock: 5 as never }) },
     { option: 'sizee', construct: () => new SafetyValve({ concurrency: 1, size: 1, sizee: 1 } as never) },
+  ],
+  unknownOptions: [
+    { call: 'new SafetyValve(options)', with: (o) => new SafetyValve({ concurrency: 1, size: 1, ...o }) },
+    { call: 'run(fn, options)', with: (o) => new SafetyValve({ concurrency: 1, size: 1 }).run(() => 1, o) },
+    { call: 'tryRun(fn, options)', with: (o) => new SafetyValve({ concurrency: 1, size: 1 }).tryRun(() => 1, o) },
+    { call: 'ask(options)', with: (o) => new SafetyValve({ concurrency: 1, size: 1 }).ask(o) },
+    { call: 'setLimits(limits)', with: (o) => new SafetyValve({ concurrency: 1, size: 1 }).setLimits(o) },
+    { call: 'SafetyValves#configure(options)', with: (o) => new SafetyValves().configure({ queues: {}, ...o }) },
+    {
+      call: 'SafetyValves#configure({ queues: { name: options } })',
+      with: (o) => new SafetyValves().configure({ queues: { q: { concurrency: 1, size: 1, ...o } } }),
+    },
+    {
+      call: 'safetyMiddleware(valve, options)',
+      with: (o) => safetyMiddleware(new SafetyValve({ concurrency: 1, size: 1 }), o),
+    },
+    {
+      call: 'withSafetyValve(valve, handler, options)',
+      with: (o) => withSafetyValve(new SafetyValve({ concurrency: 1, size: 1 }), () => {}, o),
+    },
+    {
+      call: 'koaSafetyValve(valve, options)',
+      with: (o) => koaSafetyValve(new SafetyValve({ concurrency: 1, size: 1 }), o),
+    },
+    {
+      call: 'honoSafetyValve(valve, options)',
+      with: (o) => honoSafetyValve(new SafetyValve({ concurrency: 1, size: 1 }), o),
+    },
+    {
+      call: 'safetyValveHook(valve, options)',
+      with: (o) => safetyValveHook(new SafetyValve({ concurrency: 1, size: 1 }), o),
+    },
+    {
+      call: 'SafetyValves#run(name, fn, options)',
+      with: (o) => {
+        const valves = new SafetyValves();
+        valves.configure({ queues: { q: { concurrency: 1, size: 1 } } });
+        return valves.run('q', () => 1, o);
+      },
+    },
   ],
 });
 

@@ -41,6 +41,13 @@ export interface ValveContractCase<V extends ValveLike, M extends RegistryLike> 
   reasons: readonly string[];
   /** Each must throw a TypeError or RangeError, synchronously, whose message names `option`. */
   badOptions: { option: string; construct: () => unknown }[];
+  /**
+   * Every constructor form and every method that takes an options object: `with(options)` makes
+   * the call with `options` where its options go. Given an object holding one key the valve does
+   * not know, each must throw a TypeError synchronously (not reject) naming that key: no
+   * argument is silently ignored (issue 14).
+   */
+  unknownOptions: { call: string; with: (options: Record<string, unknown>) => unknown }[];
 }
 
 const COUNTERS = ['rejected', 'queued', 'running', 'admitted', 'completed', 'failed'] as const;
@@ -139,6 +146,24 @@ export function valveContract<V extends ValveLike, M extends RegistryLike>(
       }
       expect(after).toContain('valve="contract-g"');
       await other.valve.close();
+    });
+
+    it('an unknown option key throws a TypeError naming it, from every constructor and options-taking method', () => {
+      expect(c.unknownOptions.length).toBeGreaterThan(0);
+      for (const { call, with: make } of c.unknownOptions) {
+        const key = `unknownOption_${call.replace(/\W+/g, '_')}`;
+        let thrown: unknown;
+        let returned: unknown;
+        try {
+          returned = make({ [key]: 1 });
+        } catch (error) {
+          thrown = error;
+        }
+        // A promise that would reject is the wrong channel: the caller's mistake throws at once.
+        if (returned instanceof Promise) returned.catch(() => {});
+        expect(thrown, `${call}: nothing thrown synchronously`).toBeInstanceOf(TypeError);
+        expect((thrown as Error).message, call).toContain(key);
+      }
     });
 
     it('bad options throw synchronously (TypeError/RangeError naming the option)', () => {

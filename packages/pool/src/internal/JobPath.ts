@@ -147,8 +147,8 @@ export class JobPath {
     } else if (was === QUEUED) {
       this.h.line.removed();
     }
-    if (was === RUNNING || was === ACQUIRING) this.h.ledger.ran(job.cohort, ok, value);
-    else this.h.ledger.refusedQueued(job.cohort, value);
+    if (was === RUNNING) this.h.ledger.ran(job.cohort, ok, value);
+    else this.h.ledger.refusedQueued(job.cohort, value, was === ACQUIRING ? 'source' : 'aborted');
     if (job.resolve !== undefined) {
       if (ok) job.resolve(value);
       else job.reject!(value);
@@ -163,7 +163,10 @@ export class JobPath {
     } else if (!job.slotHeld) this.h.afterSettle();
   }
 
-  /** An async source failed to grant the head of the line: it settles with the source's error. */
+  /**
+   * An async source failed to grant the head of the line: it settles with the source's error,
+   * rejected (`overload`), never started.
+   */
   fail(job: Job, error: unknown): void {
     job.state = ACQUIRING;
     this.finish(job, false, error);

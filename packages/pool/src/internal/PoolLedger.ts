@@ -15,7 +15,7 @@ import { type MeteredPool, PoolMeters } from './PoolMeters.js';
 /**
  * What a pool counts and reports: the totals behind `stats()`, the metric series, `onSettled`
  * and `onError`. Each settled task is counted once, here: `ran` for a task that started,
- * `refusedQueued` for one whose caller aborted while it waited.
+ * `refusedQueued` for one that left the queue without starting.
  */
 export class PoolLedger {
   completed = 0;
@@ -29,6 +29,8 @@ export class PoolLedger {
   queueFull = 0;
   /** Removed from the queue by `clear()` (counted with `shutdown`). */
   cleared = 0;
+  /** An async source failed to grant them: they never started (counted with `overload`). */
+  sourceFailed = 0;
   /** Jobs settled by timeout or abort whose task has not settled yet (see `Job.abandoned`). */
   abandoned = 0;
   /** Only with a registry: without one the hot path touches no metric at all. */
@@ -61,12 +63,13 @@ export class PoolLedger {
   }
 
   /**
-   * A queued task left before it started (its caller aborted, or `clear()`): rejected, and
-   * settled for its drain.
+   * A queued task left before it started (its caller aborted, `clear()`, or an async source
+   * failed to grant it): rejected, and settled for its drain.
    */
-  refusedQueued(cohort: Cohort, reason: unknown, cleared = false): void {
-    if (cleared) this.cleared++;
-    else this.abortedQueued++;
+  refusedQueued(cohort: Cohort, reason: unknown, why: 'aborted' | 'cleared' | 'source' = 'aborted'): void {
+    if (why === 'aborted') this.abortedQueued++;
+    else if (why === 'cleared') this.cleared++;
+    else this.sourceFailed++;
     this.cycle.settled(cohort, false, reason);
     if (this.settled$.hasListeners) this.settled$.emit({ status: 'rejected', error: reason });
   }
@@ -109,13 +112,15 @@ export class PoolLedger {
   /**
    * The Valve contract's words (CONTRIBUTING.md) and the pool's own. `failed` counts tasks that
    * started and failed (threw, rejected, timed out); tasks refused before they started (their
-   * caller aborted while they waited, or the pool was closed) are `rejected`, by reason.
+   * caller aborted while they waited, the pool was closed, or an async source failed to grant
+   * them) are `rejected`, by reason.
    */
   stats(name: string, queued: number, running: number, limit: number, paused: boolean, closed: boolean): PoolStats {
     const rejectedByReason = emptyRejectedByReason();
     rejectedByReason.aborted = this.abortedQueued;
     rejectedByReason.shutdown = this.refusedClosed + this.cleared;
     rejectedByReason.queue_full = this.queueFull;
+    rejectedByReason.overload = this.sourceFailed;
     const s: PoolStats = {
       name,
       queued,
@@ -123,7 +128,7 @@ export class PoolLedger {
       admitted: running + this.completed + this.failed,
       completed: this.completed,
       failed: this.failed,
-      rejected: this.abortedQueued + this.refusedClosed + this.cleared + this.queueFull,
+      rejected: this.abortedQueued + this.refusedClosed + this.cleared + this.queueFull + this.sourceFailed,
       rejectedByReason,
       active: running,
       limit,

@@ -43,7 +43,7 @@ export function clearLine(line: PoolLine, ledger: PoolLedger, signals: SignalGro
       if (item.signalGroup !== undefined) signals.remove(item);
       item.context = undefined;
     }
-    ledger.refusedQueued(cohort, error, true);
+    ledger.refusedQueued(cohort, error, 'cleared');
     if (typeof item !== 'function') item.reject?.(error);
   });
 }
