@@ -152,20 +152,25 @@ export class KeyedValve implements Valve {
       if (signal?.aborted) return Promise.reject(abortReason(signal));
     }
     if (this.jobs.closed) return Promise.reject(this.refusals.refuse('shutdown', 0));
-    const ks = this.table.enter(key);
-    if (ks === undefined) return Promise.reject(this.refusals.refuse('overload', 0));
     const perMs = this.perMs;
-    // The clock is read only for a bucket: the key table keeps its own coarse time.
+    // The clock is read only for a bucket, once per call (a new key's bucket starts at the same
+    // time): the key table keeps its own coarse time.
+    const now = perMs === 0 ? 0 : this.clock.now();
+    const table = this.table;
+    const ks = table.enter(key, now);
+    if (ks === undefined) return Promise.reject(this.refusals.refuse('overload', 0));
     if (perMs !== 0) {
-      const now = this.clock.now();
-      let tokens = ks.tokens + (now - ks.stamp) * perMs;
+      // The key's bucket: tokens at [slot], their time at [slot + 1] (KeyTable's `buckets`).
+      const b = table.buckets;
+      const at = ks.slot;
+      let tokens = b[at]! + (now - b[at + 1]!) * perMs;
       if (tokens > this.tokenLimit) tokens = this.tokenLimit;
-      ks.stamp = now;
+      b[at + 1] = now;
       if (tokens < 1) {
-        ks.tokens = tokens;
+        b[at] = tokens;
         return Promise.reject(this.refusals.refuse('rate_limited', 0));
       }
-      ks.tokens = tokens - 1;
+      b[at] = tokens - 1;
     }
     if (ks.queued === 0 && ks.running < this.keyConcurrency) {
       const permit = this.admission.tryEnter();
@@ -185,7 +190,7 @@ export class KeyedValve implements Valve {
   retryAfterMs(key: string): number {
     const ks = this.table.peek(key);
     if (ks === undefined || this.perMs === 0) return 0;
-    const tokens = Math.min(this.tokenLimit, ks.tokens + (this.clock.now() - ks.stamp) * this.perMs);
+    const tokens = this.table.tokens(ks, this.clock.now());
     return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.perMs);
   }
 
@@ -196,10 +201,7 @@ export class KeyedValve implements Valve {
   keyStats(key: string): { tokens: number; running: number | undefined; queued: number } | undefined {
     const ks = this.table.peek(key);
     if (ks === undefined) return undefined;
-    const tokens =
-      this.perMs === 0
-        ? Number.POSITIVE_INFINITY
-        : Math.min(this.tokenLimit, ks.tokens + (this.clock.now() - ks.stamp) * this.perMs);
+    const tokens = this.perMs === 0 ? Number.POSITIVE_INFINITY : this.table.tokens(ks, this.clock.now());
     return { tokens, running: this.shares ? ks.running : undefined, queued: ks.queued };
   }
 
@@ -317,7 +319,9 @@ export class KeyedValve implements Valve {
 
   /** Gives back the token a job refused on arrival took. */
   private refund(ks: KeyState): void {
-    if (this.perMs !== 0) ks.tokens = Math.min(this.tokenLimit, ks.tokens + 1);
+    if (this.perMs === 0) return;
+    const b = this.table.buckets;
+    b[ks.slot] = Math.min(this.tokenLimit, b[ks.slot]! + 1);
   }
 
   private expire(job: KeyedJob): void {

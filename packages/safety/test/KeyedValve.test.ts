@@ -6,6 +6,13 @@ import { deferred, flush, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { KeyedValve } from '../src/index.js';
 
+/** 5 slots, 5 waiting, idleMs 100, each key's bucket 1 token a second, at most `tokenLimit`. */
+function bucketsValve(maxKeys: number, tokenLimit: number): { clock: ManualClock; valve: KeyedValve } {
+  const clock = new ManualClock();
+  const perKey = { hz: 1000, rate: 1, tokenLimit };
+  return { clock, valve: new KeyedValve({ concurrency: 5, size: 5, clock, idleMs: 100, maxKeys, perKey }) };
+}
+
 valveContract<KeyedValve, MetricsRegistry>('KeyedValve', {
   reasons: REASONS,
   create: (name, metrics = new MetricsRegistry()) => ({
@@ -220,6 +227,59 @@ describe('KeyedValve', () => {
     await clock.advanceAsync(1000);
     expect(valve.stats()).toMatchObject({ keys: 0, evictedKeys: 2 });
     expect(clock.refedTimers).toBe(0);
+  });
+
+  it("buckets live in one array: keys keep their tokens as it grows, a new key reuses an evicted key's slot full", async () => {
+    const { clock, valve } = bucketsValve(300, 3);
+    // 'k0' takes 2 of its 3 tokens, then 199 more keys one each: the array grows 64 -> 128 -> 256 slots.
+    await valve.run('k0', () => 1);
+    await valve.run('k0', () => 1);
+    for (let i = 1; i < 200; i++) await valve.run(`k${i}`, () => 1);
+    expect(valve.keyStats('k0')?.tokens).toBe(1);
+    expect(valve.keyStats('k199')?.tokens).toBe(2);
+    clock.advance(500);
+    expect(valve.keyStats('k0')?.tokens).toBe(1.5);
+    expect(valve.keyStats('k1')?.tokens).toBe(2.5);
+    // Every key idle and refilled: all 200 evicted, their slots free.
+    await clock.advanceAsync(2000);
+    expect(valve.stats()).toMatchObject({ keys: 0, evictedKeys: 200 });
+    // New keys take the freed slots and start full, whatever the evicted keys held there.
+    await valve.run('x', () => 1);
+    await valve.run('y', () => 1);
+    await valve.run('y', () => 1);
+    expect(valve.keyStats('x')?.tokens).toBe(2);
+    expect(valve.keyStats('y')?.tokens).toBe(1);
+    await valve.run('y', () => 1);
+    await expect(valve.run('y', () => 1)).rejects.toMatchObject({ reason: 'rate_limited' });
+    expect(valve.retryAfterMs('y')).toBe(1000);
+    expect(valve.keyStats('x')?.tokens).toBe(2);
+    // A refused job gives its token back into its own slot only.
+    const gate = deferred();
+    const held = [0, 1, 2, 3, 4].map((i) => valve.run(`busy${i}`, () => gate.promise));
+    const queued = [0, 1, 2, 3, 4].map((i) => valve.run(`q${i}`, () => 1));
+    await expect(valve.run('x', () => 1)).rejects.toMatchObject({ reason: 'queue_full' });
+    expect(valve.keyStats('x')?.tokens).toBe(2);
+    expect(valve.keyStats('q0')?.tokens).toBe(2);
+    gate.resolve();
+    await Promise.all([...held, ...queued]);
+  });
+
+  it('a new key finding the table full of buckets not yet refilled is refused; once refilled it takes the place', async () => {
+    const { clock, valve } = bucketsValve(1, 2);
+    await valve.run('a', () => 1);
+    // Idle (112.5 ms = 9 ticks), but its bucket needs 1000 ms to be full: kept, 'b' refused.
+    clock.advance(112.5);
+    await expect(valve.run('b', () => 1)).rejects.toMatchObject({ reason: 'overload' });
+    clock.advance(800);
+    await expect(valve.run('b', () => 1)).rejects.toMatchObject({ reason: 'overload' });
+    // A sweep looks at an idle key again 9 ticks after it moved it to the back: at 1012.5 ms 'a'
+    // is full again and goes; 'b' starts with a full bucket of its own (in 'a's bucket slot).
+    clock.advance(100);
+    expect(valve.stats().keys).toBe(0);
+    await expect(valve.run('b', () => 'b')).resolves.toBe('b');
+    expect(valve.keyStats('a')).toBeUndefined();
+    expect(valve.keyStats('b')?.tokens).toBe(1);
+    expect(valve.stats()).toMatchObject({ keys: 1, evictedKeys: 1 });
   });
 
   it('metrics: the safety series with the valve label only (no key label), and a keys gauge', async () => {
