@@ -21,8 +21,8 @@ export interface Comparison {
   /** `throughput`: ratio of medians of ok/s (valve / baseline). `p99`: baseline p99 / valve p99. */
   ratioKind: 'throughput' | 'p99';
   target: string;
-  /** Whether the measured ratio meets the target. */
-  met: (ratio: number) => boolean;
+  /** Whether the measured ratio meets the target; absent for a comparison shown without a target. */
+  met?: (ratio: number) => boolean;
   notes?: string[];
 }
 
@@ -36,7 +36,7 @@ export function evaluate(c: Comparison): ComparisonResult {
     ratioKind: c.ratioKind,
     target: c.target,
     ratio,
-    met: c.met(ratio),
+    met: c.met === undefined ? null : c.met(ratio),
     notes: c.notes ?? [],
   };
 }
@@ -83,7 +83,7 @@ export function comparisonMarkdown(c: ComparisonResult, ceiling: number): string
     c.ratioKind === 'p99' ? 'p99 without / p99 with the valve' : `${c.variants[1].label} / ${c.variants[0].label}`;
   lines.push('');
   lines.push(
-    `**Ratio (${what}, medians): ${ratio.toFixed(2)}x**, target ${c.target}: **${c.met ? 'met' : 'not met'}**. ` +
+    `**Ratio (${what}, medians): ${ratio.toFixed(2)}x**, target ${c.target}${c.met === null ? '' : `: **${c.met ? 'met' : 'not met'}**`}. ` +
       `Express ceiling in this run (\`GET /healthz\`): ${int(ceiling)} req/s.`,
   );
   for (const note of c.notes) lines.push('', note);
@@ -145,7 +145,7 @@ export function resultsMarkdown(file: ResultsFile, meta: SummaryMeta): string {
   for (const r of reports) {
     for (const c of r.comparisons) {
       out.push(
-        `| ${c.title} | ${c.ratio.toFixed(2)}x | ${c.target} | ${c.met ? 'yes' : '**no**'} | ${int(r.ceiling)} req/s |`,
+        `| ${c.title} | ${c.ratio.toFixed(2)}x | ${c.target} | ${metCell(c.met)} | ${int(r.ceiling)} req/s |`,
       );
     }
   }
@@ -167,4 +167,10 @@ export function resultsMarkdown(file: ResultsFile, meta: SummaryMeta): string {
     if (r.skipped.length > 0) out.push('', 'Not measured:', '', ...r.skipped.map((x) => `- ${x}`));
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The summary's "met" cell: a comparison without a target (context only) says so instead of "no". */
+export function metCell(met: boolean | null): string {
+  if (met === null) return 'n/a (no target)';
+  return met ? 'yes' : '**no**';
 }

@@ -25,7 +25,8 @@ export interface ComparisonResult {
   ratioKind: 'throughput' | 'p99';
   target: string;
   ratio: number;
-  met: boolean;
+  /** Whether the ratio meets the target; `null` for a comparison shown without a target. */
+  met: boolean | null;
   notes: string[];
 }
 

@@ -533,8 +533,9 @@ async function burstScenarios(name: string, url: string, s: Settings, full: bool
           runsOf('cached-burst', 'With BurstValve', `${cachedBurst}/<zipf>`),
         ],
         ratioKind: 'throughput',
+        // Context, not a target: in front of a TTL cache most requests are cache hits that cost
+        // the direct route no database call either, so BurstValve has little left to save.
         target: '(none; the seed measured 1.2x)',
-        met: (x) => x > 1,
       });
     } else report.skipped.push('Cached BurstValve comparison: no /cached/customers route.');
   }

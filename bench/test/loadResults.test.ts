@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunResult } from '../load/measure.js';
-import { resultsMarkdown, type SummaryMeta } from '../load/report.js';
+import { evaluate, metCell, resultsMarkdown, type SummaryMeta } from '../load/report.js';
 import { type DbBlock, parseResults, readResults, toJson, writeBlock } from '../load/results.js';
 
 const run = (okPerSec: number, p99Ms = 20): RunResult => ({
@@ -153,6 +153,27 @@ describe('resultsMarkdown (the summary assembled from the blocks written)', () =
     expect(md).toContain('target >= 1.9x, or the BurstValve route >= 85%');
     expect(md).toContain('Met by the ceiling rule');
     expect(resultsMarkdown(file, meta)).not.toContain('Incomplete');
+  });
+
+  it('a comparison without a target says "n/a (no target)", not "no", in the summary and in its section', () => {
+    const context = evaluate({
+      title: 'Embedded PGlite: cached variant (read-through TTL cache, Zipf mix)',
+      unit: 'req/s',
+      variants: [
+        { label: 'Direct call', route: '/cached/direct/customers/<zipf>', runs: [run(7000)] },
+        { label: 'With BurstValve', route: '/cached/customers/<zipf>', runs: [run(6000)] },
+      ],
+      ratioKind: 'throughput',
+      target: '(none; the seed measured 1.2x)',
+    });
+    expect(context.met).toBeNull();
+    const file = { runId: 'r', settings, blocks: [block('pglite', 'Embedded PGlite', { comparisons: [context] })] };
+    const md = resultsMarkdown(parseResults(toJson(file)), meta);
+    expect(md).toContain('| 0.86x | (none; the seed measured 1.2x) | n/a (no target) |');
+    expect(md).not.toContain('**no**');
+    expect(md).toContain('target (none; the seed measured 1.2x). ');
+    expect(metCell(false)).toBe('**no**');
+    expect(metCell(true)).toBe('yes');
   });
 
   it('reports a failed part of a block next to the results the block kept', () => {
