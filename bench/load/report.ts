@@ -144,9 +144,7 @@ export function resultsMarkdown(file: ResultsFile, meta: SummaryMeta): string {
   ];
   for (const r of reports) {
     for (const c of r.comparisons) {
-      out.push(
-        `| ${c.title} | ${c.ratio.toFixed(2)}x | ${c.target} | ${metCell(c.met)} | ${int(r.ceiling)} req/s |`,
-      );
+      out.push(`| ${c.title} | ${c.ratio.toFixed(2)}x | ${c.target} | ${metCell(c.met)} | ${int(r.ceiling)} req/s |`);
     }
   }
   const failures = reports.flatMap((r) => r.failures.map((f) => `- ${r.name}: ${f}`));
