@@ -11,6 +11,12 @@
  *   `dropNext = now + interval / sqrt(count)`.
  * - While dropping, every droppable head at `now >= dropNext` is dropped, `count++` and
  *   `dropNext += interval / sqrt(count)`; a head that is not droppable ends the dropping state.
+ * - An empty queue clears `firstAboveTime` and ends the dropping state. The valves never dequeue
+ *   an empty queue, so their lines call `emptied()` when the queue runs empty instead; `count`
+ *   and `dropNext` stay for the restart rule.
+ *
+ * The restart rule is the ACM article's (and sv_codel's), not RFC 8289's later one (`count -
+ * lastcount` when re-entering within 16 intervals): the memory lasts one interval past `dropNext`.
  *
  * Trade-off: CoDel was built for TCP, whose senders slow down when dropped. Callers of a valve
  * do not, so under open-loop overload it bounds the standing queue only loosely (see the README
@@ -92,6 +98,24 @@ export class CoDel {
     }
     this.dropNext = this.controlLaw(now);
     return this.dequeue(now, source, drop);
+  }
+
+  /**
+   * The queue ran empty outside `dequeue` (its owner never dequeues an empty queue): what
+   * `dequeue` of an empty queue does. `firstAboveTime` clears and the dropping state ends; `count`
+   * and `dropNext` stay, for the restart rule when the queue stands again soon.
+   */
+  emptied(): void {
+    this.firstAboveTime = 0;
+    this.dropping = false;
+  }
+
+  /**
+   * The state holds something a new CoDel's would not (outside `dequeue`, after `emptied`: only a
+   * `count` above 2, which the restart rule resumes from). A state that does not acts as a new one.
+   */
+  get remembers(): boolean {
+    return this.dropping || this.firstAboveTime !== 0 || this.count > 2;
   }
 
   private doDequeue<T>(now: number, source: CoDelSource<T>, item: T | undefined): boolean {

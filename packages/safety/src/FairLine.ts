@@ -28,7 +28,10 @@ export class FairFlow {
   listed: 0 | 1 | 2 | 3 = 0;
   prev: FairFlow | undefined = undefined;
   next: FairFlow | undefined = undefined;
-  /** The flow's own CoDel state (a line with `codel` creates it at the flow's first take). */
+  /**
+   * The flow's own CoDel state (a line with `codel` creates it at the flow's first take, or the
+   * owner hands in the state a previous flow of its key left, so it outlives the flow emptying).
+   */
   codel: CoDel | undefined = undefined;
 
   /**
@@ -332,11 +335,15 @@ export class FairLine<W extends FairEntry> implements WaitLine<W> {
     else l.append(f);
   }
 
-  /** A flow with no waiter leaves its list and forgets its credit. */
+  /**
+   * A flow with no waiter leaves its list and forgets its credit; its CoDel state sees the empty
+   * queue (the line never dequeues an empty flow) and keeps its count for the restart rule.
+   */
   private emptied(f: FairFlow): void {
     if (f.listed !== 0) this.list(f.listed).unlink(f);
     f.listed = 0;
     f.deficit = 0;
     f.credited = false;
+    f.codel?.emptied();
   }
 }

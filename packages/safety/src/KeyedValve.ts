@@ -28,6 +28,7 @@ import {
   validateFunction,
   validateString,
 } from '@valve/core';
+import type { CoDel } from './CoDel.js';
 import { type FairCoDelOptions, FairFlow, FairLine } from './FairLine.js';
 import type { SignalMember } from './JobScope.js';
 import { type KeyState, KeyTable } from './KeyTable.js';
@@ -84,6 +85,15 @@ export class KeyedValve implements Valve {
   /** Each key's running jobs are counted (a `perKey.concurrency` share is set). */
   private readonly shares: boolean;
   private queued = 0;
+  /** Jobs CoDel dropped (`stats().codelDrops`). */
+  private codelDrops = 0;
+  /**
+   * With `perKey.codel`: the CoDel states (one per class) of keys whose queue emptied while their
+   * state remembered something (a count the restart rule resumes from), so CoDel's memory outlives
+   * the key's flows as FQ-CoDel's outlives a flow going empty. Beside the key, not on it: a key
+   * that CoDel never escalated costs nothing more, and an evicted key's entry goes with it.
+   */
+  private readonly codelKept: WeakMap<KeyState, (CoDel | undefined)[]> | undefined;
   /** Fires for every rejected job. */
   readonly onReject: Event<RejectEvent>;
 
@@ -102,6 +112,7 @@ export class KeyedValve implements Valve {
       enqueuedAt: (job) => job.enqueuedAt,
       drop: (job) => this.dropJob(job),
     };
+    this.codelKept = codel && new WeakMap();
     if (s.classDeadlines.length > 1) {
       this.classes = new PriorityClasses<KeyedJob>(s.classDeadlines.length, codel);
       this.line = this.classes;
@@ -210,6 +221,7 @@ export class KeyedValve implements Valve {
       ...contractStats(this.name, this.meters, this.queued, this.jobs.count, this.jobs.closed),
       keys: this.table.size,
       evictedKeys: this.table.evicted,
+      codelDrops: this.codelDrops,
       limit: this.admission.limit,
       tokens: Number.POSITIVE_INFINITY,
     };
@@ -267,6 +279,9 @@ export class KeyedValve implements Valve {
     let flow = flows[priority];
     if (flow === undefined) {
       flow = flows[priority] = new FairFlow();
+      // The class's CoDel state the key's last flow left (none without perKey.codel).
+      const codel = this.codelKept?.get(ks)?.[priority];
+      if (codel !== undefined) flow.codel = codel;
       if (ks.running >= this.keyConcurrency) this.lines[priority]!.park(flow);
     }
     const now = this.clock.now();
@@ -313,8 +328,31 @@ export class KeyedValve implements Valve {
     }
     const ks = job.ks;
     this.queued--;
-    // A key with no waiter drops its flows: an idle key holds no queue.
-    if (--ks.queued === 0) ks.flows = undefined;
+    // A key with no waiter drops its flows (an idle key holds no queue) but keeps their CoDel states.
+    if (--ks.queued === 0) {
+      if (this.codelKept !== undefined) this.keepCoDel(ks);
+      ks.flows = undefined;
+    }
+  }
+
+  /**
+   * The key's queue emptied: keeps each of its flows' CoDel states that remembers something, lets
+   * go of one that would act as a new one, and holds no entry for a key with none left.
+   */
+  private keepCoDel(ks: KeyState): void {
+    const flows = ks.flows!;
+    const table = this.codelKept!;
+    let kept = table.get(ks);
+    for (let c = 0; c < flows.length; c++) {
+      const flow = flows[c];
+      if (flow === undefined) continue;
+      // Sized once, to the classes (`[]` would grow a 17-slot store at its first element).
+      if (flow.codel?.remembers === true) (kept ??= new Array(this.lines.length))[c] = flow.codel;
+      else if (kept !== undefined) kept[c] = undefined;
+    }
+    if (kept === undefined) return;
+    if (kept.some((c) => c !== undefined)) table.set(ks, kept);
+    else table.delete(ks);
   }
 
   /** Gives back the token a job refused on arrival took. */
@@ -334,6 +372,7 @@ export class KeyedValve implements Valve {
 
   /** CoDel dropped the job from its key's flow (inside the line's `take`): SafetyValve's `overload`. */
   private dropJob(job: KeyedJob): void {
+    this.codelDrops++;
     this.left(job);
     this.refuse(job, 'overload');
   }

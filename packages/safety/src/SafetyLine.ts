@@ -11,7 +11,8 @@ export type QueuedJob = Waiter;
  *
  * - FIFO over core's `LazyQueue` (O(1) removal from the middle on an abort or a deadline).
  * - `codel`: CoDel decides at each take and may drop heads on the way (rejected `overload` by
- *   `drop` before `take` returns, as the WaitLine contract asks).
+ *   `drop` before `take` returns, as the WaitLine contract asks). A line left empty tells CoDel
+ *   (`emptied`), as a dequeue of the empty queue would: its dropping state ends.
  * - Adaptive LIFO: the newest waiter while the line is standing (non-empty for `intervalMs`),
  *   the oldest otherwise; the head CoDel chose goes back to the front.
  *
@@ -59,7 +60,10 @@ export class SafetyLine implements WaitLine<QueuedJob> {
 
   take(now: number): QueuedJob | undefined {
     if (this.plain) return this.queue.shift();
-    let job = this.codel === undefined ? this.queue.shift() : this.codel.dequeue(now, this.codelSource, this.drop);
+    const codel = this.codel;
+    let job = codel === undefined ? this.queue.shift() : codel.dequeue(now, this.codelSource, this.drop);
+    // The admission never takes from an empty line: CoDel learns here that the queue ran empty.
+    if (codel !== undefined && this.queue.size === 0) codel.emptied();
     const lifoAfterMs = this.lifoAfterMs;
     if (
       job !== undefined &&
@@ -89,7 +93,9 @@ export class SafetyLine implements WaitLine<QueuedJob> {
 
   /** Removes a waiter from wherever it is (an abort, a deadline); false if it had already left. */
   remove(job: QueuedJob): boolean {
-    return this.queue.remove(job);
+    if (!this.queue.remove(job)) return false;
+    if (this.queue.size === 0) this.codel?.emptied();
+    return true;
   }
 
   /** Removes and returns every waiter, oldest first. */

@@ -79,6 +79,8 @@ export class SafetyValve implements Valve {
   /** Replaced (frozen) by `setLimits()`. */
   private configuration: SafetyValveConfiguration;
   private readonly codel: CoDel | undefined;
+  /** Jobs CoDel dropped (`stats().codelDrops`). */
+  private codelDrops = 0;
   /** The waiting jobs and their discipline (named `queue` for the tests that read its capacity). */
   private readonly queue: SafetyLine;
   /** The slot and token gates, the pump, the async acquire loop and the refill timer. */
@@ -123,7 +125,10 @@ export class SafetyValve implements Valve {
       this.codel,
       s.lifo ? s.intervalMs : undefined,
       this.meters.sojourn !== undefined,
-      (job) => this.waiting.refuse(job, 'overload'),
+      (job) => {
+        this.codelDrops++;
+        this.waiting.refuse(job, 'overload');
+      },
     );
     this.admission = new Admission<QueuedJob>({
       line: this.queue,
@@ -335,6 +340,7 @@ export class SafetyValve implements Valve {
       aborted: m.aborted.value,
       reclaimed: m.reclaimed.value,
       dropping: this.codel?.state.dropping ?? false,
+      codelDrops: this.codelDrops,
       loadCause: this.load?.cause,
       configuration: this.configuration,
     };

@@ -109,6 +109,11 @@ export interface KeyedValveStats extends ValveStats {
   keys: number;
   /** Keys evicted since the start (idle, bucket full). */
   evictedKeys: number;
+  /**
+   * Jobs CoDel dropped from their key's queue (`perKey.codel`), also counted in `rejected` and
+   * `rejectedByReason.overload` (where a full key table's refusals count too).
+   */
+  codelDrops: number;
   /** The global cap. */
   limit: number;
   /** Always Infinity: the buckets are per key (kept for the shared gauges). */

@@ -266,6 +266,11 @@ export interface SafetyValveStats extends ValveStats {
   /** CoDel is in its dropping state (`queue: 'codel'` only). */
   dropping: boolean;
   /**
+   * Jobs CoDel dropped from the queue (`queue: 'codel'` only; `codel-timer`'s expiries are not
+   * counted here), also counted in `rejected` and `rejectedByReason.overload`.
+   */
+  codelDrops: number;
+  /**
    * Set while the load gate (`loadShedding`) refuses new jobs: the measure over its threshold (or,
    * with `recoverBelow`, over its release level); `undefined` otherwise or without a gate.
    */

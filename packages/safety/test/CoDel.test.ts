@@ -103,6 +103,32 @@ describe('CoDel (sv_codel.erl)', () => {
     expect(codel.state).toMatchObject({ dropping: true, count: 1, dropNext: 1300 });
   });
 
+  it('emptied() is what a dequeue of the empty queue does: dropping ends, count and dropNext stay', () => {
+    const a = new CoDel(5, 100);
+    const b = new CoDel(5, 100);
+    const qa = source(Array.from({ length: 20 }, () => 0));
+    const qb = source(Array.from({ length: 20 }, () => 0));
+    for (const now of [5, 105, 205, 276]) {
+      a.dequeue(now, qa, () => {});
+      b.dequeue(now, qb, () => {});
+    }
+    expect(a.state).toMatchObject({ dropping: true, count: 3 });
+    expect(a.remembers).toBe(true);
+    qa.items.length = 0;
+    expect(a.dequeue(300, qa, () => expect.unreachable())).toBeUndefined();
+    b.emptied();
+    expect(b.state).toEqual(a.state);
+    expect(b.state).toMatchObject({ dropping: false, firstAboveTime: 0, count: 3 });
+    // Count 3 is what the restart rule resumes from; count <= 2 would act as a new CoDel.
+    expect(b.remembers).toBe(true);
+    const fresh = new CoDel(5, 100);
+    expect(fresh.remembers).toBe(false);
+    fresh.dequeue(10, source([0, 0]), () => {});
+    expect(fresh.remembers).toBe(true); // firstAboveTime set
+    fresh.emptied();
+    expect(fresh.remembers).toBe(false);
+  });
+
   it('an empty queue resets firstAboveTime', () => {
     const codel = new CoDel(5, 100);
     const q = source([0]);

@@ -88,14 +88,24 @@ describe('FairLine with CoDel per flow: the control law', () => {
     expect(line.take(20)?.name).toBe('b0');
     expect(line.take(21)?.name).toBe('a2');
     expect(dropped.map((d) => d.name)).toEqual(['a1']);
-    // Standing again: a flow whose every waiter CoDel drops yields to the next flow.
-    for (let i = 0; i < 3; i++) push(line, a, `x${i}`, 21);
-    push(line, b, 'b1', 100);
-    const got = line.take(100);
-    expect(dropped.length).toBeGreaterThan(1);
-    expect(got?.name).toBe('b1');
-    // Every waiter is accounted for: taken (a0, b0, a2, b1), dropped or still queued.
-    expect(line.size + dropped.length + 4).toBe(8);
+    // a ran empty at 21: its dropping state ended (CoDel saw the empty queue). Standing again from
+    // 22, it must stand an interval before a drop: x0 is served at 30 (first above: 40), at 40 CoDel
+    // re-enters dropping (drops x1, serves x2; dropNext 50).
+    for (let i = 0; i < 4; i++) push(line, a, `x${i}`, 22);
+    expect(line.take(30)?.name).toBe('x0');
+    expect(line.take(40)?.name).toBe('x2');
+    expect(dropped.map((d) => d.name)).toEqual(['a1', 'x1']);
+    // b gets its new-flow turn, then a turn in the round (a's turn was over: it goes behind b).
+    for (let i = 1; i <= 3; i++) push(line, b, `b${i}`, 41);
+    expect(line.take(41)?.name).toBe('b1');
+    expect(line.take(100)?.name).toBe('b2');
+    // At 101 a's turn: CoDel, dropping since 40, drops its last waiter (x3: now >= dropNext), a
+    // leaves the round and b3 is served in the same take.
+    expect(line.take(101)?.name).toBe('b3');
+    expect(dropped.map((d) => d.name)).toEqual(['a1', 'x1', 'x3']);
+    expect(a.codel!.state).toEqual({ dropping: false, firstAboveTime: 0, count: 1, dropNext: 50 });
+    // Every waiter is accounted for: 8 taken, 3 dropped, none queued.
+    expect(line.size).toBe(0);
   });
 
   it('charges the waiter CoDel returns before a flow left empty forgets its credit', () => {
