@@ -233,7 +233,7 @@ describe('accounting invariant (property)', () => {
     it(`every offered item is written, dead-lettered, dropped or refused exactly once: ${strategy}`, async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.array(command, { maxLength: 40 }),
+          fc.array(command, { maxLength: 40, size: 'max' }),
           fc.boolean(),
           fc.integer({ min: 0, max: 1 }),
           (commands, stopDraining, retries) => runModel(strategy, commands, stopDraining, retries),

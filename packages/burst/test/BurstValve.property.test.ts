@@ -34,7 +34,7 @@ interface ModelCaller {
 describe('BurstValve property: settles exactly once with the joined call', () => {
   it('holds for random interleavings', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(cmd, { maxLength: 40 }), async (cmds) => {
+      fc.asyncProperty(fc.array(cmd, { maxLength: 40, size: 'max' }), async (cmds) => {
         const real: { key: number; gate: ReturnType<typeof deferred<string>> }[] = [];
         const valve = new BurstValve<string, number>((key) => {
           const gate = deferred<string>();

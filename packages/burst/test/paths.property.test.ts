@@ -56,7 +56,7 @@ function view(h: ReturnType<typeof harness>) {
 describe('BurstValve: the fast path agrees with the reference path', () => {
   it('for random fetch / settle / forget sequences', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+      fc.asyncProperty(fc.array(op, { maxLength: 40, size: 'max' }), async (ops) => {
         const fast = harness('fast');
         const ref = harness('reference');
         for (const o of ops) {

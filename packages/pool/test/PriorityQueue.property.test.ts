@@ -24,7 +24,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 describe('PriorityQueue model', () => {
   it('matches a sorted array: highest priority, then first pushed; tags follow their items', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 120 }), (ops) => {
+      fc.property(fc.array(opArb, { maxLength: 120, size: 'max' }), (ops) => {
         const q = new PriorityQueue<number, number>();
         let model: { id: number; priority: number; tag: number }[] = [];
         let id = 0;

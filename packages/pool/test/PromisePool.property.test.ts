@@ -59,7 +59,7 @@ describe('PromisePool model', () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),
         fc.option(fc.integer({ min: 20, max: 100 }), { nil: undefined }),
-        fc.array(opArb, { maxLength: 60 }),
+        fc.array(opArb, { maxLength: 60, size: 'max' }),
         async (maxWorkers, taskTimeoutMs, ops) => {
           const clock = new ManualClock();
           let settledEvents = 0;

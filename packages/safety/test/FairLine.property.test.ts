@@ -35,11 +35,14 @@ const lineCommand = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 8 }) }), weight: 2 },
 );
 
+/** size 'max': the default size never generates more than 70 of the 120 (2 * minLength + 10). */
+const lineCommands = fc.array(lineCommand, { minLength: 30, maxLength: 120, size: 'max' });
+
 describe('FairLine model', () => {
   it('no waiter lost or duplicated; sizes exact; parked flows never served; per-flow FIFO (with and without CoDel per flow)', () => {
     let codelDrops = 0;
     fc.assert(
-      fc.property(fc.array(lineCommand, { minLength: 30, maxLength: 120 }), fc.boolean(), (commands, withCoDel) => {
+      fc.property(lineCommands, fc.boolean(), (commands, withCoDel) => {
         let now = 0;
         // CoDel's drops leave the line inside take(): checked like a take (from an unparked flow's head).
         const drop = (item: Item) => {
@@ -128,7 +131,8 @@ describe('FairLine model', () => {
         expect(line.size).toBe(0);
         expect(line.queued).toBe(0);
       }),
-      { numRuns: 500 },
+      // size 'max': ~73 commands a run (default size: ~49, never past 70); 350 runs keep the total.
+      { numRuns: 350 },
     );
     // The CoDel runs did drop (the model above checked each drop).
     expect(codelDrops).toBeGreaterThan(0);
@@ -161,7 +165,7 @@ describe('KeyedValve model', () => {
   it('caps and shares hold, work is conserved, every job settles exactly once', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(valveCommand, { minLength: 20, maxLength: 60 }),
+        fc.array(valveCommand, { minLength: 20, maxLength: 60, size: 'max' }),
         fc.integer({ min: 1, max: 3 }),
         fc.constantFrom(1, 2, Number.POSITIVE_INFINITY),
         fc.boolean(),
@@ -265,7 +269,8 @@ describe('KeyedValve model', () => {
           expect(valve.stats().running).toBe(0);
         },
       ),
-      { numRuns: 300 },
+      // size 'max': ~39 commands a run (default size: ~34, never past 50); 270 runs keep the total.
+      { numRuns: 270 },
     );
   });
 });

@@ -94,7 +94,7 @@ const ops: fc.Arbitrary<Op[]> = fc.array(
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('lie' as const), on: fc.boolean() }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'close' as const }) },
   ),
-  { maxLength: 50 },
+  { maxLength: 50, size: 'max' },
 );
 
 interface Config {

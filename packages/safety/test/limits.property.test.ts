@@ -163,7 +163,7 @@ async function runModel(ops: Op[]): Promise<void> {
 describe('setLimits() and weights against a model (issue 17 items 5 and 6)', () => {
   it('no token, slot or queued job is lost or duplicated across limit changes', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 60 }), (ops) => runModel(ops)),
+      fc.asyncProperty(fc.array(op, { maxLength: 60, size: 'max' }), (ops) => runModel(ops)),
       { numRuns: Number(process.env.VALVE_PROPERTY_RUNS ?? 300) },
     );
   });

@@ -134,7 +134,7 @@ describe('LazyQueue', () => {
       { weight: 1, arbitrary: fc.constant({ op: 'putBack' as const }) },
     );
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 200 }), (ops) => {
+      fc.property(fc.array(opArb, { maxLength: 200, size: 'max' }), (ops) => {
         const q = new LazyQueue<E>();
         const model: E[] = [];
         let next = 0;

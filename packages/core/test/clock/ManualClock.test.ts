@@ -167,7 +167,7 @@ describe('ManualClock', () => {
       fc.record({ kind: fc.constant('clear' as const), index: fc.nat() }),
     );
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      fc.property(fc.array(op, { maxLength: 60, size: 'max' }), (ops) => {
         const clock = new ManualClock();
         interface Model {
           due: number;

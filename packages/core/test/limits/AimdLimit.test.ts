@@ -106,6 +106,7 @@ describe('AimdLimit', () => {
             inflight: fc.nat(200),
             dropped: fc.boolean(),
           }),
+          { maxLength: 200, size: 'max' },
         ),
         (minLimit, span, samples) => {
           const l = new AimdLimit({ minLimit, maxLimit: minLimit + span });

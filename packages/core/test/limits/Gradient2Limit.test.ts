@@ -124,6 +124,7 @@ describe('Gradient2Limit', () => {
             inflight: fc.nat(200),
             dropped: fc.boolean(),
           }),
+          { maxLength: 200, size: 'max' },
         ),
         (minLimit, span, windowSize, samples) => {
           const l = new Gradient2Limit({ minLimit, maxLimit: minLimit + span, windowSize, smoothing: 1 });

@@ -109,6 +109,7 @@ describe('VegasLimit', () => {
             inflight: fc.nat(200),
             dropped: fc.boolean(),
           }),
+          { maxLength: 200, size: 'max' },
         ),
         (minLimit, span, samples) => {
           const l = new VegasLimit({ minLimit, maxLimit: minLimit + span, random: fixed, probeMultiplier: 1 });

@@ -63,15 +63,16 @@ const bounds = fc.oneof(
   fc.uniqueArray(fc.double({ min: -10, max: 1e15, noNaN: true, noDefaultInfinity: true }), {
     minLength: 1,
     maxLength: 40,
+    size: 'max',
   }),
   fc.uniqueArray(
     fc.double({ min: 1e-9, max: 1e13, noNaN: true, noDefaultInfinity: true }).map((x) => 10 ** Math.log10(x)),
-    { minLength: 1, maxLength: 40 },
+    { minLength: 1, maxLength: 40, size: 'max' },
   ),
   fc
     .tuple(
       fc.double({ min: 1e-6, max: 1e9, noNaN: true, noDefaultInfinity: true }),
-      fc.array(fc.double({ min: 1e-12, max: 0.05, noNaN: true }), { minLength: 1, maxLength: 30 }),
+      fc.array(fc.double({ min: 1e-12, max: 0.05, noNaN: true }), { minLength: 1, maxLength: 30, size: 'max' }),
     )
     .map(([start, gaps]) => {
       const out = [start];
@@ -86,7 +87,7 @@ const bounds = fc.oneof(
       for (let j = 0; j < Math.abs(d); j++) x = nextDouble(x, d > 0 ? 1 : -1);
       return x;
     }),
-    { minLength: 1, maxLength: 40 },
+    { minLength: 1, maxLength: 40, size: 'max' },
   ),
 );
 
@@ -107,9 +108,9 @@ describe('Histogram export buckets: table lookup = linear scan', () => {
       fc.property(
         bounds.map((b) => [...new Set(b)].sort((x, y) => x - y)).filter((b) => b.length > 0),
         scale,
-        fc.array(fc.double({ min: -1, max: 1e16 }), { maxLength: 200 }),
-        fc.array(fc.nat(), { maxLength: 200 }),
-        fc.array(fc.integer({ min: -2, max: 1800 }), { maxLength: 100 }),
+        fc.array(fc.double({ min: -1, max: 1e16 }), { maxLength: 200, size: 'max' }),
+        fc.array(fc.nat(), { maxLength: 200, size: 'max' }),
+        fc.array(fc.integer({ min: -2, max: 1800 }), { maxLength: 100, size: 'max' }),
         (sorted, exportScale, randomValues, picks, edges) => {
           const recorded = sorted.map((b) => (b / exportScale) * (1 + 1e-12));
           const values = [...randomValues];

@@ -13,8 +13,8 @@ describe('Histogram', () => {
   it('property: every percentile is within 1% of the exact nearest-rank percentile (0.001..3.6e6)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.double({ min: 0.001, max: 3.6e6, noNaN: true }), { minLength: 1, maxLength: 400 }),
-        fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.double({ min: 0.001, max: 3.6e6, noNaN: true }), { minLength: 1, maxLength: 400, size: 'max' }),
+        fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 20, size: 'max' }),
         (values, ps) => {
           const h = new Histogram();
           for (const v of values) h.record(v);
@@ -73,8 +73,8 @@ describe('Histogram', () => {
   it('property: export buckets are exact cumulative counts of values <= le (ms recorded, seconds exported)', () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 15 }),
-        fc.array(fc.integer({ min: 0, max: 120_000 }), { maxLength: 300 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 15, size: 'max' }),
+        fc.array(fc.integer({ min: 0, max: 120_000 }), { maxLength: 300, size: 'max' }),
         (boundsMs, valuesMs) => {
           const sortedMs = [...boundsMs].sort((a, b) => a - b);
           // le in seconds, as a user writes it (0.7 is not exactly 700 / 1000 in binary).
