@@ -281,31 +281,44 @@ export class PromisePool implements Valve {
     if (this.closed) {
       throw this.ledger.closedError(this.name, n);
     }
+    if (!this.plain) return this.addJobs(tasks);
     const cycle = this.cycle;
+    const line = this.line;
     let started = 0;
     for (let i = 0; i < n; i++) {
       const task = tasks[i]!;
-      if (!this.plain) {
-        const s = this.submit(new Job(task, 0, cycle.cohort, undefined, this.config.taskTimeoutMs));
-        if (s < 0) this.addRefused(i, n);
-        started += s;
-      } else if (this.admission.tryEnter() !== undefined) {
+      if (line.size === 0 && this.admission.tryEnter() !== undefined) {
+        // (tryEnter refuses whenever someone waits; asking it only for an empty line saves the
+        // queued path a call, which a cold burst of 10^5 add()s pays before V8 optimizes add.)
         cycle.accepted();
         startPlain(this, task, cycle.cohort, false);
         started++;
       } else {
-        if (this.line.size >= this.maxQueued) this.addRefused(i, n);
+        if (line.size >= this.maxQueued) this.addRefused(i, n);
         cycle.accepted();
         // A caller without an AsyncLocalStorage store queues the bare task (no allocation: at
         // 10^5 waiting tasks a record each cost more than the rest of add()); any other caller's
         // context rides in a record.
         const context = captureContext();
-        this.line.pushZero(
-          context === NO_STORE ? task : new QueuedRun(context, task, 0, undefined, undefined),
-          cycle.cohort,
-        );
+        line.pushZero(context === NO_STORE ? task : new QueuedRun(context, task, 0, undefined, undefined), cycle.cohort);
         this.queuedOne();
       }
+    }
+    return started;
+  }
+
+  /**
+   * `add()` for a pool that is not plain: every task gets a job. Apart from `add()` so that the
+   * plain one stays small enough for V8 to inline into the caller's loop (issue 14's cold burst).
+   */
+  private addJobs(tasks: Task[]): number {
+    const n = tasks.length;
+    const cycle = this.cycle;
+    let started = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.submit(new Job(tasks[i]!, 0, cycle.cohort, undefined, this.config.taskTimeoutMs));
+      if (s < 0) this.addRefused(i, n);
+      started += s;
     }
     return started;
   }
@@ -531,17 +544,6 @@ export class PromisePool implements Valve {
     if (this.rateWatch.on) this.rateWatch.check();
   }
 
-  /**
-   * Admission took `item` from the line and gave it a slot (and a token). Called only through
-   * `startPoolItem` (internal/admissionSide.ts, the Admission's shared `start`), hence not private.
-   * @internal
-   */
-  startItem(item: QueueItem, permit: Permit): void {
-    if (typeof item === 'function') startPlain(this, item, this.line.lastCohort, true);
-    else if (item instanceof QueuedRun) startQueuedRun(this, item, this.line.lastCohort);
-    else this.jobs.start(item, permit);
-  }
-
   private afterDequeue(): void {
     if (this.rooms.waiting) this.rooms.admit();
     if (this.waits.sized) this.waits.sizeChanged(this.line.size);
@@ -562,7 +564,13 @@ export class PromisePool implements Valve {
       this.ledger.completed++;
       this.cycle.settledOk(cohort);
     }
-    this.admission.leave(COUNTED, false);
+    // The slot passes straight to the next waiter when one can start (Admission#passOn).
+    const next = this.admission.passOn();
+    if (next !== undefined) {
+      startPoolItem.call(this, next, COUNTED);
+      this.afterDequeue();
+      return;
+    }
     if (this.activeCount === 0 && this.line.size === 0) this.afterSettle();
   }
 

@@ -28,14 +28,14 @@ const ASYNC_ID = Object.getOwnPropertySymbols(new AsyncResource('ValveProbe')).f
 );
 
 /**
- * False only when no AsyncLocalStorage is enabled in the process, so no store is visible
- * anywhere. One fresh promise (about 7 ns with no hooks on; it dies young): the cheapest exact
- * probe found. Reading the hook state once per tick and caching it would miss an
- * `AsyncLocalStorage` first enabled between two calls in the same tick.
+ * The no-store probe, written out where it is used (NO_STORE and captureContext each run once
+ * per queued task, and in a fresh process every call level costs until V8 optimizes the pump:
+ * issue 14's cold burst): `Promise.resolve()[ASYNC_ID] === undefined` is true only when no
+ * AsyncLocalStorage is enabled in the process, so no store is visible anywhere. One fresh promise
+ * (about 7 ns with no hooks on; it dies young): the cheapest exact probe found. Reading the hook
+ * state once per tick and caching it would miss an `AsyncLocalStorage` first enabled between two
+ * calls in the same tick. Only when some hook is on are the current resource's symbols listed.
  */
-function storesPossible(): boolean {
-  return ASYNC_ID === undefined || (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] !== undefined;
-}
 
 /** Whether `resource` holds a defined store of some AsyncLocalStorage (about 30 ns: it lists symbols). */
 function carriesStore(resource: object): boolean {
@@ -45,11 +45,6 @@ function carriesStore(resource: object): boolean {
     if (s.description === 'kResourceStore' && (resource as Record<symbol, unknown>)[s] !== undefined) return true;
   }
   return false;
-}
-
-/** Whether the current async context shows some AsyncLocalStorage a defined store. */
-function currentCarriesStore(): boolean {
-  return storesPossible() && carriesStore(executionAsyncResource());
 }
 
 /**
@@ -74,7 +69,13 @@ function storeFreeResource(): AsyncResource {
  */
 export const NO_STORE: CallerContext = Object.freeze({
   runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
-    if (!currentCarriesStore()) return fn.call(thisArg, arg);
+    // The no-store probe (above), then the symbol listing.
+    if (
+      (ASYNC_ID !== undefined && (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] === undefined) ||
+      !carriesStore(executionAsyncResource())
+    ) {
+      return fn.call(thisArg, arg);
+    }
     return storeFreeResource().runInAsyncScope(fn, thisArg, arg);
   },
 });
@@ -95,6 +96,12 @@ export const NO_STORE: CallerContext = Object.freeze({
  * without a store, the async ids of the context the work starts from.
  */
 export function captureContext(): CallerContext {
-  if (STORES_ON_RESOURCES && !currentCarriesStore()) return NO_STORE;
+  if (
+    STORES_ON_RESOURCES &&
+    ((ASYNC_ID !== undefined && (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] === undefined) ||
+      !carriesStore(executionAsyncResource()))
+  ) {
+    return NO_STORE;
+  }
   return new AsyncResource('ValveQueued') as unknown as CallerContext;
 }

@@ -42,19 +42,17 @@ export class PoolLine implements WaitLine<QueueItem> {
             return waited >= agingMs ? waited : -1;
           };
   }
-  /** Live items waiting. */
-  private live = 0;
+  /**
+   * Live items waiting. A field, not a getter over a private count: the pool and Admission read
+   * it several times per task, and before V8 optimizes a fresh process's queued path (a cold
+   * burst) every getter is a call.
+   */
+  size = 0;
   /** Aborted jobs still in the queue. */
   private dead = 0;
 
-  get size(): number {
-    return this.live;
-  }
-
-  /** The cohort of the item `take` returned last. */
-  get lastCohort(): Cohort {
-    return this.queue.lastTag!;
-  }
+  /** The cohort of the item `take` returned last (a field: read once per started task). */
+  lastCohort: Cohort | undefined = undefined;
 
   /** Entries held, aborted ones not yet compacted away included (tests). */
   get held(): number {
@@ -68,24 +66,26 @@ export class PoolLine implements WaitLine<QueueItem> {
 
   pushZero(item: QueueItem, cohort: Cohort): void {
     this.queue.pushZero(item, cohort);
-    this.live++;
+    this.size++;
   }
 
   push(item: QueueItem, priority: number, cohort: Cohort): void {
     this.queue.push(item, priority, cohort);
-    this.live++;
+    this.size++;
   }
 
   take(now = 0): QueueItem | undefined {
     if (this.agingScore !== undefined) return this.takeAged(now, this.agingScore);
     const q = this.queue;
-    while (this.live !== 0) {
+    while (this.size !== 0) {
       const item = q.shift()!;
-      if (item instanceof Job && item.state !== QUEUED) {
+      // typeof first: a bare task (the common case) skips the instanceof.
+      if (typeof item !== 'function' && item instanceof Job && item.state !== QUEUED) {
         this.dead--;
         continue;
       }
-      this.live--;
+      this.size--;
+      this.lastCohort = q.lastTag;
       return item;
     }
     return undefined;
@@ -95,13 +95,14 @@ export class PoolLine implements WaitLine<QueueItem> {
   private takeAged(now: number, score: (head: QueueItem) => number): QueueItem | undefined {
     const q = this.queue;
     this.now = now;
-    while (this.live !== 0) {
+    while (this.size !== 0) {
       const item = q.shiftBest(score)!;
       if (item instanceof Job && item.state !== QUEUED) {
         this.dead--;
         continue;
       }
-      this.live--;
+      this.size--;
+      this.lastCohort = q.lastTag;
       return item;
     }
     return undefined;
@@ -109,13 +110,13 @@ export class PoolLine implements WaitLine<QueueItem> {
 
   putBack(item: QueueItem): void {
     this.queue.unshift(item, typeof item === 'function' ? 0 : item.priority);
-    this.live++;
+    this.size++;
   }
 
   /** A queued job left from the middle (its state is no longer QUEUED): skipped later. */
   removed(): void {
-    this.live--;
-    if (++this.dead >= COMPACT_AFTER && this.dead > this.live) {
+    this.size--;
+    if (++this.dead >= COMPACT_AFTER && this.dead > this.size) {
       this.queue.filter((item) => !(item instanceof Job) || item.state === QUEUED);
       this.dead = 0;
     }
@@ -123,7 +124,7 @@ export class PoolLine implements WaitLine<QueueItem> {
 
   /** Removes every live item, in order, with its cohort (for `clear()`-style shutdowns). */
   drain(each: (item: QueueItem, cohort: Cohort) => void): void {
-    for (let item = this.take(); item !== undefined; item = this.take()) each(item, this.lastCohort);
+    for (let item = this.take(); item !== undefined; item = this.take()) each(item, this.lastCohort!);
     if (this.dead > 0) {
       this.queue.filter(() => false);
       this.dead = 0;
