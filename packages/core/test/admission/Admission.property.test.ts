@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LyingConcurrency } from '@valve/testkit';
-import { LocalConcurrency, ManualClock, TokenBucket } from '../../src/index.js';
+import { Admission, LocalConcurrency, ManualClock, TokenBucket } from '../../src/index.js';
 import { Harness, spyOnAvailable, type Unit } from './harness.js';
 
 /**
  * Model test of Admission (issue 14) with a FIFO line and a TokenBucket on a ManualClock, under a
- * fixed cap, a LocalConcurrency or a custom source that lies (refuses while inUse < limit). The
+ * fixed cap, a LocalConcurrency or a custom source that lies (refuses while inUse < limit); and
+ * with a fixed cap alone ('counted': the plain pool's admission, where `leave` pumps through
+ * `pumpCounted` and a finishing unit may pass its slot on with `passOn`). The
  * reference model is a plain array of waiting unit ids and a set of running ones. After every
  * operation: every token taken started exactly one unit; the slots in use equal the running
  * units and a unit started only while running < limit; units started in FIFO order (the fast
@@ -14,11 +16,11 @@ import { Harness, spyOnAvailable, type Unit } from './harness.js';
  * a token are both free (unless paused). At the end every unit not removed has started.
  */
 
-type Mode = 'fixed' | 'local' | 'lying';
+type Mode = 'fixed' | 'local' | 'lying' | 'counted';
 
 type Op =
   | { kind: 'offer' }
-  | { kind: 'finish'; pick: number; failed: boolean }
+  | { kind: 'finish'; pick: number; failed: boolean; passOn: boolean }
   | { kind: 'remove'; pick: number }
   | { kind: 'advance'; ms: number }
   | { kind: 'pause' }
@@ -28,7 +30,7 @@ type Op =
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ kind: 'offer' as const }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('finish' as const), pick: fc.nat(), failed: fc.boolean() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('finish' as const), pick: fc.nat(), failed: fc.boolean(), passOn: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }) },
   {
     weight: 3,
@@ -47,12 +49,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 const caseArb = fc.record({
-  mode: fc.constantFrom<Mode>('fixed', 'local', 'lying'),
+  mode: fc.constantFrom<Mode>('fixed', 'local', 'lying', 'counted'),
   limit: fc.integer({ min: 1, max: 4 }),
   tokenLimit: fc.integer({ min: 1, max: 3 }),
   rate: fc.integer({ min: 1, max: 2 }),
   hz: fc.oneof(fc.integer({ min: 1, max: 50 }), fc.double({ min: 0.1, max: 5, noNaN: true })),
-  ops: fc.array(opArb, { maxLength: 80 }),
+  // size 'max': fast-check's default size keeps arrays near 10 items, too short to reach a lowered
+  // cap with waiters behind it.
+  ops: fc.array(opArb, { maxLength: 80, size: 'max' }),
 });
 
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
@@ -68,6 +72,7 @@ function run(c: Case): void {
     return ok;
   };
   const rateSubs = spyOnAvailable(bucket);
+  const rated = c.mode !== 'counted';
 
   let fixedLimit = c.limit;
   const local = c.mode === 'local' ? new LocalConcurrency({ limit: c.limit }) : undefined;
@@ -89,7 +94,12 @@ function run(c: Case): void {
     expect(running.size + 1, 'a unit started with no slot free').toBeLessThanOrEqual(limitNow());
     running.add(unit.id);
   };
-  const h = new Harness({ concurrency: source ?? c.limit, rate: bucket, clock, onStart: (u) => onStart(u) });
+  const h = new Harness({
+    concurrency: source ?? c.limit,
+    rate: rated ? bucket : undefined,
+    clock,
+    onStart: (u) => onStart(u),
+  });
 
   const slotFree = () => {
     if (source === undefined) return running.size < fixedLimit;
@@ -98,12 +108,12 @@ function run(c: Case): void {
   };
 
   const check = (step: string) => {
-    expect(tokensTaken, `${step}: tokens taken vs units started`).toBe(h.started.length);
+    expect(tokensTaken, `${step}: tokens taken vs units started`).toBe(rated ? h.started.length : 0);
     expect(h.admission.running, `${step}: admission.running`).toBe(running.size);
     if (source !== undefined) expect(source.inUse, `${step}: source.inUse`).toBe(running.size);
     expect(h.line.size, `${step}: line size`).toBe(waiting.length);
     if (!paused && waiting.length > 0) {
-      const both = slotFree() && bucket.available >= 1;
+      const both = slotFree() && (!rated || bucket.available >= 1);
       expect(both, `${step}: ${waiting.length} wait with a free slot and a token`).toBe(false);
     }
     if (waiting.length === 0) {
@@ -139,7 +149,9 @@ function run(c: Case): void {
         if (list.length === 0) break;
         const id = list[op.pick % list.length]!;
         running.delete(id);
-        h.finish(h.units[id]!, op.failed);
+        // A counted slot may be passed on (what the plain pool does when a task succeeds).
+        if (op.passOn && !op.failed && h.units[id]!.permit === Admission.COUNTED) h.finishPassingOn(h.units[id]!);
+        else h.finish(h.units[id]!, op.failed);
         break;
       }
       case 'remove': {
@@ -193,7 +205,7 @@ function run(c: Case): void {
   if (concSubs !== undefined) expect(concSubs.live).toBe(0);
 }
 
-describe('Admission: model test (FIFO line, TokenBucket, fixed cap / LocalConcurrency / lying source)', () => {
+describe('Admission: model test (FIFO line, TokenBucket, fixed cap / LocalConcurrency / lying source; fixed cap alone with passOn)', () => {
   it('never loses a token or a slot, starts in FIFO order, once each, and leaves nothing waiting that could run', () => {
     fc.assert(
       fc.property(caseArb, (c) => run(c)),

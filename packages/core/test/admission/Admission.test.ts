@@ -754,3 +754,51 @@ describe('Admission: reads', () => {
     expect(b.permit).toBe(granted[1]);
   });
 });
+
+describe('Admission: passOn (a counted slot handed straight to the next waiter)', () => {
+  it('gives the slot to the head of the line, in order, without a give-back or a pump callback', () => {
+    const h = new Harness({ concurrency: 1 });
+    const [a, b, c] = [h.offer(), h.offer(), h.offer()];
+    expect(a.via).toBe('fast');
+    h.finishPassingOn(a);
+    expect(h.ids(h.started)).toEqual([a.id, b.id]);
+    expect(h.admission.running).toBe(1);
+    h.finishPassingOn(b);
+    expect(h.ids(h.started)).toEqual([a.id, b.id, c.id]);
+    h.finishPassingOn(c);
+    expect(h.admission.running).toBe(0);
+    expect(h.line.size).toBe(0);
+  });
+
+  it('passes nothing above a lowered cap: the slot is given back and the waiter keeps waiting', () => {
+    const h = new Harness({ concurrency: 3 });
+    const units = [h.offer(), h.offer(), h.offer(), h.offer()];
+    h.admission.setLimit(1);
+    h.finishPassingOn(units[0]!);
+    expect(h.admission.running).toBe(2);
+    expect(units[3]!.via).toBeUndefined();
+    h.finishPassingOn(units[1]!);
+    expect(units[3]!.via).toBeUndefined();
+    h.finishPassingOn(units[2]!);
+    expect(units[3]!.via).toBe('pump'); // now below the cap: passed on
+    expect(h.admission.running).toBe(1);
+  });
+
+  it('passes nothing while paused or closed, or with a rate source (then it is leave)', () => {
+    const paused = new Harness({ concurrency: 1 });
+    const [p1, p2] = [paused.offer(), paused.offer()];
+    paused.admission.pause();
+    paused.finishPassingOn(p1);
+    expect(p2.via).toBeUndefined();
+    expect(paused.admission.running).toBe(0);
+    paused.admission.resume();
+    expect(p2.via).toBe('pump');
+
+    const rated = new Harness({ concurrency: 1, rate: new TokenBucket({ tokenLimit: 5, rate: 1, hz: 10 }) });
+    const [r1, r2] = [rated.offer(), rated.offer()];
+    const pumped = rated.pumpedCalls;
+    rated.finishPassingOn(r1);
+    expect(r2.via).toBe('pump');
+    expect(rated.pumpedCalls).toBe(pumped + 1); // started by leave's pump, not handed over
+  });
+});

@@ -68,6 +68,8 @@ export class Harness {
   private depth = 0;
   maxDepth = 0;
 
+  private readonly startUnit: (unit: Unit, permit: Permit) => void;
+
   constructor(options: HarnessOptions) {
     this.clock = options.clock ?? new ManualClock();
     const admissionOptions: AdmissionOptions<Unit> = {
@@ -97,6 +99,7 @@ export class Harness {
       },
     };
     this.admission = new Admission(admissionOptions);
+    this.startUnit = admissionOptions.start;
   }
 
   /** Offers a unit: the fast path if it may start now, else the line. */
@@ -127,6 +130,19 @@ export class Harness {
     if (unit.permit === undefined || unit.left) throw new Error(`unit ${unit.id} is not running`);
     unit.left = true;
     this.admission.leave(unit.permit, failed);
+  }
+
+  /**
+   * A started unit with a counted slot is done and passes the slot on (`Admission#passOn`): the
+   * waiter it returns is started here the way a valve does (its start, then what `pumped` does).
+   */
+  finishPassingOn(unit: Unit): void {
+    if (unit.permit !== Admission.COUNTED || unit.left) throw new Error(`unit ${unit.id} holds no counted slot`);
+    unit.left = true;
+    const next = this.admission.passOn();
+    if (next === undefined) return;
+    this.startUnit(next, Admission.COUNTED);
+    this.pumpedCalls++;
   }
 
   /** A waiting unit aborts: off the line, then the admission is told. */
