@@ -300,7 +300,10 @@ export class PromisePool implements Valve {
         // 10^5 waiting tasks a record each cost more than the rest of add()); any other caller's
         // context rides in a record.
         const context = captureContext();
-        line.pushZero(context === NO_STORE ? task : new QueuedRun(context, task, 0, undefined, undefined), cycle.cohort);
+        line.pushZero(
+          context === NO_STORE ? task : new QueuedRun(context, task, 0, undefined, undefined),
+          cycle.cohort,
+        );
         this.queuedOne();
       }
     }

@@ -28,9 +28,9 @@ const ASYNC_ID = Object.getOwnPropertySymbols(new AsyncResource('ValveProbe')).f
 );
 
 /**
- * The no-store probe, written out where it is used (NO_STORE and captureContext each run once
- * per queued task, and in a fresh process every call level costs until V8 optimizes the pump:
- * issue 14's cold burst): `Promise.resolve()[ASYNC_ID] === undefined` is true only when no
+ * The no-store probe (in `storeVisible`, and written out in `captureContext`, which runs once per
+ * queued task: in a fresh process every call level costs until V8 optimizes the path, issue 14's
+ * cold burst): `Promise.resolve()[ASYNC_ID] === undefined` is true only when no
  * AsyncLocalStorage is enabled in the process, so no store is visible anywhere. One fresh promise
  * (about 7 ns with no hooks on; it dies young): the cheapest exact probe found. Reading the hook
  * state once per tick and caching it would miss an `AsyncLocalStorage` first enabled between two
@@ -62,6 +62,19 @@ function storeFreeResource(): AsyncResource {
 }
 
 /**
+ * Whether the current async context shows some AsyncLocalStorage a defined store: the no-store
+ * probe, then (only while some AsyncLocalStorage is enabled) the symbol listing. A valve that
+ * starts the work of a {@link NO_STORE} caller may call it directly when this is false, which is
+ * what `NO_STORE.runInAsyncScope` does, without its extra call (the pool's queued hand-over).
+ */
+export function storeVisible(): boolean {
+  return (
+    (ASYNC_ID === undefined || (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] !== undefined) &&
+    carriesStore(executionAsyncResource())
+  );
+}
+
+/**
  * The context of a caller that had no AsyncLocalStorage store. Its work runs as called when the
  * context it is started from shows no store either (the common case, and every case in a process
  * that uses no AsyncLocalStorage), and otherwise inside a fresh store-free resource, so that it
@@ -69,13 +82,7 @@ function storeFreeResource(): AsyncResource {
  */
 export const NO_STORE: CallerContext = Object.freeze({
   runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
-    // The no-store probe (above), then the symbol listing.
-    if (
-      (ASYNC_ID !== undefined && (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] === undefined) ||
-      !carriesStore(executionAsyncResource())
-    ) {
-      return fn.call(thisArg, arg);
-    }
+    if (!storeVisible()) return fn.call(thisArg, arg);
     return storeFreeResource().runInAsyncScope(fn, thisArg, arg);
   },
 });

@@ -5,7 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { captureContext, NO_STORE } from '../../src/index.js';
+import { captureContext, NO_STORE, storeVisible } from '../../src/index.js';
 
 const store = new AsyncLocalStorage<{ id: number }>();
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -17,7 +17,7 @@ const inFreshProcess = (body: string): unknown =>
         '--input-type=module',
         '-e',
         `import { AsyncLocalStorage } from 'node:async_hooks';
-         import { captureContext, NO_STORE } from ${JSON.stringify(DIST)};
+         import { captureContext, NO_STORE, storeVisible } from ${JSON.stringify(DIST)};
          const out = await (async () => { ${body} })();
          process.stdout.write(JSON.stringify(out));`,
       ],
@@ -120,5 +120,17 @@ describe('captureContext', () => {
         return await als.run({ id: 1 }, () =>
           c.runInAsyncScope(async () => { const a = als.getStore(); await null; return [c === NO_STORE, a ?? 'none', als.getStore() ?? 'none']; }, undefined, 0));`),
     ).toEqual([true, 'none', 'none']);
+  });
+
+  it('storeVisible(): false with no AsyncLocalStorage at all, true inside a store (also after an await), false outside it again', () => {
+    expect(
+      inFreshProcess(`
+        const none = storeVisible();
+        const als = new AsyncLocalStorage();
+        const outsideEnabled = storeVisible();
+        const inside = await als.run({ id: 1 }, async () => { const a = storeVisible(); await null; return [a, storeVisible()]; });
+        const cleared = als.run(undefined, () => storeVisible());
+        return [none, outsideEnabled, inside, cleared, storeVisible()];`),
+    ).toEqual([false, false, [true, true], false, false]);
   });
 });

@@ -1,4 +1,4 @@
-import { NO_STORE } from '@valve/core';
+import { NO_STORE, storeVisible } from '@valve/core';
 import type { Task } from '../options.js';
 import type { Cohort, CohortOwner } from './Cohort.js';
 import { PLAIN_CONTEXT, type QueuedRun } from './Job.js';
@@ -27,7 +27,10 @@ export function startPlain(pool: PlainHost, task: Task, cohort: Cohort, queued: 
   if (pool.activeCount++ === 0 && pool.cycle.trackProgress) pool.cycle.busy();
   let result: unknown;
   try {
-    result = queued ? NO_STORE.runInAsyncScope(task, undefined, PLAIN_CONTEXT) : task(PLAIN_CONTEXT);
+    // A queued task of a caller without a store runs as called unless the context it is started
+    // from shows a store (NO_STORE's rule, written out: a direct call V8 can inline).
+    result =
+      !queued || !storeVisible() ? task(PLAIN_CONTEXT) : NO_STORE.runInAsyncScope(task, undefined, PLAIN_CONTEXT);
   } catch (error) {
     pool.settlePlain(cohort, false, error, false);
     return;
