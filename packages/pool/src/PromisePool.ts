@@ -5,7 +5,6 @@ import {
   describeValue,
   type Event,
   NO_STORE,
-  type Permit,
   SignalGroups,
   type Valve,
   validateInteger,
@@ -17,7 +16,7 @@ import { PauseControl } from './internal/PauseControl.js';
 import { PoolWaits } from './internal/PoolWaits.js';
 import { failPoolItem, poolPumped, startPoolItem } from './internal/admissionSide.js';
 import { Job, PLAIN_CONTEXT, QueuedRun } from './internal/Job.js';
-import { isThenable, startPlain, startQueuedRun } from './internal/PlainPath.js';
+import { isThenable, startPlain } from './internal/PlainPath.js';
 import { JobPath } from './internal/JobPath.js';
 import { PoolLine, type QueueItem } from './internal/PoolLine.js';
 import { PoolLedger } from './internal/PoolLedger.js';

@@ -5,7 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { captureContext, NO_STORE, storeVisible } from '../../src/index.js';
+import { captureContext, NO_STORE } from '../../src/index.js';
 
 const store = new AsyncLocalStorage<{ id: number }>();
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
