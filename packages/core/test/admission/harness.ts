@@ -68,7 +68,7 @@ export class Harness {
   private depth = 0;
   maxDepth = 0;
 
-  private readonly startUnit: (unit: Unit, permit: Permit) => void;
+  private readonly startUnit: (unit: Unit, permit: Permit, now: number) => void;
 
   constructor(options: HarnessOptions) {
     this.clock = options.clock ?? new ManualClock();
@@ -141,7 +141,7 @@ export class Harness {
     unit.left = true;
     const next = this.admission.passOn();
     if (next === undefined) return;
-    this.startUnit(next, Admission.COUNTED);
+    this.startUnit(next, Admission.COUNTED, 0);
     this.pumpedCalls++;
   }
 
