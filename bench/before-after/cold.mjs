@@ -1,0 +1,98 @@
+// The cold burst of issue 14, one fresh process per measurement: 10^5 `add()`ed immediate tasks
+// queued at once, the fire-and-forget floor first in the same process, then the pool.
+//
+//   node bench/before-after/cold.mjs [rounds]          # runs the rounds, builds interleaved
+//   node bench/before-after/cold.mjs --one <dir> <c>   # one measurement (what each child runs)
+//
+// Builds as in builds.mjs (VALVE_BASES="name=dir;..." and this checkout as `after`). Unlike
+// `run.mjs --cold`, every concurrency gets its own fresh process, so no case warms the next.
+// Prints floor / ours per build and concurrency: the median and the quartiles, and ns per task.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { HERE } from './builds.mjs';
+
+const N = 100_000;
+const CONCURRENCIES = [1, 16, 1024];
+
+if (process.argv[2] === '--one') {
+  const [dir, c] = [process.argv[3], Number(process.argv[4])];
+  const { PromisePool } = await import(`${dir}/packages/pool/dist/index.js`);
+  const immediate = () => Promise.resolve();
+  // The floor: a counter and an array queue read by index (bench/src/suites/pool.ts).
+  let active = 0;
+  let done = 0;
+  let head = 0;
+  let queue = [];
+  let finish;
+  const whenDone = new Promise((r) => (finish = r));
+  const next = () => {
+    active--;
+    done++;
+    if (head < queue.length) {
+      active++;
+      const t = queue[head];
+      queue[head++] = undefined;
+      t().then(next);
+    } else if (head > 0) {
+      queue = [];
+      head = 0;
+    }
+    if (done === N) finish();
+  };
+  let t = performance.now();
+  for (let i = 0; i < N; i++) {
+    if (active < c) {
+      active++;
+      immediate().then(next);
+    } else queue.push(immediate);
+  }
+  await whenDone;
+  const floor = ((performance.now() - t) * 1e6) / N;
+  const pool = new PromisePool({ maxWorkers: c });
+  t = performance.now();
+  for (let i = 0; i < N; i++) pool.add(immediate);
+  await pool.drain();
+  const ours = ((performance.now() - t) * 1e6) / N;
+  process.stdout.write(JSON.stringify({ floor, ours }));
+  process.exit(0);
+}
+
+const rounds = Number(process.argv[2] ?? 15);
+const bases = (process.env.VALVE_BASES ?? `before=${process.env.VALVE_BASE ?? '/work/wt/base'}`)
+  .split(';')
+  .filter(Boolean)
+  .map((entry) => entry.split('='));
+const builds = [...bases, ['after', HERE.replace(/\/$/, '')]];
+const self = fileURLToPath(import.meta.url);
+const results = new Map();
+for (let r = 0; r < rounds; r++) {
+  for (const [name, dir] of builds) {
+    for (const c of CONCURRENCIES) {
+      const out = JSON.parse(execFileSync(process.execPath, [self, '--one', dir, String(c)], { encoding: 'utf8' }));
+      const key = `${name} c=${c}`;
+      if (!results.has(key)) results.set(key, []);
+      results.get(key).push(out);
+    }
+  }
+}
+const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1) + 0.5)];
+const load = (await import('node:os'))
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
+console.log(`cold bursts of ${N} add()s, ${rounds} fresh processes per build and concurrency; load ${load}`);
+for (const c of CONCURRENCIES) {
+  for (const [name] of builds) {
+    const xs = results.get(`${name} c=${c}`);
+    const ratios = xs.map((x) => x.floor / x.ours);
+    console.log(
+      `c=${String(c).padEnd(5)} ${name.padEnd(10)} floor/ours ${q(ratios, 0.5).toFixed(2)} (${q(ratios, 0.25).toFixed(2)}-${q(ratios, 0.75).toFixed(2)})  ours ${q(
+        xs.map((x) => x.ours),
+        0.5,
+      ).toFixed(0)} ns  floor ${q(
+        xs.map((x) => x.floor),
+        0.5,
+      ).toFixed(0)} ns`,
+    );
+  }
+}
