@@ -18,7 +18,8 @@ if (process.argv[2] === '--one') {
   const [dir, c] = [process.argv[3], Number(process.argv[4])];
   const { PromisePool } = await import(`${dir}/packages/pool/dist/index.js`);
   const immediate = () => Promise.resolve();
-  // The floor: a counter and an array queue read by index (bench/src/suites/pool.ts).
+  // The floor: a counter and an array queue read by index, behind an `add` function, exactly as
+  // run.mjs's floorAdd (bench/src/suites/pool.ts).
   let active = 0;
   let done = 0;
   let head = 0;
@@ -30,22 +31,23 @@ if (process.argv[2] === '--one') {
     done++;
     if (head < queue.length) {
       active++;
-      const t = queue[head];
+      const task = queue[head];
       queue[head++] = undefined;
-      t().then(next);
+      task().then(next);
     } else if (head > 0) {
       queue = [];
       head = 0;
     }
     if (done === N) finish();
   };
-  let t = performance.now();
-  for (let i = 0; i < N; i++) {
+  const add = (task) => {
     if (active < c) {
       active++;
-      immediate().then(next);
-    } else queue.push(immediate);
-  }
+      task().then(next);
+    } else queue.push(task);
+  };
+  let t = performance.now();
+  for (let i = 0; i < N; i++) add(immediate);
   await whenDone;
   const floor = ((performance.now() - t) * 1e6) / N;
   const pool = new PromisePool({ maxWorkers: c });
