@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { HERE } from './builds.mjs';
+import { floorAdd } from './floors.mjs';
 
 const N = 100_000;
 const CONCURRENCIES = [1, 16, 1024];
@@ -18,37 +19,10 @@ if (process.argv[2] === '--one') {
   const [dir, c] = [process.argv[3], Number(process.argv[4])];
   const { PromisePool } = await import(`${dir}/packages/pool/dist/index.js`);
   const immediate = () => Promise.resolve();
-  // The floor: a counter and an array queue read by index, behind an `add` function, exactly as
-  // run.mjs's floorAdd (bench/src/suites/pool.ts).
-  let active = 0;
-  let done = 0;
-  let head = 0;
-  let queue = [];
-  let finish;
-  const whenDone = new Promise((r) => (finish = r));
-  const next = () => {
-    active--;
-    done++;
-    if (head < queue.length) {
-      active++;
-      const task = queue[head];
-      queue[head++] = undefined;
-      task().then(next);
-    } else if (head > 0) {
-      queue = [];
-      head = 0;
-    }
-    if (done === N) finish();
-  };
-  const add = (task) => {
-    if (active < c) {
-      active++;
-      task().then(next);
-    } else queue.push(task);
-  };
+  const floorRun = floorAdd(c, N);
   let t = performance.now();
-  for (let i = 0; i < N; i++) add(immediate);
-  await whenDone;
+  for (let i = 0; i < N; i++) floorRun.add(immediate);
+  await floorRun.whenDone;
   const floor = ((performance.now() - t) * 1e6) / N;
   const pool = new PromisePool({ maxWorkers: c });
   t = performance.now();

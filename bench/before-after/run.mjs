@@ -6,6 +6,7 @@
 // BUILD=base and BUILD=after), since a cold burst in a warmed process is not cold.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { loadBuilds } from './builds.mjs';
+import { floorAdd } from './floors.mjs';
 
 const builds = await loadBuilds(async (dir) => ({
   pool: await import(`${dir}/packages/pool/dist/index.js`),
@@ -14,39 +15,6 @@ const builds = await loadBuilds(async (dir) => ({
 const names = Object.keys(builds);
 
 const immediate = () => Promise.resolve();
-
-/** Fire-and-forget floor: a counter and an array queue read by index (bench/src/suites/pool.ts). */
-function floorAdd(concurrency, total) {
-  let active = 0,
-    done = 0,
-    head = 0,
-    queue = [],
-    finish;
-  const whenDone = new Promise((r) => (finish = r));
-  const next = () => {
-    active--;
-    done++;
-    if (head < queue.length) {
-      active++;
-      const t = queue[head];
-      queue[head++] = undefined;
-      t().then(next);
-    } else if (head > 0) {
-      queue = [];
-      head = 0;
-    }
-    if (done === total) finish();
-  };
-  return {
-    add: (t) => {
-      if (active < concurrency) {
-        active++;
-        t().then(next);
-      } else queue.push(t);
-    },
-    whenDone,
-  };
-}
 
 /** Promise-per-task floor. */
 function floorRun(concurrency) {
