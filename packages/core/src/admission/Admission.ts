@@ -259,7 +259,7 @@ export class Admission<W> {
    * straight to it and the waiter is returned for the caller to start (the caller then does what
    * its `pumped` callback would); otherwise the slot is given back as `leave` does and `undefined`
    * is returned. One take instead of a give-back, a pump and two callbacks per queued unit (issue
-   * 14's cold burst: about 540 fewer instructions per task in a fresh process, valgrind-counted).
+   * 14's cold burst: about 340 fewer instructions per task in a fresh process, valgrind-counted).
    * The same unit starts as with `leave` (the model test runs both).
    */
   passOn(): W | undefined {
