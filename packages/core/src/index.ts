@@ -89,6 +89,7 @@ export {
 
 export {
   describeValue,
+  rejectExtraArguments,
   rejectUnknownOptions,
   validateBoolean,
   validateClock,

@@ -153,6 +153,20 @@ export function rejectUnknownOptions(options: object, name: string, known: reado
 }
 
 /**
+ * Throws a TypeError when a constructor got more arguments than it takes, so that
+ * `new PromisePool({ maxWorkers: 2 }, { timeoutMs: 5 })` fails instead of dropping the second
+ * object (issue 14: no constructor silently ignores an argument). `name` is the call as the user
+ * wrote it (`'new PromisePool()'`). Callers pass `arguments.length`: a rest parameter would
+ * allocate and would show in the declared signature.
+ */
+export function rejectExtraArguments(count: number, max: number, name: string): void {
+  if (count > max) {
+    const takes = max === 0 ? 'no arguments' : `at most ${max} argument${max === 1 ? '' : 's'}`;
+    throw new TypeError(`${name} takes ${takes}, got ${count}`);
+  }
+}
+
+/**
  * The `clock` option of every valve: `undefined` gives {@link systemClock}; anything else must have
  * `now()` and `setTimeout()` (checked by shape, not `instanceof`, so a user's own clock works).
  */

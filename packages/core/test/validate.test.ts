@@ -1,6 +1,7 @@
 import { describe as suite, expect, it } from 'vitest';
 import {
   describeValue,
+  rejectExtraArguments,
   rejectUnknownOptions,
   ManualClock,
   MetricsRegistry,
@@ -129,6 +130,14 @@ suite('validators', () => {
       TypeError,
       'options.maxWorker is not a known option; known options are maxWorkers, clock',
     );
+  });
+
+  it('rejectExtraArguments names the call and how many arguments it takes', () => {
+    expect(() => rejectExtraArguments(1, 1, 'new Pool()')).not.toThrow();
+    expect(() => rejectExtraArguments(0, 2, 'new Pool()')).not.toThrow();
+    throws(() => rejectExtraArguments(2, 1, 'new Pool()'), TypeError, 'new Pool() takes at most 1 argument, got 2');
+    throws(() => rejectExtraArguments(3, 2, 'new Pool()'), TypeError, 'new Pool() takes at most 2 arguments, got 3');
+    throws(() => rejectExtraArguments(1, 0, 'new Pool()'), TypeError, 'new Pool() takes no arguments, got 1');
   });
 
   it('validateClock: undefined is systemClock; anything without now() and setTimeout() throws', () => {

@@ -1,4 +1,5 @@
 import { abortReason } from '../errors/ValveError.js';
+import { rejectExtraArguments } from '../validate.js';
 
 /**
  * The three link fields a waiter carries so that a SignalGroups can hold it without allocating:
@@ -97,7 +98,10 @@ export class SignalGroups<T extends SignalLinks<T>> {
   constructor(
     readonly onAbort: (waiter: T, reason: unknown) => void,
     readonly afterAbort?: () => void,
-  ) {}
+  ) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 2, 'new SignalGroups()');
+  }
 
   /** Puts `w` in the group of `signal`, listening to the signal if this owner is not yet. */
   add(signal: AbortSignal, w: T): void {

@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../clock/Clock.js';
 import type { Disposable } from '../events/Emitter.js';
 import type { ConcurrencySource, Permit, RateSource } from '../sources/Sources.js';
-import { validateInteger } from '../validate.js';
+import { rejectExtraArguments, validateInteger } from '../validate.js';
 import type { WaitLine } from './WaitLine.js';
 
 /**
@@ -123,6 +123,8 @@ export class Admission<W> {
   private acquireAbort: AbortController | undefined = undefined;
 
   constructor(options: AdmissionOptions<W>) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new Admission()');
     this.line = options.line;
     const c = options.concurrency;
     if (typeof c === 'number') {

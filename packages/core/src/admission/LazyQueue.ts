@@ -1,4 +1,5 @@
 import { RingBuffer } from '../buffers/RingBuffer.js';
+import { rejectExtraArguments } from '../validate.js';
 
 /** What a {@link LazyQueue} needs to know about an entry. */
 export interface LazyQueueEntry {
@@ -21,6 +22,11 @@ const COMPACT_MIN = 64;
 export class LazyQueue<E extends LazyQueueEntry> {
   private readonly items = new RingBuffer<E>();
   private live = 0;
+
+  constructor() {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 0, 'new LazyQueue()');
+  }
 
   /** Live entries. */
   get size(): number {

@@ -1,4 +1,4 @@
-import { validateInteger } from '../validate.js';
+import { rejectExtraArguments, validateInteger } from '../validate.js';
 import { RingBuffer } from './RingBuffer.js';
 
 /**
@@ -9,6 +9,8 @@ export class BoundedRingBuffer<T> extends RingBuffer<T> {
   readonly limit: number;
 
   constructor(capacity: number) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new BoundedRingBuffer()');
     validateInteger(capacity, 'capacity', { min: 1 });
     super(Math.min(capacity, 1024));
     this.limit = capacity;

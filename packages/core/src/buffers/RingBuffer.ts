@@ -1,3 +1,5 @@
+import { rejectExtraArguments } from '../validate.js';
+
 /**
  * A growable double-ended queue on a power-of-two circular array.
  *
@@ -16,6 +18,8 @@ export class RingBuffer<T> implements Iterable<T> {
   protected length = 0;
 
   constructor(initialCapacity = 16) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new RingBuffer()');
     let cap = 4;
     while (cap < initialCapacity) cap *= 2;
     this.items = new Array<T | undefined>(cap);

@@ -1,4 +1,5 @@
 import type { Clock, Timer } from './Clock.js';
+import { rejectExtraArguments } from '../validate.js';
 
 /** The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days). */
 const LONGEST_MS = 2 ** 31 - 1;
@@ -15,7 +16,10 @@ const LONGEST_MS = 2 ** 31 - 1;
 export class KeepAlive {
   private timer: Timer | undefined = undefined;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Clock) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new KeepAlive()');
+  }
 
   /** True while the process is held. */
   get held(): boolean {

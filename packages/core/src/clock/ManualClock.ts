@@ -1,4 +1,4 @@
-import { validateNumber } from '../validate.js';
+import { rejectExtraArguments, validateNumber } from '../validate.js';
 import type { Clock, Timer } from './Clock.js';
 
 /**
@@ -15,6 +15,8 @@ export class ManualClock implements Clock {
   private readonly heap: ManualTimer[] = [];
 
   constructor(start = 0) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new ManualClock()');
     validateNumber(start, 'start', { min: 0 });
     this.current = start;
   }

@@ -8,6 +8,7 @@
  */
 
 import { rethrowLater } from './rethrowLater.js';
+import { rejectExtraArguments } from '../validate.js';
 
 /**
  * What `onX(listener)` returns. `dispose()` unsubscribes (idempotent); `[Symbol.dispose]` is the
@@ -48,6 +49,11 @@ export class Emitter<T> {
       if (i >= 0) this.listeners = [...this.listeners.slice(0, i), ...this.listeners.slice(i + 1)];
     });
   };
+
+  constructor() {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 0, 'new Emitter()');
+  }
 
   /** Whether anybody listens: check it before computing an expensive event value. */
   get hasListeners(): boolean {

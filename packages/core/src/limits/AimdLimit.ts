@@ -1,6 +1,6 @@
 import { Emitter } from '../events/Emitter.js';
 import { type LimitBounds, resolveLimitBounds, validateHalfOpen } from '../internal/limitBounds.js';
-import { validateNumber } from '../validate.js';
+import { rejectExtraArguments, validateNumber } from '../validate.js';
 import type { Limit, LimitSample } from './Limit.js';
 
 export interface AimdLimitOptions {
@@ -42,6 +42,8 @@ export class AimdLimit implements Limit {
   readonly onChange = this.change$.event;
 
   constructor(options?: AimdLimitOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new AimdLimit()');
     const o = resolveLimitBounds(options, 'AimdLimit', KNOWN, { initialLimit: 20, minLimit: 1, maxLimit: 200 });
     const bounds: LimitBounds = o.bounds;
     this.minLimit = bounds.minLimit;

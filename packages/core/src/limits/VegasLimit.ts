@@ -1,6 +1,6 @@
 import { Emitter } from '../events/Emitter.js';
 import { clampLimit, type LimitBounds, resolveLimitBounds } from '../internal/limitBounds.js';
-import { describeValue, validateFunction, validateInteger, validateNumber } from '../validate.js';
+import { describeValue, rejectExtraArguments, validateFunction, validateInteger, validateNumber } from '../validate.js';
 import type { Limit, LimitSample } from './Limit.js';
 
 /** A number, or a function of the current (integer) limit. */
@@ -100,6 +100,8 @@ export class VegasLimit implements Limit {
   readonly onChange = this.change$.event;
 
   constructor(options?: VegasLimitOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new VegasLimit()');
     const o = resolveLimitBounds(options, 'VegasLimit', KNOWN, { initialLimit: 20, minLimit: 1, maxLimit: 1000 });
     this.bounds = o.bounds;
     this.minLimit = o.bounds.minLimit;

@@ -2,6 +2,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Clock, Timer } from '../clock/Clock.js';
 import { Emitter } from '../events/Emitter.js';
 import {
+  rejectExtraArguments,
   rejectUnknownOptions,
   validateClock,
   validateFunction,
@@ -151,6 +152,8 @@ export class LoadMonitor {
   readonly onChange = this.change$.event;
 
   constructor(options: LoadMonitorOptions = {}) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new LoadMonitor()');
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', KNOWN);
     this.thresholds = Object.freeze(checkThresholds(options));

@@ -1,6 +1,13 @@
+import { rejectExtraArguments } from '../validate.js';
+
 /** A monotonically increasing count (Prometheus `counter`; name it `…_total`). */
 export class Counter {
   private current = 0;
+
+  constructor() {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 0, 'new Counter()');
+  }
 
   inc(n = 1): void {
     // A counter that goes down breaks every rate() over it; refuse instead of corrupting.

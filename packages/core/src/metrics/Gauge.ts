@@ -1,4 +1,5 @@
 import { type Disposable, disposable } from '../events/Emitter.js';
+import { rejectExtraArguments, validateFunction } from '../validate.js';
 
 /**
  * A value that goes up and down (Prometheus `gauge`). Either set it, or give it `collect`
@@ -14,7 +15,9 @@ export class Gauge {
   private collectors: (() => number)[] = [];
 
   constructor(collect?: () => number) {
-    if (collect) this.collectors.push(collect);
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new Gauge()');
+    if (collect !== undefined) this.collectors.push(validateFunction(collect, 'collect'));
   }
 
   set(value: number): void {

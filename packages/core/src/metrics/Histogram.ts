@@ -1,4 +1,4 @@
-import { validateNumber } from '../validate.js';
+import { rejectExtraArguments, rejectUnknownOptions, validateNumber, validateObject } from '../validate.js';
 
 /**
  * A log-linear histogram for latencies and sizes.
@@ -95,6 +95,10 @@ export class Histogram {
   readonly exportScale: number;
 
   constructor(options: HistogramOptions = {}) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new Histogram()');
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['buckets', 'exportScale']);
     const buckets = options.buckets ?? DEFAULT_BUCKETS;
     this.exportScale = validateNumber(options.exportScale ?? 1, 'exportScale', { above: 0 });
     if (!Array.isArray(buckets) || buckets.length === 0) {

@@ -1,4 +1,4 @@
-import { validateString } from '../validate.js';
+import { rejectExtraArguments, validateString } from '../validate.js';
 import { Counter } from './Counter.js';
 import { Gauge } from './Gauge.js';
 import { Histogram, type HistogramOptions } from './Histogram.js';
@@ -61,6 +61,11 @@ const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  */
 export class MetricsRegistry {
   private readonly families = new Map<string, Family>();
+
+  constructor() {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 0, 'new MetricsRegistry()');
+  }
 
   counter(options: MetricOptions): Counter {
     return this.getOrCreate(options, 'counter', () => new Counter()) as Counter;

@@ -1,5 +1,11 @@
 import type { Clock } from '../clock/Clock.js';
-import { rejectUnknownOptions, validateClock, validateNumber, validateObject } from '../validate.js';
+import {
+  rejectExtraArguments,
+  rejectUnknownOptions,
+  validateClock,
+  validateNumber,
+  validateObject,
+} from '../validate.js';
 
 export interface RateMeterOptions {
   /** Time constant of the moving average, in ms. @default 5000 */
@@ -25,6 +31,8 @@ export class RateMeter {
   private total = 0;
 
   constructor(options: RateMeterOptions = {}) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new RateMeter()');
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', ['windowMs', 'tickMs', 'clock']);
     const windowMs = validateNumber(options.windowMs ?? 5000, 'windowMs', { above: 0 });

@@ -2,7 +2,14 @@ import type { Clock } from '../clock/Clock.js';
 import { ClosedError } from '../errors/ValveError.js';
 import { type Disposable, Emitter } from '../events/Emitter.js';
 import { isLimit, type Limit } from '../limits/Limit.js';
-import { describeValue, rejectUnknownOptions, validateClock, validateInteger, validateObject } from '../validate.js';
+import {
+  describeValue,
+  rejectExtraArguments,
+  rejectUnknownOptions,
+  validateClock,
+  validateInteger,
+  validateObject,
+} from '../validate.js';
 import type { ConcurrencySource, Permit } from './Sources.js';
 import { WaiterQueue } from './WaiterQueue.js';
 
@@ -32,6 +39,8 @@ export class LocalConcurrency implements ConcurrencySource {
   readonly onAvailable = this.available$.event;
 
   constructor(options: LocalConcurrencyOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new LocalConcurrency()');
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', ['limit', 'clock']);
     const limit = options.limit;

@@ -1,7 +1,14 @@
 import type { Clock, Timer } from '../clock/Clock.js';
 import { ClosedError } from '../errors/ValveError.js';
 import { Emitter } from '../events/Emitter.js';
-import { rejectUnknownOptions, validateClock, validateInteger, validateNumber, validateObject } from '../validate.js';
+import {
+  rejectExtraArguments,
+  rejectUnknownOptions,
+  validateClock,
+  validateInteger,
+  validateNumber,
+  validateObject,
+} from '../validate.js';
 import type { RateSource } from './Sources.js';
 import { WaiterQueue } from './WaiterQueue.js';
 
@@ -45,6 +52,8 @@ export class TokenBucket implements RateSource {
   readonly onAvailable = this.available$.event;
 
   constructor(options: TokenBucketOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new TokenBucket()');
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', ['rate', 'hz', 'tokenLimit', 'clock']);
     this.limit = validateInteger(options?.tokenLimit, 'tokenLimit', { min: 1 });

@@ -1,6 +1,7 @@
 import { SignalGroups } from '../abort/SignalGroups.js';
 import { LazyQueue } from '../admission/LazyQueue.js';
 import { abortReason } from '../errors/ValveError.js';
+import { rejectExtraArguments } from '../validate.js';
 
 class Waiter<T> {
   gone = false;
@@ -39,7 +40,10 @@ export class WaiterQueue<T> {
    *   resolved or rejected by the owner): the owner can then unref a timer that only existed
    *   to keep that waiter's process alive.
    */
-  constructor(private readonly onAbandoned?: () => void) {}
+  constructor(private readonly onAbandoned?: () => void) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new WaiterQueue()');
+  }
 
   /** Live waiters. */
   get size(): number {

@@ -2,6 +2,7 @@ import type { Disposable } from '../events/Emitter.js';
 import { Counter } from '../metrics/Counter.js';
 import type { Histogram, HistogramOptions } from '../metrics/Histogram.js';
 import type { Labels, MetricsRegistry } from '../metrics/MetricsRegistry.js';
+import { rejectExtraArguments } from '../validate.js';
 
 /**
  * How many live valves registered each series of a registry. Two valves with the same `name`
@@ -28,6 +29,8 @@ export class ValveMetrics {
   private closed = false;
 
   constructor(registry: MetricsRegistry | undefined, valveName: string) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 2, 'new ValveMetrics()');
     this.registry = registry;
     this.labels = Object.freeze({ valve: valveName });
   }
