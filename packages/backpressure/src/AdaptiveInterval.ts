@@ -1,4 +1,4 @@
-import { validateNumber } from '@valve/core';
+import { rejectExtraArguments, rejectUnknownOptions, validateNumber, validateObject } from '@valve/core';
 
 export interface AdaptiveIntervalOptions {
   /** Shortest interval, ms. @default 100 */
@@ -24,6 +24,10 @@ export class AdaptiveInterval {
   private value: number;
 
   constructor(options: AdaptiveIntervalOptions = {}) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new AdaptiveInterval()');
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['minFlushIntervalMs', 'maxFlushIntervalMs', 'targetLatencyMs']);
     this.min = validateNumber(options.minFlushIntervalMs ?? 100, 'minFlushIntervalMs', { min: 0 });
     this.max = validateNumber(options.maxFlushIntervalMs ?? 30_000, 'maxFlushIntervalMs', { min: 0 });
     if (this.max < this.min) {

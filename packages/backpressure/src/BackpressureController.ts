@@ -28,6 +28,7 @@ import {
   errorForReason,
   type Event,
   KeepAlive,
+  rejectExtraArguments,
   rejectUnknownOptions,
   RingBuffer,
   rethrowLater,
@@ -196,17 +197,29 @@ export class BackpressureController<T> implements Valve {
   readonly onPressureChange: Event<boolean> = this.pressure$.event;
 
   constructor(flush: FlushFunction<T>, options: BackpressureOptions<T>) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 2, 'new BackpressureController()');
     if (typeof flush !== 'function') throw new TypeError(`flush must be a function, got ${typeof flush}`);
     const o = normalizeOptions(options);
     this.o = o;
     this.name = o.name;
     this.clock = o.clock;
     this.keepAlive = new KeepAlive(this.clock);
-    this.watermarks = new Watermarks(o);
+    // Each part gets only its own options (its unknown-key check refuses the rest); normalizeOptions
+    // has already validated them against the controller's names.
+    this.watermarks = new Watermarks({
+      lowWatermark: o.lowWatermark,
+      highWatermark: o.highWatermark,
+      hysteresis: o.hysteresis,
+    });
     // A low watermark of 0 makes even an empty buffer `elevated`.
     this.watermarks.update(0);
-    this.interval = new AdaptiveInterval(o);
-    this.strategy = createStrategy(o.strategy, o);
+    this.interval = new AdaptiveInterval({
+      minFlushIntervalMs: o.minFlushIntervalMs,
+      maxFlushIntervalMs: o.maxFlushIntervalMs,
+      targetLatencyMs: o.targetLatencyMs,
+    });
+    this.strategy = createStrategy(o.strategy, { sampleRate: o.sampleRate });
     const strategy = this.strategy.name;
     this.whenFull = o.sizeOf !== undefined || strategy === 'sample' ? ASK : strategy === 'drop_oldest' ? EVICT : REFUSE;
     this.onDropOption = o.onDrop;

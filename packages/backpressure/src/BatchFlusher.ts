@@ -4,10 +4,14 @@ import {
   type NormalizedRetry,
   normalizeRetry,
   type RetryOptions,
+  rejectExtraArguments,
+  rejectUnknownOptions,
   retry,
-  systemClock,
   TimeoutError,
+  validateClock,
+  validateFunction,
   validateNumber,
+  validateObject,
 } from '@valve/core';
 import { FlushError } from './FlushError.js';
 import { type Ack, rejectAcks } from './internal/Ack.js';
@@ -62,10 +66,14 @@ export class BatchFlusher<T> {
   private readonly timeoutMs: number;
 
   constructor(options: BatchFlusherOptions<T>) {
-    this.flush = options.flush;
-    this.hooks = options.hooks;
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new BatchFlusher()');
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['flush', 'hooks', 'retry', 'clock', 'flushTimeoutMs']);
+    this.flush = validateFunction(options.flush, 'flush');
+    this.hooks = checkHooks(options.hooks);
     this.retry = normalizeRetry(options.retry as RetryOptions | undefined);
-    this.clock = options.clock ?? systemClock;
+    this.clock = validateClock(options.clock);
     this.timeoutMs = validateNumber(options.flushTimeoutMs ?? 30_000, 'flushTimeoutMs', {
       above: 0,
       allowInfinity: true,
@@ -162,6 +170,16 @@ export class BatchFlusher<T> {
       );
     });
   }
+}
+
+const HOOKS = ['flushed', 'attempted', 'deadLettered'] as const;
+
+/** `options.hooks`: an object with exactly the three reporting functions. */
+function checkHooks<T>(hooks: unknown): BatchFlusherHooks<T> {
+  const h = validateObject(hooks, 'hooks');
+  rejectUnknownOptions(h, 'hooks', HOOKS);
+  for (const name of HOOKS) validateFunction(h[name], `hooks.${name}`);
+  return h as unknown as BatchFlusherHooks<T>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { validateNumber } from '@valve/core';
+import { rejectExtraArguments, rejectUnknownOptions, validateNumber, validateObject } from '@valve/core';
 import type { PressureLevel } from './types.js';
 
 export interface WatermarksOptions {
@@ -31,6 +31,10 @@ export class Watermarks {
   private latched = false;
 
   constructor(options: WatermarksOptions = {}) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new Watermarks()');
+    validateObject(options, 'options');
+    rejectUnknownOptions(options, 'options', ['lowWatermark', 'highWatermark', 'hysteresis']);
     this.low = validateNumber(options.lowWatermark ?? 0.5, 'lowWatermark', { min: 0, max: 1 });
     this.high = validateNumber(options.highWatermark ?? 0.8, 'highWatermark', { above: 0, max: 1 });
     if (this.low >= this.high) {

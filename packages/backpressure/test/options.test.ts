@@ -1,10 +1,25 @@
-import { ManualClock } from '@valve/core';
+import { ManualClock, MetricsRegistry } from '@valve/core';
 import { describe, expect, it } from 'vitest';
+import {
+  AdaptiveInterval,
+  BatchFlusher,
+  Block,
+  createStrategy,
+  DropNewest,
+  DropOldest,
+  Sample,
+  Watermarks,
+} from '../src/index.js';
 import { BackpressureController } from '../src/BackpressureController.js';
 import type { BackpressureOptions } from '../src/options.js';
 
 const flush = async () => {};
 const base = { onDeadLetter: () => {}, clock: new ManualClock() };
+/** Calls a constructor with any arguments, as plain JavaScript may. */
+const untyped =
+  (Class: unknown) =>
+  (...args: unknown[]): unknown =>
+    new (Class as new (...a: unknown[]) => unknown)(...args);
 const make = (o: Partial<BackpressureOptions<unknown>>) =>
   new BackpressureController<unknown>(flush, { ...base, ...o } as BackpressureOptions<unknown>);
 
@@ -70,5 +85,100 @@ describe('options are validated at construction', () => {
     expect(() => c.offer(1)).toThrow('sizeOf(item) must return a finite number >= 0, got NaN');
     await expect(c.push(1)).rejects.toThrow(TypeError);
     expect(c.stats().accepted).toBe(0);
+  });
+});
+
+// Issue 14: no constructor may silently ignore an argument. The parts the controller composes are
+// exported and constructed by users too; they used to take any key, because the controller passed
+// them its whole options object.
+describe('the exported parts refuse what they would ignore (issue 14)', () => {
+  const hooks = { flushed: () => {}, attempted: () => {}, deadLettered: () => {} };
+
+  it.each([
+    [
+      'Watermarks',
+      () => new Watermarks({ lowWatermark: 0.1, maxBufferSize: 10 } as never),
+      'options.maxBufferSize is not a known option; known options are lowWatermark, highWatermark, hysteresis',
+    ],
+    ['Watermarks', () => new Watermarks(null as never), 'options must be an object, got null'],
+    [
+      'AdaptiveInterval',
+      () => new AdaptiveInterval({ minFlushIntervalMs: 1, batchSize: 10 } as never),
+      'options.batchSize is not a known option; known options are minFlushIntervalMs, maxFlushIntervalMs, targetLatencyMs',
+    ],
+    ['AdaptiveInterval', () => new AdaptiveInterval(5 as never), 'options must be an object, got 5'],
+    [
+      'BatchFlusher',
+      () => new BatchFlusher({ flush, hooks, onDeadLetter: () => {} } as never),
+      'options.onDeadLetter is not a known option; known options are flush, hooks, retry, clock, flushTimeoutMs',
+    ],
+    ['BatchFlusher', () => new BatchFlusher(undefined as never), 'options must be an object, got undefined'],
+    ['BatchFlusher', () => new BatchFlusher({ flush: 1, hooks } as never), 'flush must be a function, got 1'],
+    ['BatchFlusher', () => new BatchFlusher({ flush } as never), 'hooks must be an object, got undefined'],
+    [
+      'BatchFlusher',
+      () => new BatchFlusher({ flush, hooks: { ...hooks, dropped: () => {} } } as never),
+      'hooks.dropped is not a known option; known options are flushed, attempted, deadLettered',
+    ],
+    [
+      'BatchFlusher',
+      () => new BatchFlusher({ flush, hooks: { ...hooks, attempted: undefined } } as never),
+      'hooks.attempted must be a function, got undefined',
+    ],
+    ['BatchFlusher', () => new BatchFlusher({ flush, hooks, clock: {} } as never), 'clock must be a Clock'],
+    [
+      'createStrategy',
+      () => createStrategy('sample', { sampleRate: 2, batchSize: 5 } as never),
+      'options.batchSize is not a known option; known options are sampleRate',
+    ],
+  ] as [string, () => unknown, string][])('%s, case %#', (_name, construct, message) => {
+    expect(construct).toThrow(TypeError);
+    expect(construct).toThrow(message);
+  });
+
+  it('the controller hands each part only its own options: every option at once constructs', () => {
+    const c = make({
+      onDrop: () => {},
+      maxBufferSize: 10,
+      highWatermark: 0.9,
+      lowWatermark: 0.2,
+      hysteresis: 0.1,
+      strategy: 'sample',
+      sampleRate: 3,
+      maxBlockTimeMs: 10,
+      batchSize: 2,
+      minFlushIntervalMs: 7,
+      maxFlushIntervalMs: 70,
+      targetLatencyMs: 5,
+      flushConcurrency: 2,
+      retry: 1,
+      flushTimeoutMs: 100,
+      sizeOf: () => 1,
+      maxBufferBytes: 10,
+      metrics: new MetricsRegistry(),
+      name: 'every-option',
+    });
+    expect(c.stats()).toMatchObject({ state: 'normal', flushIntervalMs: 7 });
+  });
+
+  it.each([
+    [
+      'new BackpressureController() takes at most 2 arguments, got 3',
+      () => untyped(BackpressureController)(flush, base, {}),
+    ],
+    ['new Watermarks() takes at most 1 argument, got 2', () => untyped(Watermarks)({}, {})],
+    ['new AdaptiveInterval() takes at most 1 argument, got 2', () => untyped(AdaptiveInterval)({}, {})],
+    ['new BatchFlusher() takes at most 1 argument, got 2', () => untyped(BatchFlusher)({ flush, hooks }, {})],
+    ['new Block() takes no arguments, got 1', () => untyped(Block)({})],
+    ['new DropNewest() takes no arguments, got 1', () => untyped(DropNewest)({})],
+    ['new DropOldest() takes no arguments, got 1', () => untyped(DropOldest)({})],
+    ['new Sample() takes at most 1 argument, got 2', () => untyped(Sample)(10, {})],
+    [
+      'createStrategy() takes at most 2 arguments, got 3',
+      () => (createStrategy as (...args: unknown[]) => unknown)('block', {}, {}),
+    ],
+  ] as [string, () => unknown][])('an extra argument throws: %s', (message, construct) => {
+    expect(construct).toThrow(TypeError);
+    expect(construct).toThrow(message);
   });
 });

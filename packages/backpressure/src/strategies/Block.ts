@@ -1,3 +1,4 @@
+import { rejectExtraArguments } from '@valve/core';
 import type { DropStrategy } from './DropStrategy.js';
 
 /**
@@ -6,6 +7,11 @@ import type { DropStrategy } from './DropStrategy.js';
  */
 export class Block implements DropStrategy {
   readonly name = 'block' as const;
+
+  constructor() {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 0, 'new Block()');
+  }
 
   admit(full: boolean): 'accept' | 'wait' {
     return full ? 'wait' : 'accept';

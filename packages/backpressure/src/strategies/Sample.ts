@@ -1,4 +1,4 @@
-import { validateInteger } from '@valve/core';
+import { rejectExtraArguments, validateInteger } from '@valve/core';
 import type { PressureLevel } from '../types.js';
 import type { DropStrategy } from './DropStrategy.js';
 
@@ -15,6 +15,8 @@ export class Sample implements DropStrategy {
   private offered = 0;
 
   constructor(sampleRate = 10) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new Sample()');
     this.sampleRate = validateInteger(sampleRate, 'sampleRate', { min: 1 });
   }
 

@@ -1,4 +1,4 @@
-import { validateOneOf } from '@valve/core';
+import { rejectExtraArguments, rejectUnknownOptions, validateObject, validateOneOf } from '@valve/core';
 import type { BackpressureStrategy } from '../types.js';
 import { Block } from './Block.js';
 import { DropNewest } from './DropNewest.js';
@@ -15,6 +15,10 @@ export const STRATEGIES: readonly BackpressureStrategy[] = Object.freeze([
 
 /** The strategy object for a `strategy` option value. */
 export function createStrategy(name: BackpressureStrategy, options: { sampleRate?: number } = {}): DropStrategy {
+  // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+  rejectExtraArguments(arguments.length, 2, 'createStrategy()');
+  validateObject(options, 'options');
+  rejectUnknownOptions(options, 'options', ['sampleRate']);
   switch (validateOneOf(name, 'strategy', STRATEGIES)) {
     case 'block':
       return new Block();
