@@ -23,6 +23,8 @@
  * for the simulation); `codel-timer` and `deadline` bound waiting by timer instead.
  */
 
+import { rejectExtraArguments, validateNumber } from '@valve/core';
+
 /** The queue CoDel drains: the valve's waiting jobs, oldest first. */
 export interface CoDelSource<T> {
   /** Removes and returns the oldest live job, or `undefined` when the queue is empty. */
@@ -39,6 +41,21 @@ export interface CoDelState {
   readonly count: number;
 }
 
+/**
+ * CoDel's two times, wherever they are given (this constructor, a FairLine's `codel`, the valves'
+ * options): finite numbers > 0, the target at most the interval, as safetyvalve requires.
+ * `prefix` says where they came from (`perKey.codel.`).
+ */
+export function checkCoDelTimes(targetMs: number, intervalMs: number, prefix = ''): void {
+  validateNumber(intervalMs, `${prefix}intervalMs`, { above: 0 });
+  validateNumber(targetMs, `${prefix}targetMs`, { above: 0 });
+  if (targetMs > intervalMs) {
+    throw new RangeError(
+      `${prefix}targetMs must be <= ${prefix}intervalMs (safetyvalve refuses a target above the interval), got targetMs ${targetMs} and intervalMs ${intervalMs}`,
+    );
+  }
+}
+
 export class CoDel {
   /** All four fields are written only by `dequeue` (and `doDequeue`), at dequeue time. */
   private dropping = false;
@@ -46,11 +63,18 @@ export class CoDel {
   private firstAboveTime = 0;
   private count = 0;
 
-  /** Target and interval are validated by the valve (target <= interval). */
+  /**
+   * @param targetMs the acceptable sojourn, ms: finite, > 0 and <= `intervalMs`.
+   * @param intervalMs how long the sojourn must stay >= `targetMs` before drops start, ms: finite, > 0.
+   */
   constructor(
     readonly targetMs: number,
     readonly intervalMs: number,
-  ) {}
+  ) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 2, 'new CoDel()');
+    checkCoDelTimes(targetMs, intervalMs);
+  }
 
   get state(): CoDelState {
     return {

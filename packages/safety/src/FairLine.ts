@@ -1,5 +1,14 @@
-import { LazyQueue, type LazyQueueEntry, type WaitLine } from '@valve/core';
-import { CoDel, type CoDelSource } from './CoDel.js';
+import {
+  LazyQueue,
+  type LazyQueueEntry,
+  rejectExtraArguments,
+  rejectUnknownOptions,
+  validateFunction,
+  validateNumber,
+  validateObject,
+  type WaitLine,
+} from '@valve/core';
+import { CoDel, type CoDelSource, checkCoDelTimes } from './CoDel.js';
 
 /** A waiter of a {@link FairLine}: it names its flow (its key) and may cost more than one turn. */
 export interface FairEntry extends LazyQueueEntry {
@@ -38,7 +47,11 @@ export class FairFlow {
    * @param quantum The credit a turn adds, > 0: a flow with quantum 2 is served twice as much as
    *   one with quantum 1 when both always wait (a weighted share).
    */
-  constructor(readonly quantum = 1) {}
+  constructor(readonly quantum = 1) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new FairFlow()');
+    validateNumber(quantum, 'quantum', { above: 0 });
+  }
 
   /** Waiters queued in this flow (parked or not). */
   get size(): number {
@@ -49,7 +62,7 @@ export class FairFlow {
 /**
  * CoDel per flow (FQ-CoDel, RFC 8290 section 4.1.1): each flow keeps its own CoDel state and is
  * dropped from at its head, at dequeue, when its own waiters' sojourn stayed >= `targetMs` for
- * `intervalMs`. Target and interval are checked by the valve (0 < target <= interval).
+ * `intervalMs`. Checked by the line's constructor: both finite and > 0, target <= interval.
  */
 export interface FairCoDelOptions<W> {
   readonly targetMs: number;
@@ -61,6 +74,15 @@ export interface FairCoDelOptions<W> {
    * left the line. It may push to the line, never take from it.
    */
   drop(waiter: W): void;
+}
+
+/** `new FairLine(codel)`'s argument: exactly the four fields, each valid. */
+function checkFairCoDel(codel: unknown): void {
+  const c = validateObject(codel, 'codel');
+  rejectUnknownOptions(c, 'codel', ['targetMs', 'intervalMs', 'enqueuedAt', 'drop']);
+  checkCoDelTimes(c.targetMs as number, c.intervalMs as number, 'codel.');
+  validateFunction(c.enqueuedAt, 'codel.enqueuedAt');
+  validateFunction(c.drop, 'codel.drop');
 }
 
 /** A doubly linked list of flows (O(1) append, unlink and head). */
@@ -137,6 +159,9 @@ export class FairLine<W extends FairEntry> implements WaitLine<W> {
    *   removed or evicted.
    */
   constructor(codel?: FairCoDelOptions<W>) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new FairLine()');
+    if (codel !== undefined) checkFairCoDel(codel);
     this.codel = codel;
     this.timed = codel !== undefined;
     this.source = {

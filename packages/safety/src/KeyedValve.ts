@@ -23,6 +23,7 @@ import {
   type Event,
   type Permit,
   type Reason,
+  rejectExtraArguments,
   SignalGroups,
   type Valve,
   validateFunction,
@@ -98,6 +99,8 @@ export class KeyedValve implements Valve {
   readonly onReject: Event<RejectEvent>;
 
   constructor(options: KeyedValveOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new KeyedValve()');
     const s = checkKeyedOptions(options);
     this.s = s;
     this.name = s.name;

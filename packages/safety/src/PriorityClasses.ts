@@ -1,4 +1,4 @@
-import type { WaitLine } from '@valve/core';
+import { rejectExtraArguments, validateInteger, type WaitLine } from '@valve/core';
 import { type FairCoDelOptions, type FairEntry, FairLine } from './FairLine.js';
 
 /** A waiter of a {@link PriorityClasses} line: its class, 0 (lowest) to `classes - 1` (highest). */
@@ -23,8 +23,14 @@ export class PriorityClasses<W extends PriorityEntry> implements WaitLine<W> {
   /** True with CoDel: `take` needs the time. */
   readonly timed: boolean;
 
-  /** @param codel CoDel per flow in every class (each key's flow of each class has its own state). */
+  /**
+   * @param classes how many priority classes, an integer >= 1.
+   * @param codel CoDel per flow in every class (each key's flow of each class has its own state).
+   */
   constructor(classes: number, codel?: FairCoDelOptions<W>) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 2, 'new PriorityClasses()');
+    validateInteger(classes, 'classes', { min: 1 });
     const lines: FairLine<W>[] = [];
     for (let i = 0; i < classes; i++) lines.push(new FairLine<W>(codel));
     this.lines = lines;

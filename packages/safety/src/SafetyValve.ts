@@ -22,6 +22,7 @@ import {
   type LoadMonitor,
   type LocalConcurrency,
   type RateSource,
+  rejectExtraArguments,
   SignalGroups,
   type TokenBucket,
   type Valve,
@@ -100,6 +101,8 @@ export class SafetyValve implements Valve {
   readonly onReject: Event<RejectEvent>;
 
   constructor(options: SafetyValveOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new SafetyValve()');
     const s = checkOptions(options);
     this.name = s.name;
     this.clock = s.clock;

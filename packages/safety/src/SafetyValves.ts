@@ -4,7 +4,14 @@
  * `run('pg_q', fn)`. A group owns its valves; `close()` closes them all. The module-level
  * functions (`configure`, `run`, ...) use one default group, like safetyvalve's application.
  */
-import { type Clock, type MetricsRegistry, rejectUnknownOptions, validateObject, validateString } from '@valve/core';
+import {
+  type Clock,
+  type MetricsRegistry,
+  rejectExtraArguments,
+  rejectUnknownOptions,
+  validateObject,
+  validateString,
+} from '@valve/core';
 import {
   type Job,
   LIMIT_KEYS,
@@ -32,12 +39,20 @@ export interface ConfigureOptions {
 export class SafetyValves {
   private readonly valves = new Map<string, SafetyValve>();
 
+  /** Empty: `configure()` creates the valves (`new SafetyValves({ queues })` would drop them, so it throws). */
+  constructor() {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 0, 'new SafetyValves()');
+  }
+
   /**
    * Creates the named valves, and updates the limits of names already configured (their
    * `setLimits()`: `rate`, `tokenLimit`, `concurrency`, `size`, `deadlineMs`; any other option of
    * an existing queue must keep its value). All or nothing: a bad queue changes nothing.
    */
   configure(options: ConfigureOptions): void {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'configure()');
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', ['queues', 'clock', 'metrics']);
     const queues = validateObject(options.queues, 'options.queues') as ConfigureOptions['queues'];
@@ -137,6 +152,8 @@ export const defaultValves = new SafetyValves();
 
 /** Configures named queues in the default group (safetyvalve's `queues` application env). */
 export function configure(options: ConfigureOptions): void {
+  // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+  rejectExtraArguments(arguments.length, 1, 'configure()');
   defaultValves.configure(options);
 }
 

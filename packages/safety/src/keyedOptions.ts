@@ -12,6 +12,7 @@ import {
   validateString,
   type ValveStats,
 } from '@valve/core';
+import { checkCoDelTimes } from './CoDel.js';
 import type { RejectEvent } from './options.js';
 
 /** What each key gets of its own. Every field is optional; an absent one is no per-key limit. */
@@ -160,13 +161,9 @@ const KNOWN_PER_KEY = ['hz', 'rate', 'tokenLimit', 'concurrency', 'codel'];
 function checkKeyCoDel(codel: KeyCoDelOptions): { targetMs: number; intervalMs: number } {
   validateObject(codel, 'perKey.codel');
   rejectUnknownOptions(codel, 'perKey.codel', ['targetMs', 'intervalMs']);
-  const intervalMs = validateNumber(codel.intervalMs ?? 100, 'perKey.codel.intervalMs', { above: 0 });
-  const targetMs = validateNumber(codel.targetMs ?? 5, 'perKey.codel.targetMs', { above: 0 });
-  if (targetMs > intervalMs) {
-    throw new RangeError(
-      `perKey.codel.targetMs must be <= perKey.codel.intervalMs, got targetMs ${targetMs} and intervalMs ${intervalMs}`,
-    );
-  }
+  const intervalMs = codel.intervalMs ?? 100;
+  const targetMs = codel.targetMs ?? 5;
+  checkCoDelTimes(targetMs, intervalMs, 'perKey.codel.');
   return { targetMs, intervalMs };
 }
 

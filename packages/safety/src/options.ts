@@ -24,6 +24,7 @@ import {
   validateString,
   type ValveStats,
 } from '@valve/core';
+import { checkCoDelTimes } from './CoDel.js';
 
 /** How the queue of waiting jobs is disciplined. See the README for which to choose. */
 export type QueueDiscipline = 'fifo' | 'codel' | 'codel-timer' | 'deadline';
@@ -325,13 +326,9 @@ export function checkOptions(options: SafetyValveOptions): Settings {
   if (lifo !== false && lifo !== 'adaptive') {
     throw new TypeError(`lifo must be false or "adaptive", got ${JSON.stringify(lifo)}`);
   }
-  const intervalMs = validateNumber(options.intervalMs ?? 100, 'intervalMs', { above: 0 });
-  const targetMs = validateNumber(options.targetMs ?? 5, 'targetMs', { above: 0 });
-  if (targetMs > intervalMs) {
-    throw new RangeError(
-      `targetMs must be <= intervalMs (safetyvalve refuses a target above the interval), got targetMs ${targetMs} and intervalMs ${intervalMs}`,
-    );
-  }
+  const intervalMs = options.intervalMs ?? 100;
+  const targetMs = options.targetMs ?? 5;
+  checkCoDelTimes(targetMs, intervalMs);
   const deadlineMs =
     options.deadlineMs === undefined ? undefined : validateNumber(options.deadlineMs, 'deadlineMs', { min: 0 });
   if (discipline === 'deadline' && deadlineMs === undefined) {

@@ -210,7 +210,9 @@ describe('KeyedValve perKey.codel', () => {
       new RangeError('perKey.codel.intervalMs must be a finite number > 0, got -1'),
     );
     expect(() => new KeyedValve({ ...base, perKey: { codel: { targetMs: 200 } } })).toThrow(
-      new RangeError('perKey.codel.targetMs must be <= perKey.codel.intervalMs, got targetMs 200 and intervalMs 100'),
+      new RangeError(
+        'perKey.codel.targetMs must be <= perKey.codel.intervalMs (safetyvalve refuses a target above the interval), got targetMs 200 and intervalMs 100',
+      ),
     );
     const ok = new KeyedValve({ ...base, perKey: { codel: {} } });
     void ok.close();

@@ -1,7 +1,17 @@
 // Bad configuration fails at construction with a message naming the option and the value.
 import { ManualClock } from '@valve/core';
 import { describe, expect, it } from 'vitest';
-import { SafetyValve, type SafetyValveOptions } from '../src/index.js';
+import {
+  CoDel,
+  configure,
+  FairFlow,
+  FairLine,
+  KeyedValve,
+  PriorityClasses,
+  SafetyValve,
+  type SafetyValveOptions,
+  SafetyValves,
+} from '../src/index.js';
 
 const base: SafetyValveOptions = { size: 10, concurrency: 2 };
 const make = (o: Record<string, unknown>) => () => new SafetyValve({ ...base, ...o } as SafetyValveOptions);
@@ -71,5 +81,96 @@ describe('validation', () => {
     expect(() => valve.run(() => 1, { signal: {} as AbortSignal })).toThrow('options.signal must be an AbortSignal');
     expect(() => valve.replenish()).toThrow('has no built-in token bucket');
     valve.close();
+  });
+});
+
+/** Calls a constructor with any arguments, as plain JavaScript may. */
+const untyped =
+  (Class: unknown) =>
+  (...args: unknown[]): unknown =>
+    new (Class as new (...a: unknown[]) => unknown)(...args);
+
+// Issue 14: CoDel and FairLine are exported building blocks; their arguments used to go unchecked
+// (the valves validated the same values, but a user constructing them directly got no error).
+describe('CoDel, FairFlow, FairLine and PriorityClasses validate their arguments', () => {
+  const codel = { targetMs: 5, intervalMs: 100, enqueuedAt: () => 0, drop: () => {} };
+
+  it.each([
+    [() => new CoDel(0, 100), RangeError, 'targetMs must be a finite number > 0, got 0'],
+    [() => new CoDel(-1, 100), RangeError, 'targetMs must be a finite number > 0, got -1'],
+    [() => new CoDel(Number.NaN, 100), TypeError, 'targetMs must be a finite number > 0, got NaN'],
+    [() => new CoDel('5' as never, 100), TypeError, 'targetMs must be a finite number > 0, got "5"'],
+    [() => new CoDel(5, 0), RangeError, 'intervalMs must be a finite number > 0, got 0'],
+    [() => new CoDel(5, Number.POSITIVE_INFINITY), RangeError, 'intervalMs must be a finite number > 0, got Infinity'],
+    [() => untyped(CoDel)(5), TypeError, 'intervalMs must be a finite number > 0, got undefined'],
+    [
+      () => new CoDel(200, 100),
+      RangeError,
+      'targetMs must be <= intervalMs (safetyvalve refuses a target above the interval), got targetMs 200 and intervalMs 100',
+    ],
+    [() => new FairFlow(0), RangeError, 'quantum must be a finite number > 0, got 0'],
+    [() => new FairFlow('2' as never), TypeError, 'quantum must be a finite number > 0, got "2"'],
+    [() => new FairLine(null as never), TypeError, 'codel must be an object, got null'],
+    [
+      () => new FairLine({ ...codel, target: 5 } as never),
+      TypeError,
+      'codel.target is not a known option; known options are targetMs, intervalMs, enqueuedAt, drop',
+    ],
+    [() => new FairLine({ ...codel, targetMs: 0 }), RangeError, 'codel.targetMs must be a finite number > 0, got 0'],
+    [
+      () => new FairLine({ ...codel, intervalMs: undefined } as never),
+      TypeError,
+      'codel.intervalMs must be a finite number > 0, got undefined',
+    ],
+    [
+      () => new FairLine({ ...codel, targetMs: 200 }),
+      RangeError,
+      'codel.targetMs must be <= codel.intervalMs (safetyvalve refuses a target above the interval), got targetMs 200 and intervalMs 100',
+    ],
+    [
+      () => new FairLine({ ...codel, enqueuedAt: undefined } as never),
+      TypeError,
+      'codel.enqueuedAt must be a function, got undefined',
+    ],
+    [() => new FairLine({ ...codel, drop: 1 } as never), TypeError, 'codel.drop must be a function, got 1'],
+    [() => new PriorityClasses(0), RangeError, 'classes must be an integer >= 1, got 0'],
+    [() => new PriorityClasses(1.5), RangeError, 'classes must be an integer >= 1, got 1.5'],
+    [
+      () => new PriorityClasses(2, { ...codel, targetMs: -1 }),
+      RangeError,
+      'codel.targetMs must be a finite number > 0, got -1',
+    ],
+  ] as [() => unknown, ErrorConstructor, string][])('argument check %#', (construct, kind, message) => {
+    expect(construct).toThrow(kind);
+    expect(construct).toThrow(message);
+  });
+
+  it('accepts the boundaries: target = interval, fractional times, quantum below 1, one class', () => {
+    expect(new CoDel(100, 100).state.count).toBe(0);
+    expect(new CoDel(0.5, 0.75).targetMs).toBe(0.5);
+    expect(new FairFlow(0.5).quantum).toBe(0.5);
+    expect(new FairLine({ ...codel, targetMs: 100 }).timed).toBe(true);
+    expect(new FairLine().timed).toBe(false);
+    expect(new PriorityClasses(1).lines).toHaveLength(1);
+  });
+});
+
+describe('constructors refuse an argument past the ones they take (issue 14)', () => {
+  it.each([
+    ['new SafetyValve() takes at most 1 argument, got 2', () => untyped(SafetyValve)(base, { size: 1 })],
+    ['new KeyedValve() takes at most 1 argument, got 2', () => untyped(KeyedValve)(base, {})],
+    ['new SafetyValves() takes no arguments, got 1', () => untyped(SafetyValves)({ queues: {} })],
+    [
+      'configure() takes at most 1 argument, got 2',
+      () => (new SafetyValves().configure as (...a: unknown[]) => void)({ queues: {} }, {}),
+    ],
+    ['configure() takes at most 1 argument, got 2', () => (configure as (...a: unknown[]) => void)({ queues: {} }, {})],
+    ['new CoDel() takes at most 2 arguments, got 3', () => untyped(CoDel)(5, 100, 1000)],
+    ['new FairFlow() takes at most 1 argument, got 2', () => untyped(FairFlow)(1, 2)],
+    ['new FairLine() takes at most 1 argument, got 2', () => untyped(FairLine)(undefined, {})],
+    ['new PriorityClasses() takes at most 2 arguments, got 3', () => untyped(PriorityClasses)(2, undefined, {})],
+  ] as [string, () => unknown][])('%s', (message, construct) => {
+    expect(construct).toThrow(TypeError);
+    expect(construct).toThrow(message);
   });
 });
