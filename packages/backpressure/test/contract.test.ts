@@ -2,7 +2,7 @@
 // of work is an item: flushed = completed, dead-lettered = failed, refused or dropped = rejected.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
-import { valveContract } from '@valve/testkit';
+import { newUntyped, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { BackpressureController, type FlushResult } from '../src/index.js';
 
@@ -60,6 +60,12 @@ valveContract<BackpressureController<number>, MetricsRegistry>('BackpressureCont
     { call: 'stop(options)', with: (o) => make('u', new MetricsRegistry()).stop(o) },
     { call: 'writable(options)', with: (o) => make('u', new MetricsRegistry()).writable(o) },
     { call: 'writableStream(options)', with: (o) => make('u', new MetricsRegistry()).writableStream(o) },
+  ],
+  extraArguments: [
+    {
+      call: 'new BackpressureController(flush, options, extra)',
+      with: (extra) => newUntyped(BackpressureController, async () => {}, { onDeadLetter: () => {} }, extra),
+    },
   ],
 });
 

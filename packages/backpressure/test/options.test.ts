@@ -1,4 +1,5 @@
 import { ManualClock, MetricsRegistry } from '@valve/core';
+import { newUntyped } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   AdaptiveInterval,
@@ -15,11 +16,6 @@ import type { BackpressureOptions } from '../src/options.js';
 
 const flush = async () => {};
 const base = { onDeadLetter: () => {}, clock: new ManualClock() };
-/** Calls a constructor with any arguments, as plain JavaScript may. */
-const untyped =
-  (Class: unknown) =>
-  (...args: unknown[]): unknown =>
-    new (Class as new (...a: unknown[]) => unknown)(...args);
 const make = (o: Partial<BackpressureOptions<unknown>>) =>
   new BackpressureController<unknown>(flush, { ...base, ...o } as BackpressureOptions<unknown>);
 
@@ -164,15 +160,15 @@ describe('the exported parts refuse what they would ignore (issue 14)', () => {
   it.each([
     [
       'new BackpressureController() takes at most 2 arguments, got 3',
-      () => untyped(BackpressureController)(flush, base, {}),
+      () => newUntyped(BackpressureController, flush, base, {}),
     ],
-    ['new Watermarks() takes at most 1 argument, got 2', () => untyped(Watermarks)({}, {})],
-    ['new AdaptiveInterval() takes at most 1 argument, got 2', () => untyped(AdaptiveInterval)({}, {})],
-    ['new BatchFlusher() takes at most 1 argument, got 2', () => untyped(BatchFlusher)({ flush, hooks }, {})],
-    ['new Block() takes no arguments, got 1', () => untyped(Block)({})],
-    ['new DropNewest() takes no arguments, got 1', () => untyped(DropNewest)({})],
-    ['new DropOldest() takes no arguments, got 1', () => untyped(DropOldest)({})],
-    ['new Sample() takes at most 1 argument, got 2', () => untyped(Sample)(10, {})],
+    ['new Watermarks() takes at most 1 argument, got 2', () => newUntyped(Watermarks, {}, {})],
+    ['new AdaptiveInterval() takes at most 1 argument, got 2', () => newUntyped(AdaptiveInterval, {}, {})],
+    ['new BatchFlusher() takes at most 1 argument, got 2', () => newUntyped(BatchFlusher, { flush, hooks }, {})],
+    ['new Block() takes no arguments, got 1', () => newUntyped(Block, {})],
+    ['new DropNewest() takes no arguments, got 1', () => newUntyped(DropNewest, {})],
+    ['new DropOldest() takes no arguments, got 1', () => newUntyped(DropOldest, {})],
+    ['new Sample() takes at most 1 argument, got 2', () => newUntyped(Sample, 10, {})],
     [
       'createStrategy() takes at most 2 arguments, got 3',
       () => (createStrategy as (...args: unknown[]) => unknown)('block', {}, {}),

@@ -2,7 +2,7 @@
 // semantics, onSettled, the async context of the fetcher and the extension points.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ClosedError, isValveError, ManualClock, MetricsRegistry, REASONS } from '@valve/core';
-import { deferred, flush, track, valveContract } from '@valve/testkit';
+import { deferred, flush, newUntyped, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { BurstValve, coalesce, type FetchContext, type SettledEvent } from '../src/index.js';
 
@@ -47,6 +47,20 @@ valveContract<BurstValve<number, number>, MetricsRegistry>('BurstValve', {
     { call: 'fetch(key, options)', with: (o) => new BurstValve(async (k: number) => k).fetch(1, o) },
     { call: 'fetchShared(key, options)', with: (o) => new BurstValve(async (k: number) => k).fetchShared(1, o) },
     { call: 'coalesce(fn, options)', with: (o) => coalesce(async (k: number) => k, o) },
+  ],
+  extraArguments: [
+    {
+      call: 'new BurstValve(options, extra)',
+      with: (extra) => newUntyped(BurstValve, { fetch: async () => 1 }, extra),
+    },
+    {
+      call: 'new BurstValve(fetcher, options, extra)',
+      with: (extra) => newUntyped(BurstValve, async () => 1, {}, extra),
+    },
+    {
+      call: 'new BurstValve(displayName, fetcher, options, extra)',
+      with: (extra) => newUntyped(BurstValve, 'n', async () => 1, {}, extra),
+    },
   ],
 });
 

@@ -5,6 +5,7 @@ import {
   describeValue,
   type Event,
   NO_STORE,
+  rejectExtraArguments,
   SignalGroups,
   type Valve,
   validateInteger,
@@ -141,6 +142,8 @@ export class PromisePool implements Valve {
   }
 
   constructor(options: PromisePoolOptions = {}) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new PromisePool()');
     const config = poolConfig(options);
     this.config = config;
     this.name = config.name;

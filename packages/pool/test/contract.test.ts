@@ -1,7 +1,7 @@
 // The Valve contract (CONTRIBUTING.md, issue 14) for PromisePool: testkit's generic test, then the
 // pool's own cases (the shared stats words, close() = done(), per-call option checks).
 import { ClosedError, ManualClock, MetricsRegistry, REASONS } from '@valve/core';
-import { deferred, flush, track, valveContract } from '@valve/testkit';
+import { deferred, flush, newUntyped, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { PromisePool } from '../src/index.js';
 
@@ -43,6 +43,10 @@ valveContract<PromisePool, MetricsRegistry>('PromisePool', {
       call: 'PromisePool.mapIterable(items, fn, options)',
       with: (o) => PromisePool.mapIterable([1], async (x) => x, o),
     },
+  ],
+  extraArguments: [
+    { call: 'new PromisePool(options, extra)', with: (extra) => newUntyped(PromisePool, { maxWorkers: 2 }, extra) },
+    { call: 'new PromisePool(undefined, extra)', with: (extra) => newUntyped(PromisePool, undefined, extra) },
   ],
 });
 

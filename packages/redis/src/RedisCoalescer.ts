@@ -3,6 +3,7 @@ import {
   abortReason,
   type Clock,
   ClosedError,
+  rejectExtraArguments,
   rejectUnknownOptions,
   type Timer,
   TimeoutError,
@@ -119,6 +120,8 @@ export class RedisCoalescer<T = unknown, K = string> {
   private readonly counts: RedisCoalescerStats = { led: 0, hits: 0, followed: 0, fetchedAlone: 0 };
 
   constructor(options: RedisCoalescerOptions<T, K>) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new RedisCoalescer()');
     rejectUnknownOptions(options ?? {}, 'options', [
       ...COMMON_OPTION_KEYS,
       'lockMs',

@@ -7,6 +7,7 @@ import {
   Emitter,
   LocalConcurrency,
   type LocalPermit,
+  rejectExtraArguments,
   rejectUnknownOptions,
   type Timer,
   validateInteger,
@@ -103,6 +104,8 @@ export class RedisSemaphore implements ConcurrencySource {
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(options: RedisSemaphoreOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new RedisSemaphore()');
     rejectUnknownOptions(options ?? {}, 'options', [...COMMON_OPTION_KEYS, 'limit', 'leaseMs']);
     const common = normalizeCommon(options);
     this.limit = validateInteger(options.limit, 'limit', { min: 1 });

@@ -3,6 +3,7 @@ import {
   ClosedError,
   Emitter,
   type RateSource,
+  rejectExtraArguments,
   rejectUnknownOptions,
   type Timer,
   TokenBucket,
@@ -73,6 +74,8 @@ export class RedisTokenBucket implements RateSource {
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(options: RedisTokenBucketOptions) {
+    // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
+    rejectExtraArguments(arguments.length, 1, 'new RedisTokenBucket()');
     rejectUnknownOptions(options ?? {}, 'options', [...COMMON_OPTION_KEYS, 'rate', 'hz', 'tokenLimit']);
     const common = normalizeCommon(options);
     this.rate = validateInteger(options.rate, 'rate', { min: 1 });

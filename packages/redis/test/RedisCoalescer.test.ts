@@ -1,6 +1,6 @@
 import { BurstValve } from '@valve/burst';
 import { ManualClock } from '@valve/core';
-import { deferred, track } from '@valve/testkit';
+import { deferred, newUntyped, track } from '@valve/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Codec, RedisCoalescer, type RedisCoalescerOptions } from '../src/index.js';
@@ -35,6 +35,11 @@ describe('RedisCoalescer options', () => {
       );
     });
   }
+  it('refuses an argument past the options (issue 14)', () => {
+    expect(() => newUntyped(RedisCoalescer, base(), { leaseMs: 100 })).toThrow(
+      new TypeError('new RedisCoalescer() takes at most 1 argument, got 2'),
+    );
+  });
   it('accepts the boundaries (lockMs 10, waitTimeoutMs 1, lingerMs 0) and has documented defaults', () => {
     const c = new RedisCoalescer({ ...base(), lockMs: 10, waitTimeoutMs: 1, lingerMs: 0 });
     expect(c.lockMs).toBe(10);

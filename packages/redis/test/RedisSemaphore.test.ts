@@ -1,5 +1,5 @@
 import { isValveError, ManualClock, type Permit } from '@valve/core';
-import { track } from '@valve/testkit';
+import { newUntyped, track } from '@valve/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type LeaseLost, RedisSemaphore, type RedisSemaphoreOptions } from '../src/index.js';
@@ -42,6 +42,11 @@ describe('RedisSemaphore options', () => {
       expect(() => new RedisSemaphore({ ...base(), ...patch } as RedisSemaphoreOptions)).toThrow(message);
     });
   }
+  it('refuses an argument past the options (issue 14)', () => {
+    expect(() => newUntyped(RedisSemaphore, base(), { leaseMs: 100 })).toThrow(
+      new TypeError('new RedisSemaphore() takes at most 1 argument, got 2'),
+    );
+  });
   it('accepts the boundaries and defaults (limit 1, leaseMs 30, prefix valve:)', async () => {
     const s = new RedisSemaphore({ ...base(), leaseMs: 30, commandTimeoutMs: 10, probeIntervalMs: 0 });
     expect(new RedisSemaphore({ ...base(), leaseMs: 4000 }).leaseMs).toBe(4000);

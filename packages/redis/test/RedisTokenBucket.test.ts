@@ -1,5 +1,5 @@
 import { ManualClock, isValveError } from '@valve/core';
-import { track } from '@valve/testkit';
+import { newUntyped, track } from '@valve/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisTokenBucket, type RedisTokenBucketOptions } from '../src/index.js';
@@ -55,6 +55,11 @@ describe('RedisTokenBucket options', () => {
       expect(() => new RedisTokenBucket({ ...base(), ...patch } as RedisTokenBucketOptions)).toThrow(message);
     });
   }
+  it('refuses an argument past the options (issue 14)', () => {
+    expect(() => newUntyped(RedisTokenBucket, base(), { leaseMs: 100 })).toThrow(
+      new TypeError('new RedisTokenBucket() takes at most 1 argument, got 2'),
+    );
+  });
   it('accepts the boundaries (rate 1, tokenLimit 1, probeIntervalMs 0, empty prefix, fractional hz)', async () => {
     const b = new RedisTokenBucket({ ...base(), probeIntervalMs: 0, prefix: '', hz: 0.5, commandTimeoutMs: 1 });
     expect(b.key).toBe('bucket:b');

@@ -2,7 +2,7 @@
 // table with idle eviction on the clock, priority classes, metrics without a key label, option
 // checks, and the Valve contract.
 import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
-import { deferred, flush, track, valveContract } from '@valve/testkit';
+import { deferred, flush, newUntyped, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { KeyedValve } from '../src/index.js';
 
@@ -44,6 +44,12 @@ valveContract<KeyedValve, MetricsRegistry>('KeyedValve', {
       with: (o) => new KeyedValve({ concurrency: 1, size: 1, perKey: { concurrency: 1, ...o } }),
     },
     { call: 'run(key, fn, options)', with: (o) => new KeyedValve({ concurrency: 1, size: 1 }).run('k', () => 1, o) },
+  ],
+  extraArguments: [
+    {
+      call: 'new KeyedValve(options, extra)',
+      with: (extra) => newUntyped(KeyedValve, { concurrency: 1, size: 1 }, extra),
+    },
   ],
 });
 

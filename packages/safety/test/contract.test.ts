@@ -1,7 +1,7 @@
 // The Valve contract (CONTRIBUTING.md, issue 14) for SafetyValve: testkit's generic test, then
 // safety's own cases (stats words with aborts and a full queue, close() waiting for running jobs).
 import { ManualClock, MetricsRegistry, REASONS } from '@valve/core';
-import { deferred, flush, track, valveContract } from '@valve/testkit';
+import { deferred, flush, newUntyped, track, valveContract } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { safetyValveHook } from '../src/fastify.js';
 import { honoSafetyValve } from '../src/hono.js';
@@ -72,6 +72,12 @@ valveContract<SafetyValve, MetricsRegistry>('SafetyValve', {
         valves.configure({ queues: { q: { concurrency: 1, size: 1 } } });
         return valves.run('q', () => 1, o);
       },
+    },
+  ],
+  extraArguments: [
+    {
+      call: 'new SafetyValve(options, extra)',
+      with: (extra) => newUntyped(SafetyValve, { concurrency: 1, size: 1 }, extra),
     },
   ],
 });

@@ -1,5 +1,6 @@
 // Bad configuration fails at construction with a message naming the option and the value.
 import { ManualClock } from '@valve/core';
+import { newUntyped } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   CoDel,
@@ -84,12 +85,6 @@ describe('validation', () => {
   });
 });
 
-/** Calls a constructor with any arguments, as plain JavaScript may. */
-const untyped =
-  (Class: unknown) =>
-  (...args: unknown[]): unknown =>
-    new (Class as new (...a: unknown[]) => unknown)(...args);
-
 // Issue 14: CoDel and FairLine are exported building blocks; their arguments used to go unchecked
 // (the valves validated the same values, but a user constructing them directly got no error).
 describe('CoDel, FairFlow, FairLine and PriorityClasses validate their arguments', () => {
@@ -102,7 +97,7 @@ describe('CoDel, FairFlow, FairLine and PriorityClasses validate their arguments
     [() => new CoDel('5' as never, 100), TypeError, 'targetMs must be a finite number > 0, got "5"'],
     [() => new CoDel(5, 0), RangeError, 'intervalMs must be a finite number > 0, got 0'],
     [() => new CoDel(5, Number.POSITIVE_INFINITY), RangeError, 'intervalMs must be a finite number > 0, got Infinity'],
-    [() => untyped(CoDel)(5), TypeError, 'intervalMs must be a finite number > 0, got undefined'],
+    [() => newUntyped(CoDel, 5), TypeError, 'intervalMs must be a finite number > 0, got undefined'],
     [
       () => new CoDel(200, 100),
       RangeError,
@@ -157,18 +152,18 @@ describe('CoDel, FairFlow, FairLine and PriorityClasses validate their arguments
 
 describe('constructors refuse an argument past the ones they take (issue 14)', () => {
   it.each([
-    ['new SafetyValve() takes at most 1 argument, got 2', () => untyped(SafetyValve)(base, { size: 1 })],
-    ['new KeyedValve() takes at most 1 argument, got 2', () => untyped(KeyedValve)(base, {})],
-    ['new SafetyValves() takes no arguments, got 1', () => untyped(SafetyValves)({ queues: {} })],
+    ['new SafetyValve() takes at most 1 argument, got 2', () => newUntyped(SafetyValve, base, { size: 1 })],
+    ['new KeyedValve() takes at most 1 argument, got 2', () => newUntyped(KeyedValve, base, {})],
+    ['new SafetyValves() takes no arguments, got 1', () => newUntyped(SafetyValves, { queues: {} })],
     [
       'configure() takes at most 1 argument, got 2',
       () => (new SafetyValves().configure as (...a: unknown[]) => void)({ queues: {} }, {}),
     ],
     ['configure() takes at most 1 argument, got 2', () => (configure as (...a: unknown[]) => void)({ queues: {} }, {})],
-    ['new CoDel() takes at most 2 arguments, got 3', () => untyped(CoDel)(5, 100, 1000)],
-    ['new FairFlow() takes at most 1 argument, got 2', () => untyped(FairFlow)(1, 2)],
-    ['new FairLine() takes at most 1 argument, got 2', () => untyped(FairLine)(undefined, {})],
-    ['new PriorityClasses() takes at most 2 arguments, got 3', () => untyped(PriorityClasses)(2, undefined, {})],
+    ['new CoDel() takes at most 2 arguments, got 3', () => newUntyped(CoDel, 5, 100, 1000)],
+    ['new FairFlow() takes at most 1 argument, got 2', () => newUntyped(FairFlow, 1, 2)],
+    ['new FairLine() takes at most 1 argument, got 2', () => newUntyped(FairLine, undefined, {})],
+    ['new PriorityClasses() takes at most 2 arguments, got 3', () => newUntyped(PriorityClasses, 2, undefined, {})],
   ] as [string, () => unknown][])('%s', (message, construct) => {
     expect(construct).toThrow(TypeError);
     expect(construct).toThrow(message);

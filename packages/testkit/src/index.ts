@@ -76,6 +76,15 @@ export function requireService(envName: string, what: string): string | undefine
   console.warn(`\n!!! ${message}\n`);
   return undefined;
 }
+
+/**
+ * `new Class(...args)` as plain JavaScript may write it: any arguments, one too many included
+ * (the checks against ignored arguments, issue 14, are for callers TypeScript does not stop).
+ */
+export function newUntyped<V>(Class: new (...args: never[]) => V, ...args: unknown[]): V {
+  return new (Class as unknown as new (...a: unknown[]) => V)(...args);
+}
+
 export { FlakyRate, LyingConcurrency } from './sources.js';
 export { gateOps, runGateModel, type GateOp, type GateResult, type GateValve } from './gateModel.js';
 export {

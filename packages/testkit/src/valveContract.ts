@@ -48,6 +48,13 @@ export interface ValveContractCase<V extends ValveLike, M extends RegistryLike> 
    * argument is silently ignored (issue 14).
    */
   unknownOptions: { call: string; with: (options: Record<string, unknown>) => unknown }[];
+  /**
+   * Every constructor form: `with(extra)` constructs the valve with valid arguments and `extra`
+   * after them, one argument more than the form takes. Each must throw a TypeError synchronously
+   * whose message names the class (the contract's label): no argument is silently ignored
+   * (issue 14), `new PromisePool({ maxWorkers: 2 }, { timeoutMs: 5 })` included.
+   */
+  extraArguments: { call: string; with: (extra: unknown) => unknown }[];
 }
 
 const COUNTERS = ['rejected', 'queued', 'running', 'admitted', 'completed', 'failed'] as const;
@@ -163,6 +170,21 @@ export function valveContract<V extends ValveLike, M extends RegistryLike>(
         if (returned instanceof Promise) returned.catch(() => {});
         expect(thrown, `${call}: nothing thrown synchronously`).toBeInstanceOf(TypeError);
         expect((thrown as Error).message, call).toContain(key);
+      }
+    });
+
+    it('a constructor given one argument more than it takes throws a TypeError naming the class', () => {
+      expect(c.extraArguments.length).toBeGreaterThan(0);
+      for (const { call, with: make } of c.extraArguments) {
+        let thrown: unknown;
+        try {
+          make({ extra: true });
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, `${call}: nothing thrown`).toBeInstanceOf(TypeError);
+        expect((thrown as Error).message, call).toContain(label);
+        expect((thrown as Error).message, call).toMatch(/takes (no arguments|at most \d+ arguments?)/);
       }
     });
 
