@@ -1,67 +1,92 @@
 // What binding a queued task to its caller's async context costs (issue 14: at most +0.5 µs per
-// queued task). The pool's queued path keeps, per waiting task, a record holding the task and a
-// `new AsyncResource()`, and starts it with `runInAsyncScope`; the alternative it replaced is a
-// record without the resource, started with a plain call. Both are measured in the pool's pattern
-// (10^5 records queued, then run in order), interleaved, with and without an AsyncLocalStorage
-// store active (an enabled store makes every new resource copy it). Prints the median extra ns
-// per task. Run: `node --expose-gc bench/before-after/context-cost.mjs`.
-import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+// queued task), for each build in one process, interleaved round by round.
+//
+// The case is the pool's weakest for it: `add()` at maxWorkers 1, so every task but the first
+// waits and is bound. Each is measured twice, against the fire-and-forget floor measured in the
+// same conditions: inside `AsyncLocalStorage#run` (the caller has a store: the task must see it),
+// and with AsyncLocalStorage enabled but no store (what a service with a tracer pays outside a
+// span). An enabled AsyncLocalStorage slows every promise in the process (the floor's too), so
+// the figure that is the binding's own is the pool's extra over the floor in the same
+// conditions, minus that extra in a process with no AsyncLocalStorage at all (printed too).
+//
+// Run: `node --expose-gc bench/before-after/context-cost.mjs` (builds as in builds.mjs:
+// VALVE_BASES="name=dir;..."; the no-ALS baseline runs in a child process, since
+// AsyncLocalStorage cannot be switched off again once enabled).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadBuilds } from './builds.mjs';
+import { floorAdd } from './floors.mjs';
 
-const n = Number(process.env.N ?? 100_000);
-const rounds = Number(process.env.ROUNDS ?? 15);
-let sink = 0;
-const task = (ctx) => {
-  sink += ctx === undefined ? 1 : 2;
-};
-const CTX = {};
-class Plain {
-  constructor(fn) {
-    this.fn = fn;
-  }
-}
-class Bound {
-  constructor(fn, context) {
-    this.fn = fn;
-    this.context = context;
-  }
-}
-const variants = {
-  plain: () => {
-    const q = new Array(n);
-    for (let i = 0; i < n; i++) q[i] = new Plain(task);
-    for (let i = 0; i < n; i++) q[i].fn(CTX);
-  },
-  bound: () => {
-    const q = new Array(n);
-    for (let i = 0; i < n; i++) q[i] = new Bound(task, new AsyncResource('ValveQueued'));
-    for (let i = 0; i < n; i++) q[i].context.runInAsyncScope(q[i].fn, undefined, CTX);
-  },
-};
-function time(fn) {
+const builds = await loadBuilds(async (dir) => await import(`${dir}/packages/pool/dist/index.js`));
+const names = Object.keys(builds);
+const n = Number(process.env.N ?? 20_000);
+const rounds = Number(process.env.ROUNDS ?? 21);
+const immediate = () => Promise.resolve();
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+async function time(fn) {
   globalThis.gc?.();
   const t = performance.now();
-  fn();
+  await fn();
   return ((performance.now() - t) * 1e6) / n;
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const als = new AsyncLocalStorage();
-const out = {};
-for (const [label, wrap] of [
-  ['no store', (f) => f()],
-  ['inside als.run', (f) => als.run({ id: 1 }, f)],
-]) {
-  const res = { plain: [], bound: [] };
-  for (let r = 0; r < rounds; r++) for (const k of ['plain', 'bound']) res[k].push(wrap(() => time(variants[k])));
-  out[label] = { plain: median(res.plain), bound: median(res.bound) };
+const poolCase = (pool) => async () => {
+  const p = new pool.PromisePool({ maxWorkers: 1 });
+  for (let i = 0; i < n; i++) p.add(immediate);
+  await p.drain();
+};
+const floorCase = async () => {
+  const f = floorAdd(1, n);
+  for (let i = 0; i < n; i++) f.add(immediate);
+  await f.whenDone;
+};
+
+const results = {};
+const push = (k, v) => (results[k] ??= []).push(v);
+
+if (process.argv.includes('--no-als')) {
+  // The child: no AsyncLocalStorage anywhere; prints medians as JSON.
+  for (let r = 0; r < rounds; r++) {
+    push('floor', await time(floorCase));
+    for (const name of r % 2 ? names : [...names].reverse()) push(name, await time(poolCase(builds[name])));
+  }
+  const out = {};
+  for (const [k, v] of Object.entries(results)) out[k] = median(v);
+  process.stdout.write(JSON.stringify(out));
+  process.exit(0);
 }
+
+const noAls = JSON.parse(
+  execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--no-als'], {
+    encoding: 'utf8',
+    env: process.env,
+  }),
+);
+const als = new AsyncLocalStorage();
+for (let r = 0; r < rounds; r++) {
+  push('floor store', await als.run({ id: r }, () => time(floorCase)));
+  push('floor', await time(floorCase));
+  for (const name of r % 2 ? names : [...names].reverse()) {
+    push(`${name} store`, await als.run({ id: r }, () => time(poolCase(builds[name]))));
+    push(name, await time(poolCase(builds[name])));
+  }
+}
+const m = (k) => median(results[k]);
 const load = (await import('node:os'))
   .loadavg()
   .map((x) => x.toFixed(2))
   .join(' ');
-console.log(`node ${process.version}, load ${load}, n=${n}, rounds=${rounds}, median ns per task`);
-for (const [label, { plain, bound }] of Object.entries(out)) {
+console.log(`node ${process.version}, load ${load}, n=${n}, rounds=${rounds}, median ns per add() at maxWorkers 1`);
+console.log(
+  `floor: no ALS ${noAls.floor.toFixed(0)}, ALS enabled ${m('floor').toFixed(0)}, inside a store ${m('floor store').toFixed(0)}`,
+);
+for (const name of names) {
+  const base = noAls[name] - noAls.floor;
+  const inStore = m(`${name} store`) - m('floor store');
+  const enabled = m(name) - m('floor');
   console.log(
-    `${label.padEnd(16)} plain ${plain.toFixed(0)}  bound ${bound.toFixed(0)}  binding +${(bound - plain).toFixed(0)} ns`,
+    `${name.padEnd(10)} over the floor: no ALS +${base.toFixed(0)}, ALS enabled +${enabled.toFixed(0)}, inside a store +${inStore.toFixed(0)}` +
+      ` -> binding inside a store +${(inStore - base).toFixed(0)} ns, enabled without a store +${(enabled - base).toFixed(0)} ns`,
   );
 }
-if (sink < 0) console.log(sink);

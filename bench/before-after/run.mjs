@@ -4,7 +4,6 @@
 // Run it under /work/wt/bench-lock.sh: `node --expose-gc bench/before-after/run.mjs [--cold]`.
 // `--cold` instead measures one cold burst of 10^5 add()ed tasks per fresh process (run it twice:
 // BUILD=base and BUILD=after), since a cold burst in a warmed process is not cold.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { loadBuilds } from './builds.mjs';
 import { floorAdd } from './floors.mjs';
 
@@ -162,16 +161,8 @@ for (let r = 0; r < rounds; r++) {
     for (const which of names) add(`${name} | ${which}`, await time(mk(builds[which]), n));
   }
 }
-// The async-context binding cost: queued tasks created inside an AsyncLocalStorage context.
-const als = new AsyncLocalStorage();
-for (let r = 0; r < rounds; r++) {
-  for (const which of names) {
-    add(
-      `pool add() c=1 inside ALS.run | ${which}`,
-      await als.run({ id: r }, () => time(cases['pool add() c=1'](builds[which]), n)),
-    );
-  }
-}
+// The async-context binding's cost is measured by context-cost.mjs: an enabled AsyncLocalStorage
+// slows every promise in the process, so it needs its own process and floor.
 console.log(
   `load ${(await import('node:os'))
     .loadavg()
@@ -190,9 +181,6 @@ for (const which of names) {
   parts.push(`run c=16 ${(m(`pool run() c=16 | ${which}`) / m('floor run() c=16')).toFixed(2)}x floor`);
   parts.push(
     `safety admitted +${(m(`safety run() admitted (no queue) | ${which}`) - m('direct await fn() (safety floor)')).toFixed(0)} ns`,
-  );
-  parts.push(
-    `ALS add c=1 +${(m(`pool add() c=1 inside ALS.run | ${which}`) - m(`pool add() c=1 | ${which}`)).toFixed(0)} ns`,
   );
   console.log(`  ${which.padEnd(10)} ${parts.join(', ')}`);
 }

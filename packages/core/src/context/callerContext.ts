@@ -1,8 +1,9 @@
 import { AsyncLocalStorage, AsyncResource, executionAsyncResource } from 'node:async_hooks';
 
 /**
- * Runs a function inside an async context captured earlier. An `AsyncResource` is one; so is
- * {@link NO_STORE}. One argument only: the valves pass one, and a fixed arity keeps the call cheap.
+ * Runs a function inside an async context captured earlier: {@link NO_STORE}, a snapshot of the
+ * caller's stores, or (on a Node that keeps stores in an AsyncContextFrame) an `AsyncResource`.
+ * One argument only: the valves pass one, and a fixed arity keeps the call cheap.
  */
 export interface CallerContext {
   runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result;
@@ -12,7 +13,8 @@ export interface CallerContext {
  * Node 20 and 22 (without `--experimental-async-context-frame`) keep each AsyncLocalStorage's
  * store as a symbol-keyed property, described `kResourceStore`, of the current async resource;
  * every `AsyncLocalStorage` instance has that symbol as its own `kResourceStore` property. Node
- * 24 keeps stores in an AsyncContextFrame instead: there this module captures every time.
+ * 24 keeps stores in an AsyncContextFrame instead: there a capture is an `AsyncResource` (which
+ * only records the current frame there, so it is cheap).
  */
 const STORES_ON_RESOURCES =
   typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol';
@@ -28,62 +30,138 @@ const ASYNC_ID = Object.getOwnPropertySymbols(new AsyncResource('ValveProbe')).f
 );
 
 /**
- * The no-store probe (in `storeVisible`, and written out in `captureContext`, which runs once per
- * queued task: in a fresh process every call level costs until V8 optimizes the path, issue 14's
- * cold burst): `Promise.resolve()[ASYNC_ID] === undefined` is true only when no
- * AsyncLocalStorage is enabled in the process, so no store is visible anywhere. One fresh promise
- * (about 7 ns with no hooks on; it dies young): the cheapest exact probe found. Reading the hook
- * state once per tick and caching it would miss an `AsyncLocalStorage` first enabled between two
- * calls in the same tick. Only when some hook is on are the current resource's symbols listed.
+ * The probe: a fresh promise. With no async_hooks `init` hook on (no AsyncLocalStorage enabled in
+ * the process, so no store is visible anywhere) it carries no async id: about 7 ns and nothing
+ * else to do. With one on, Node's store propagation has written on it, under its symbol, the
+ * current store of **every enabled** AsyncLocalStorage (undefined where the current context has
+ * none): it is an exact snapshot of what the caller sees, made by Node itself.
  */
+function probe(): Record<symbol, unknown> {
+  return Promise.resolve() as unknown as Record<symbol, unknown>;
+}
 
-/** Whether `resource` holds a defined store of some AsyncLocalStorage (about 30 ns: it lists symbols). */
-function carriesStore(resource: object): boolean {
-  const symbols = Object.getOwnPropertySymbols(resource);
+/**
+ * The `kResourceStore` symbols seen so far, one per AsyncLocalStorage (bounded by the number of
+ * instances the process creates). A snapshot's values are indexed like this list; a symbol added
+ * after a snapshot was taken reads as "no store" for it, which is right: that storage was not
+ * enabled when the snapshot was taken, so its caller saw none.
+ */
+const knownStores: symbol[] = [];
+
+/** Adds the `kResourceStore` symbols among `holder`'s own ones to {@link knownStores}. */
+function learnStores(holder: object): void {
+  const symbols = Object.getOwnPropertySymbols(holder);
   for (let i = 0; i < symbols.length; i++) {
     const s = symbols[i]!;
-    if (s.description === 'kResourceStore' && (resource as Record<symbol, unknown>)[s] !== undefined) return true;
+    if (s.description === 'kResourceStore' && !knownStores.includes(s)) knownStores.push(s);
+  }
+}
+
+/** Whether `resource` shows a defined store under a known symbol (a few ns). */
+function knownStoreOn(resource: object): boolean {
+  for (let i = 0; i < knownStores.length; i++) {
+    if ((resource as Record<symbol, unknown>)[knownStores[i]!] !== undefined) return true;
   }
   return false;
 }
 
 /**
- * A fresh resource that shows no store: async_hooks copies the current stores into a new resource,
- * so they are cleared on it the way `AsyncLocalStorage#run` restores a store.
+ * Runs `fn` with the current resource's stores set to `values` (indexed like `knownStores`;
+ * missing ones undefined), then puts them back: what `AsyncLocalStorage#run` does for one store,
+ * for all of them. Promises `fn` creates copy these stores, so its continuations resume in them.
+ * No `AsyncResource` per unit: entering a fresh resource per queued task cost +400-800 ns per
+ * task on Node 20 in the pool's pattern (the resource alone, or a shared one entered, cost ~0-50
+ * ns each: the pair is what costs), where setting the properties costs a few ns.
  */
-function storeFreeResource(): AsyncResource {
-  const resource = new AsyncResource('ValveQueued');
-  const symbols = Object.getOwnPropertySymbols(resource);
-  for (let i = 0; i < symbols.length; i++) {
-    const s = symbols[i]!;
-    if (s.description === 'kResourceStore') (resource as unknown as Record<symbol, unknown>)[s] = undefined;
+function runWithStores<This, Arg, Result>(
+  first: unknown,
+  values: readonly unknown[] | undefined,
+  fn: (this: This, arg: Arg) => Result,
+  thisArg: This,
+  arg: Arg,
+): Result {
+  const resource = executionAsyncResource() as Record<symbol, unknown>;
+  const n = knownStores.length;
+  if (n === 1) {
+    // The common case (one AsyncLocalStorage in the process, e.g. a tracer's): no array.
+    const s = knownStores[0]!;
+    const saved = resource[s];
+    resource[s] = first;
+    try {
+      return fn.call(thisArg, arg);
+    } finally {
+      resource[s] = saved;
+    }
   }
-  return resource;
+  const saved = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) {
+    const s = knownStores[i]!;
+    saved[i] = resource[s];
+    resource[s] = values === undefined ? (i === 0 ? first : undefined) : values[i];
+  }
+  try {
+    return fn.call(thisArg, arg);
+  } finally {
+    for (let i = 0; i < n; i++) resource[knownStores[i]!] = saved[i];
+  }
 }
 
 /**
- * Whether the current async context shows some AsyncLocalStorage a defined store: the no-store
- * probe, then (only while some AsyncLocalStorage is enabled) the symbol listing. A valve that
+ * The stores a caller saw when its work was queued (see {@link captureContext}): `first` is the
+ * store under `knownStores[0]`, `values` all of them (indexed like `knownStores`) or undefined when
+ * only the first was defined, so the one-storage process allocates this object only.
+ */
+class StoreSnapshot implements CallerContext {
+  constructor(
+    readonly first: unknown,
+    readonly values: readonly unknown[] | undefined,
+  ) {}
+
+  runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
+    return runWithStores(this.first, this.values, fn, thisArg, arg);
+  }
+}
+
+/**
+ * A caller that saw no store while some AsyncLocalStorage was on: its work runs as called unless
+ * the context it starts from shows a known store, then with every known store cleared. Complete,
+ * because the capture listed every enabled storage's symbol into `knownStores`.
+ */
+const EMPTY: CallerContext = Object.freeze({
+  runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
+    if (!knownStoreOn(executionAsyncResource())) return fn.call(thisArg, arg);
+    return runWithStores(undefined, undefined, fn, thisArg, arg);
+  },
+});
+
+/**
+ * Whether the current async context shows some AsyncLocalStorage a defined store: the known
+ * symbols first (a few ns), then the probe (no hook on: no store anywhere), then a listing of the
+ * current resource's symbols (about 160 ns; it also learns symbols not seen yet). A valve that
  * starts the work of a {@link NO_STORE} caller may call it directly when this is false, which is
  * what `NO_STORE.runInAsyncScope` does, without its extra call (the pool's queued hand-over).
  */
 export function storeVisible(): boolean {
-  return (
-    (ASYNC_ID === undefined || (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] !== undefined) &&
-    carriesStore(executionAsyncResource())
-  );
+  // No storage seen yet: straight to the probe (in a process without AsyncLocalStorage this is
+  // all it costs; `executionAsyncResource()` is not even called, since calling it makes Node track
+  // resources for JS from then on).
+  if (knownStores.length !== 0 && knownStoreOn(executionAsyncResource())) return true;
+  if (ASYNC_ID !== undefined && probe()[ASYNC_ID] === undefined) return false;
+  const resource = executionAsyncResource();
+  learnStores(resource);
+  return knownStoreOn(resource);
 }
 
 /**
- * The context of a caller that had no AsyncLocalStorage store. Its work runs as called when the
- * context it is started from shows no store either (the common case, and every case in a process
- * that uses no AsyncLocalStorage), and otherwise inside a fresh store-free resource, so that it
+ * The context of a caller captured while no AsyncLocalStorage was on. Its work runs as called
+ * when the context it is started from shows no store either (the common case, and every case in
+ * a process that uses no AsyncLocalStorage), and otherwise with every store cleared, so that it
  * never sees the store of whichever caller's work happened to start it.
  */
 export const NO_STORE: CallerContext = Object.freeze({
   runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
     if (!storeVisible()) return fn.call(thisArg, arg);
-    return storeFreeResource().runInAsyncScope(fn, thisArg, arg);
+    return runWithStores(undefined, undefined, fn, thisArg, arg);
   },
 });
 
@@ -92,23 +170,49 @@ export const NO_STORE: CallerContext = Object.freeze({
  * task started by the task that freed its slot): issue 14 defect 1, where a queued task ran in
  * another request's AsyncLocalStorage context.
  *
- * A caller whose context shows no store gets the shared {@link NO_STORE} (no allocation: a pool
- * can then queue the bare task); any other caller gets a fresh `AsyncResource`. A whole
- * AsyncResource per queued task, kept until the task starts, was measured to cost more than the
- * rest of a queued `add()` (GC of 10^5 retained objects); the no-store probe costs a fresh
- * promise and, only while some AsyncLocalStorage is on, one symbol listing.
+ * - No AsyncLocalStorage on in the process (the probe carries no async id): the shared
+ *   {@link NO_STORE}, no allocation (a pool then queues the bare task).
+ * - Otherwise the probe's symbols are listed (about 190 ns, most of a capture's cost): every
+ *   enabled storage's store as the caller sees it. None defined: a shared store-free context; some
+ *   defined: a snapshot of their values (shared with the previous capture when it holds the same
+ *   single store). Starting the work sets those stores on the current resource for the call and
+ *   puts the old ones back, as `AsyncLocalStorage#run` does. Measured on Node 20 in a pool's
+ *   queued `add()`: +0.2-0.3 µs per task, where an `AsyncResource` per task cost +1.2 µs.
  *
  * What is carried is AsyncLocalStorage stores (what OpenTelemetry, loggers and Node's own APIs
- * use). Raw `async_hooks` users that track context by async id (cls-hooked) get, for a caller
- * without a store, the async ids of the context the work starts from.
+ * use). Raw `async_hooks` users that track context by async id (cls-hooked) see the async ids of
+ * the context the work starts from. Two edges, both about a storage no capture has seen yet
+ * (first used after the last capture by any valve), whose symbol the start cannot know to set:
+ * entered with `enterWith` inside a queued task's synchronous part, its store stays on the context
+ * the valve goes on in, where work started next can see it; and work queued before it was used,
+ * started synchronously inside its `run` (say `pool.resume()` there), sees its store. Each lasts
+ * until the next capture lists the storage. `run` inside the work is not affected.
  */
 export function captureContext(): CallerContext {
-  if (
-    STORES_ON_RESOURCES &&
-    ((ASYNC_ID !== undefined && (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] === undefined) ||
-      !carriesStore(executionAsyncResource()))
-  ) {
-    return NO_STORE;
+  if (!STORES_ON_RESOURCES) return new AsyncResource('ValveQueued') as unknown as CallerContext;
+  const holder = probe();
+  if (ASYNC_ID !== undefined && holder[ASYNC_ID] === undefined) return NO_STORE;
+  learnStores(holder);
+  const n = knownStores.length;
+  const first = n === 0 ? undefined : holder[knownStores[0]!];
+  let values: unknown[] | undefined;
+  for (let i = 1; i < n; i++) {
+    const value = holder[knownStores[i]!];
+    if (value === undefined) continue;
+    if (values === undefined) {
+      values = [];
+      for (let j = 0; j < n; j++) values.push(j === 0 ? first : undefined);
+    }
+    values[i] = value;
   }
-  return new AsyncResource('ValveQueued') as unknown as CallerContext;
+  if (values === undefined) {
+    if (first === undefined) return EMPTY;
+    // Work queued from one context (a request adding many tasks) shares one snapshot.
+    if (last !== undefined && last.values === undefined && last.first === first) return last;
+    return (last = new StoreSnapshot(first, undefined));
+  }
+  return new StoreSnapshot(first, values);
 }
+
+/** The last one-store snapshot made (immutable, so it can be handed out again). */
+let last: StoreSnapshot | undefined;

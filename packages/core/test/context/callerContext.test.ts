@@ -49,14 +49,16 @@ describe('captureContext', () => {
     ]);
   });
 
-  it('gives a caller whose context shows no store the shared NO_STORE, one with a store its own context', () => {
+  it('gives a caller whose context shows no store one shared store-free context, one with a store its own context', () => {
     // In a fresh process: the test runner may hold a store of its own in this one.
     expect(
       inFreshProcess(`
         const als = new AsyncLocalStorage();
         als.run({ id: 1 }, () => undefined); // enabled, nothing set out here
-        return [captureContext() === NO_STORE, als.run({ id: 1 }, () => captureContext()) === NO_STORE];`),
-    ).toEqual([true, false]);
+        const [x, y] = [captureContext(), captureContext()];
+        const inside = als.run({ id: 1 }, () => captureContext());
+        return [x === y, inside === x, await als.run({ id: 2 }, () => x.runInAsyncScope(() => als.getStore() ?? 'none', undefined, 0))];`),
+    ).toEqual([true, false, 'none']);
   });
 
   it('NO_STORE runs work started from a context with a store without that store, also after an await', async () => {
@@ -132,5 +134,95 @@ describe('captureContext', () => {
         const cleared = als.run(undefined, () => storeVisible());
         return [none, outsideEnabled, inside, cleared, storeVisible()];`),
     ).toEqual([false, false, [true, true], false, false]);
+  });
+  it('carries the stores of several AsyncLocalStorages at once, and puts the starting context back', async () => {
+    const other = new AsyncLocalStorage<string>();
+    const captured = store.run({ id: 7 }, () => other.run('seven', () => captureContext()));
+    const seen = await store.run({ id: 8 }, () =>
+      other.run('eight', async () => {
+        const inside = await captured.runInAsyncScope(
+          async () => {
+            const sync = [store.getStore()?.id, other.getStore()];
+            await Promise.resolve();
+            return [...sync, store.getStore()?.id, other.getStore()];
+          },
+          undefined,
+          0,
+        );
+        return [inside, store.getStore()?.id, other.getStore()];
+      }),
+    );
+    expect(seen).toEqual([[7, 'seven', 7, 'seven'], 8, 'eight']);
+  });
+
+  it('puts the starting context back when the work throws', () => {
+    const captured = store.run({ id: 9 }, () => captureContext());
+    const after = store.run({ id: 10 }, () => {
+      expect(() =>
+        captured.runInAsyncScope(
+          () => {
+            throw new Error('boom');
+          },
+          undefined,
+          0,
+        ),
+      ).toThrow('boom');
+      return store.getStore()?.id;
+    });
+    expect(after).toBe(10);
+  });
+
+  it('a store entered with enterWith inside the work stays inside it', async () => {
+    const captured = store.run({ id: 11 }, () => captureContext());
+    const seen = await store.run({ id: 12 }, async () => {
+      const inner = captured.runInAsyncScope(
+        async () => {
+          store.enterWith({ id: 13 });
+          await Promise.resolve();
+          return store.getStore()?.id;
+        },
+        undefined,
+        0,
+      );
+      const rightAfter = store.getStore()?.id;
+      return [await inner, rightAfter, store.getStore()?.id];
+    });
+    expect(seen).toEqual([13, 12, 12]);
+  });
+
+  it('work queued from one store shares one snapshot; another store gets its own', () => {
+    const one = { id: 14 };
+    const [a, b] = store.run(one, () => [captureContext(), captureContext()]);
+    const c = store.run({ id: 15 }, () => captureContext());
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+    expect(c.runInAsyncScope(() => store.getStore()?.id, undefined, 0)).toBe(15);
+    expect(a.runInAsyncScope(() => store.getStore()?.id, undefined, 0)).toBe(14);
+  });
+
+  it('an AsyncLocalStorage first used after the capture reads as empty in the work', () => {
+    expect(
+      inFreshProcess(`
+        const a = new AsyncLocalStorage();
+        const c = a.run(1, () => captureContext());
+        const b = new AsyncLocalStorage();
+        // A later capture inside b makes b known; c was taken before b existed.
+        b.run('later', () => captureContext());
+        return b.run('start', () => c.runInAsyncScope(() => [a.getStore(), b.getStore() ?? 'none'], undefined, 0));`),
+    ).toEqual([1, 'none']);
+  });
+  it('with one AsyncLocalStorage in the process: carries it and puts the starting store back, also on a throw', () => {
+    expect(
+      inFreshProcess(`
+        const a = new AsyncLocalStorage();
+        const c = a.run(1, () => captureContext());
+        const seen = a.run(2, () => {
+          const inside = c.runInAsyncScope(() => a.getStore(), undefined, 0);
+          let threw = false;
+          try { c.runInAsyncScope(() => { throw new Error('x'); }, undefined, 0); } catch { threw = true; }
+          return [inside, threw, a.getStore()];
+        });
+        return [seen, a.getStore() ?? 'none'];`),
+    ).toEqual([[1, true, 2], 'none']);
   });
 });
