@@ -111,6 +111,8 @@ export class PromisePool implements Valve {
   readonly cycle: DrainCycle;
   /** Every `add()`ed task is plain (see the class comment). */
   private readonly plain: boolean;
+  /** A rate limit is set: every queued task tells Admission and the rate watch (`queuedOne`). */
+  private readonly rated: boolean;
   private readonly ledger: PoolLedger;
 
   /** Tasks holding a slot (the public `active` getter reads it). */
@@ -161,6 +163,7 @@ export class PromisePool implements Valve {
       pumped: poolPumped,
       host: this,
     });
+    this.rated = config.rate !== undefined;
     this.plain =
       config.concurrency === undefined &&
       !this.admission.async &&
@@ -306,7 +309,9 @@ export class PromisePool implements Valve {
           context === NO_STORE ? task : new QueuedRun(context, task, 0, undefined, undefined),
           cycle.cohort,
         );
-        this.queuedOne();
+        // Behind another waiter, with no rate limit, there is nothing to tell anyone (see
+        // queuedOne): a call less per queued task in a cold burst.
+        if (line.size === 1 || this.rated) this.queuedOne();
       }
     }
     return started;
@@ -573,7 +578,9 @@ export class PromisePool implements Valve {
     // The slot passes straight to the next waiter when one can start (Admission#passOn).
     const next = this.admission.passOn();
     if (next !== undefined) {
-      startPoolItem.call(this, next, COUNTED);
+      // A bare task is started here (startPoolItem's first case): a call less per queued task.
+      if (typeof next === 'function') startPlain(this, next, this.line.lastCohort!, true);
+      else startPoolItem.call(this, next, COUNTED);
       this.afterDequeue();
       return;
     }

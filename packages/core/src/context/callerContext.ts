@@ -29,16 +29,15 @@ const ASYNC_ID = Object.getOwnPropertySymbols(new AsyncResource('ValveProbe')).f
   (s) => s.description === 'async_id_symbol',
 );
 
-/**
- * The probe: a fresh promise. With no async_hooks `init` hook on (no AsyncLocalStorage enabled in
- * the process, so no store is visible anywhere) it carries no async id: about 7 ns and nothing
- * else to do. With one on, Node's store propagation has written on it, under its symbol, the
- * current store of **every enabled** AsyncLocalStorage (undefined where the current context has
- * none): it is an exact snapshot of what the caller sees, made by Node itself.
+/*
+ * The probe, written out where it is used (a call less per queued unit, which a fresh process
+ * pays until V8 optimizes the path: issue 14's cold burst): a fresh promise,
+ * `Promise.resolve()`. With no async_hooks `init` hook on (no AsyncLocalStorage enabled in the
+ * process, so no store is visible anywhere) it carries no async id: about 7 ns and nothing else to
+ * do. With one on, Node's store propagation has written on it, under its symbol, the current
+ * store of **every enabled** AsyncLocalStorage (undefined where the current context has none): it
+ * is an exact snapshot of what the caller sees, made by Node itself.
  */
-function probe(): Record<symbol, unknown> {
-  return Promise.resolve() as unknown as Record<symbol, unknown>;
-}
 
 /**
  * The `kResourceStore` symbols seen so far, one per AsyncLocalStorage (bounded by the number of
@@ -146,7 +145,9 @@ export function storeVisible(): boolean {
   // all it costs; `executionAsyncResource()` is not even called, since calling it makes Node track
   // resources for JS from then on).
   if (knownStores.length !== 0 && knownStoreOn(executionAsyncResource())) return true;
-  if (ASYNC_ID !== undefined && probe()[ASYNC_ID] === undefined) return false;
+  if (ASYNC_ID !== undefined && (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] === undefined) {
+    return false;
+  }
   const resource = executionAsyncResource();
   learnStores(resource);
   return knownStoreOn(resource);
@@ -190,7 +191,7 @@ export const NO_STORE: CallerContext = Object.freeze({
  */
 export function captureContext(): CallerContext {
   if (!STORES_ON_RESOURCES) return new AsyncResource('ValveQueued') as unknown as CallerContext;
-  const holder = probe();
+  const holder = Promise.resolve() as unknown as Record<symbol, unknown>;
   if (ASYNC_ID !== undefined && holder[ASYNC_ID] === undefined) return NO_STORE;
   learnStores(holder);
   const n = knownStores.length;

@@ -12,10 +12,11 @@ export class PoolWaits {
   private sizeWaiters: SizeWaiter[] = [];
   private idleWaiters: (() => void)[] = [];
 
-  /** Somebody waits for the queue to shrink. */
-  get sized(): boolean {
-    return this.sizeWaiters.length > 0;
-  }
+  /**
+   * Somebody waits for the queue to shrink. A field, not a getter: the pool reads it once per
+   * started task, and before V8 optimizes a fresh process's queued path every getter is a call.
+   */
+  sized = false;
 
   /** Somebody waits for the pool to be idle. */
   get idling(): boolean {
@@ -24,6 +25,7 @@ export class PoolWaits {
 
   sizeBelow(limit: number, size: number): Promise<void> {
     if (size < limit) return Promise.resolve();
+    this.sized = true;
     return new Promise((resolve) => this.sizeWaiters.push({ limit, resolve }));
   }
 
@@ -40,6 +42,7 @@ export class PoolWaits {
       else keep.push(w);
     }
     this.sizeWaiters = keep;
+    this.sized = keep.length > 0;
   }
 
   becameIdle(): void {
