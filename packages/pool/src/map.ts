@@ -3,6 +3,8 @@ import { abortReason, rejectUnknownOptions, validateInteger, validateObject, val
 export interface MapOptions {
   /** Items processed at once: an integer >= 1 or Infinity. @default 4 */
   maxWorkers?: number;
+  /** The same limit under p-map's name (give one of the two). */
+  concurrency?: number;
   /** Aborting stops starting items and rejects with `signal.reason`. */
   signal?: AbortSignal;
 }
@@ -15,16 +17,32 @@ interface Options {
   signal: AbortSignal | undefined;
 }
 
-const MAP_OPTIONS = ['maxWorkers', 'signal'] as const;
+const MAP_OPTIONS = ['maxWorkers', 'concurrency', 'signal'] as const;
 
 function parse(options: MapOptions | undefined): Options {
   if (options === undefined) return { maxWorkers: 4, signal: undefined };
   validateObject(options, 'options');
   rejectUnknownOptions(options, 'options', MAP_OPTIONS);
   return {
-    maxWorkers: validateInteger(options.maxWorkers ?? 4, 'maxWorkers', { min: 1, allowInfinity: true }),
+    maxWorkers: workersOption(options),
     signal: validateSignal(options.signal, 'signal'),
   };
+}
+
+/**
+ * The item limit of `map`, `mapSettled` and `mapIterable`, under either name: the pool's
+ * `maxWorkers` or p-map's `concurrency` (users come from both). Both given is a `TypeError`, even
+ * when equal, so a typo'd merge of two option objects is not silently resolved. Default 4.
+ */
+export function workersOption(options: { maxWorkers?: number; concurrency?: number }): number {
+  const { maxWorkers, concurrency } = options;
+  if (maxWorkers !== undefined && concurrency !== undefined) {
+    throw new TypeError(
+      `options.maxWorkers (${String(maxWorkers)}) and options.concurrency (${String(concurrency)}) name the same limit: give one`,
+    );
+  }
+  if (concurrency !== undefined) return validateInteger(concurrency, 'concurrency', { min: 1, allowInfinity: true });
+  return validateInteger(maxWorkers ?? 4, 'maxWorkers', { min: 1, allowInfinity: true });
 }
 
 /**

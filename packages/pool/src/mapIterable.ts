@@ -7,11 +7,13 @@ import {
   validateObject,
   validateSignal,
 } from '@valve/core';
-import type { MapTask } from './map.js';
+import { type MapTask, workersOption } from './map.js';
 
 export interface MapIterableOptions {
   /** Items processed at once: an integer >= 1 or Infinity. @default 4 */
   concurrency?: number;
+  /** The same limit under the pool's name (give one of the two). */
+  maxWorkers?: number;
   /**
    * Finished results held for a slow consumer beyond `concurrency` (an integer >= 0): the source
    * is never pulled more than `concurrency + buffer` items ahead of what was yielded.
@@ -24,7 +26,7 @@ export interface MapIterableOptions {
   signal?: AbortSignal;
 }
 
-const MAP_ITERABLE_OPTIONS = ['concurrency', 'buffer', 'ordered', 'signal'] as const;
+const MAP_ITERABLE_OPTIONS = ['concurrency', 'maxWorkers', 'buffer', 'ordered', 'signal'] as const;
 
 type Slot<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -50,7 +52,7 @@ export function mapIterable<T, R>(
   if (options !== undefined) {
     validateObject(options, 'options');
     rejectUnknownOptions(options, 'options', MAP_ITERABLE_OPTIONS);
-    concurrency = validateInteger(options.concurrency ?? 4, 'concurrency', { min: 1, allowInfinity: true });
+    concurrency = workersOption(options);
     ordered = options.ordered === undefined ? true : validateBoolean(options.ordered, 'ordered');
     signal = validateSignal(options.signal, 'signal');
     if (options.buffer !== undefined) buffer = validateInteger(options.buffer, 'buffer', { min: 0 });

@@ -79,3 +79,38 @@ describe('PromisePool.map and mapSettled', () => {
     expect(out[99_999]).toBe(100_000);
   });
 });
+
+// Both names for the item limit (the pool's maxWorkers, p-map's concurrency) in all three maps.
+describe('map, mapSettled and mapIterable take maxWorkers or concurrency', () => {
+  async function peak(run: (task: (x: number) => Promise<number>) => Promise<unknown>): Promise<number> {
+    let active = 0;
+    let max = 0;
+    await run(async (x) => {
+      max = Math.max(max, ++active);
+      await new Promise((r) => setImmediate(r));
+      active--;
+      return x;
+    });
+    return max;
+  }
+  const items = [1, 2, 3, 4, 5, 6, 7, 8];
+  const collect = async (it: AsyncIterable<number>) => {
+    for await (const _ of it);
+  };
+
+  it('honours either name', async () => {
+    expect(await peak((t) => PromisePool.map(items, t, { concurrency: 2 }))).toBe(2);
+    expect(await peak((t) => PromisePool.mapSettled(items, t, { concurrency: 3 }))).toBe(3);
+    expect(await peak((t) => collect(PromisePool.mapIterable(items, t, { maxWorkers: 2 })))).toBe(2);
+    expect(await peak((t) => PromisePool.map(items, t, { maxWorkers: 2 }))).toBe(2);
+  });
+
+  it('refuses both at once, and validates the one given under its own name', () => {
+    expect(() => PromisePool.map(items, async (x) => x, { maxWorkers: 2, concurrency: 2 })).toThrow(
+      /maxWorkers \(2\) and options.concurrency \(2\) name the same limit/,
+    );
+    expect(() => PromisePool.mapIterable(items, async (x) => x, { maxWorkers: 2, concurrency: 3 })).toThrow(TypeError);
+    expect(() => PromisePool.map(items, async (x) => x, { concurrency: 0 })).toThrow(/concurrency/);
+    expect(() => PromisePool.mapIterable(items, async (x) => x, { maxWorkers: 0 })).toThrow(/maxWorkers/);
+  });
+});
