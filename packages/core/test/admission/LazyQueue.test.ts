@@ -119,7 +119,8 @@ describe('LazyQueue', () => {
       | { op: 'remove'; pick: number }
       | { op: 'removeTaken' }
       | { op: 'putBack' }
-      | { op: 'pushMany'; n: number };
+      | { op: 'pushMany'; n: number }
+      | { op: 'removeMany'; n: number; pick: number };
     const opArb: fc.Arbitrary<Op> = fc.oneof(
       { weight: 5, arbitrary: fc.constant({ op: 'push' as const }) },
       {
@@ -132,7 +133,17 @@ describe('LazyQueue', () => {
       { weight: 5, arbitrary: fc.record({ op: fc.constant('remove' as const), pick: fc.nat() }) },
       { weight: 1, arbitrary: fc.constant({ op: 'removeTaken' as const }) },
       { weight: 1, arbitrary: fc.constant({ op: 'putBack' as const }) },
+      // Abort storms: enough removals at once to reach the compaction (64 held, dead >= live).
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          op: fc.constant('removeMany' as const),
+          n: fc.integer({ min: 1, max: 150 }),
+          pick: fc.nat(),
+        }),
+      },
     );
+    let compactions = 0;
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 200, size: 'max' }), (ops) => {
         const q = new LazyQueue<E>();
@@ -174,6 +185,15 @@ describe('LazyQueue', () => {
               expect(q.capacityUsed).toBeLessThanOrEqual(Math.max(63, 2 * q.size + 1));
               break;
             }
+            case 'removeMany':
+              for (let i = 0; i < o.n && model.length > 0; i++) {
+                const [e] = model.splice((o.pick + i * 7) % model.length, 1);
+                const held = q.capacityUsed;
+                expect(q.remove(e!)).toBe(true);
+                if (q.capacityUsed < held - 1) compactions++;
+                expect(q.capacityUsed).toBeLessThanOrEqual(Math.max(63, 2 * q.size + 1));
+              }
+              break;
             case 'removeTaken':
               if (lastTaken !== undefined && !model.includes(lastTaken)) expect(q.remove(lastTaken)).toBe(false);
               break;
@@ -193,5 +213,7 @@ describe('LazyQueue', () => {
       }),
       { numRuns: 300 },
     );
+    // The model must reach the compaction often, or it checks the easy half only.
+    expect(compactions).toBeGreaterThan(50);
   });
 });
