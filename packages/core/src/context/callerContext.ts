@@ -215,5 +215,11 @@ export function captureContext(): CallerContext {
   return new StoreSnapshot(first, values);
 }
 
-/** The last one-store snapshot made (immutable, so it can be handed out again). */
+/**
+ * The last one-store snapshot made (immutable, so it can be handed out again). It keeps that one
+ * store reachable until the next capture of another store: bounded (one object). Forgetting it at
+ * the end of the tick was tried and measured: with a `queueMicrotask` here the binding cost +580
+ * to +640 ns per queued task instead of +280 to +290, callers without a store too, though they
+ * never reach that line (why V8 compiles the capture worse then was not investigated).
+ */
 let last: StoreSnapshot | undefined;
