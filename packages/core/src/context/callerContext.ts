@@ -14,7 +14,7 @@ export interface CallerContext {
  * store as a symbol-keyed property, described `kResourceStore`, of the current async resource;
  * every `AsyncLocalStorage` instance has that symbol as its own `kResourceStore` property. Node
  * 24 keeps stores in an AsyncContextFrame instead: there a capture is an `AsyncResource` (which
- * only records the current frame there, so it is cheap).
+ * only records the current frame there; not measured: CI and this repo run Node 20).
  */
 const STORES_ON_RESOURCES =
   typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol';
