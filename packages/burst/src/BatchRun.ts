@@ -16,8 +16,12 @@ export class BatchRun<T, K> implements BatchContext<K> {
   timer: Timer | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private abortedWith: { reason: unknown } | undefined = undefined;
-  /** Built on the first lookup by key (a Map result or an `earlyWrite`), not for arrays. */
-  private index: Map<unknown, Call<T, K>> | undefined = undefined;
+  /**
+   * Built on the first lookup by key (a Map result or an `earlyWrite`), not for arrays. A key is
+   * in a batch twice when it was forgotten (`clear`) and asked again before the batch went; its
+   * entry is then the array of its calls, which all get the key's one result.
+   */
+  private index: Map<unknown, Call<T, K> | Call<T, K>[]> | undefined = undefined;
 
   constructor(
     readonly keys: K[],
@@ -35,11 +39,17 @@ export class BatchRun<T, K> implements BatchContext<K> {
     return this.controller.signal;
   }
 
-  /** The call of `key` in this batch (by `keyOf`), if the key belongs to it. */
-  lookup(key: K): Call<T, K> | undefined {
+  /** The call (or calls) of `key` in this batch (by `keyOf`), if the key belongs to it. */
+  lookup(key: K): Call<T, K> | Call<T, K>[] | undefined {
     if (this.index === undefined) {
-      this.index = new Map();
-      for (const c of this.calls) this.index.set(c.mapKey, c);
+      const index = new Map<unknown, Call<T, K> | Call<T, K>[]>();
+      for (const c of this.calls) {
+        const seen = index.get(c.mapKey);
+        if (seen === undefined) index.set(c.mapKey, c);
+        else if (Array.isArray(seen)) seen.push(c);
+        else index.set(c.mapKey, [seen, c]);
+      }
+      this.index = index;
     }
     if (this.keyOf === undefined) return this.index.get(key);
     let mapKey: unknown;

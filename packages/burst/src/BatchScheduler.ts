@@ -125,8 +125,7 @@ export class BatchScheduler<T, K> {
       if (run.finished) {
         throw new Error(`${this.displayName}: earlyWrite(${describeValue(key)}) after the batch fetcher finished`);
       }
-      const c = run.lookup(key);
-      if (c !== undefined) this.settleKey(c, result);
+      this.settleByKey(run, key, result);
     };
     let result: PromiseLike<BatchResult<T, K>> | BatchResult<T, K>;
     try {
@@ -145,6 +144,14 @@ export class BatchScheduler<T, K> {
     if (call.state === PENDING) this.host.settle(call, !(result instanceof Error), result);
   }
 
+  /** A result given by key (a Map entry or an `earlyWrite`): every call of that key in the batch. */
+  private settleByKey(run: BatchRun<T, K>, key: K, result: unknown): void {
+    const found = run.lookup(key);
+    if (found === undefined) return;
+    if (Array.isArray(found)) for (const c of found) this.settleKey(c, result);
+    else this.settleKey(found, result);
+  }
+
   private noResult(message: string): ValveError {
     return new ValveError(ERR_BURST_NO_RESULT, `${this.displayName}: ${message}`);
   }
@@ -161,10 +168,7 @@ export class BatchScheduler<T, K> {
       }
       for (let i = 0; i < calls.length; i++) this.settleKey(calls[i]!, result[i]);
     } else if (result instanceof Map) {
-      for (const [key, value] of result) {
-        const c = run.lookup(key);
-        if (c !== undefined) this.settleKey(c, value);
-      }
+      for (const [key, value] of result) this.settleByKey(run, key, value);
     } else if (result !== undefined) {
       const error = this.noResult(
         `the batch fetcher must return an array, a Map or nothing, got ${describeValue(result)}`,
