@@ -54,7 +54,7 @@ export class BatchRun<T, K> implements BatchContext<K> {
     if (this.keyOf === undefined) return this.index.get(key);
     let mapKey: unknown;
     try {
-      mapKey = this.keyOf(key);
+      mapKey = (0, this.keyOf)(key); // no receiver: user code never sees the batch as `this`
     } catch {
       // A key keyOf cannot map is none of ours (it is never asked: asked keys were mapped
       // before joining). Throwing here would leave the batch's other keys unsettled.

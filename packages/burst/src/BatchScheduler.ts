@@ -87,7 +87,7 @@ export class BatchScheduler<T, K> {
     }
     if (this.scheduleFn !== undefined) {
       try {
-        this.scheduleFn(() => this.dispatch(batch));
+        (0, this.scheduleFn)(() => this.dispatch(batch)); // no receiver, as for every user callback
         return;
       } catch (error) {
         // The user's scheduler threw: its batch still goes out, on the default tick.

@@ -161,7 +161,7 @@ export class BurstValve<T, K = string | number | symbol> extends CallTable<T, K>
     if (key !== undefined && this.keyOf !== undefined) {
       // keyOf is the user's code running, not an argument: its throw rejects this call.
       try {
-        mapKey = this.keyOf(key);
+        mapKey = (0, this.keyOf)(key);
       } catch (error) {
         return this.refuse(error);
       }

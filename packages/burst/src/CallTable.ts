@@ -133,7 +133,8 @@ export abstract class CallTable<T, K> {
   // ---- joining and starting calls ----
 
   protected mapKeyOf(key: K | undefined): unknown {
-    return key === undefined || this.keyOf === undefined ? key : this.keyOf(key);
+    // `(0, f)(key)`: user callbacks run without a receiver (never an internal object as `this`).
+    return key === undefined || this.keyOf === undefined ? key : (0, this.keyOf)(key);
   }
 
   /** Counts one caller into the call for `key` (whose `keyOf` is `mapKey`), starting one if needed. */

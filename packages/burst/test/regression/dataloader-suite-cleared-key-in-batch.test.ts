@@ -49,3 +49,26 @@ describe('a key cleared before its batch went and asked again in the same tick',
     expect(settled.some((s) => s.status === 'rejected' && isValveError(s.reason))).toBe(false);
   });
 });
+
+// Found next to the same suite: user callbacks got valve's internal objects as `this` (the
+// scheduler for batchScheduleFn, the call table or batch for keyOf). They run with none now.
+describe('user callbacks run without a receiver', () => {
+  it('keyOf and batchScheduleFn see this === undefined', async () => {
+    const receivers: unknown[] = [];
+    const valve = new BurstValve<number, { id: number }>({
+      batch: async (keys) => keys.map((k) => k.id),
+      keyOf(this: unknown, key) {
+        receivers.push(this);
+        return key.id;
+      },
+      batchScheduleFn(this: unknown, dispatch) {
+        receivers.push(this);
+        setImmediate(dispatch);
+      },
+    });
+    const results = await Promise.all([valve.fetch({ id: 1 }), valve.fetch({ id: 2 }), valve.fetch({ id: 1 })]);
+    expect(results).toEqual([1, 2, 1]);
+    expect(receivers.length).toBeGreaterThan(0);
+    expect(receivers.every((r) => r === undefined)).toBe(true);
+  });
+});
