@@ -49,7 +49,10 @@ export abstract class CallTable<T, K> {
    * The callers waiting with a signal, grouped by signal: one abort listener per distinct signal
    * per valve, O(1) removal (core's SignalGroups; CONTRIBUTING, Admission rule 3).
    */
-  private readonly groups = new SignalGroups<Waiter>((w, reason) => this.giveUp(w, reason));
+  // keepListening: a fresh signal per caller then costs no removeEventListener (core SignalGroups).
+  private readonly groups = new SignalGroups<Waiter>((w, reason) => this.giveUp(w, reason), undefined, {
+    keepListening: true,
+  });
   protected readonly lingering: Lingering<T, K>;
   /** Batch mode only. */
   protected readonly batches: BatchScheduler<T, K> | undefined;

@@ -94,4 +94,37 @@ describe('SignalGroups', () => {
     expect(aborted).toHaveLength(n);
     expect(new Set(aborted.map(([id]) => id)).size).toBe(n);
   });
+  it('the listener leaves a signal with its last waiter, so a long-lived signal holds no owner', () => {
+    const { groups, aborted } = setup();
+    const shutdown = new AbortController();
+    const ws = [0, 1].map((i) => new W(i));
+    for (const w of ws) groups.add(shutdown.signal, w);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+    groups.remove(ws[0]!);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+    groups.remove(ws[1]!);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    // It comes back: listened to again, and its abort still reaches the new waiter.
+    const again = new W(2);
+    groups.add(shutdown.signal, again);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+    shutdown.abort();
+    expect(aborted.map(([id]) => id)).toEqual([2]);
+  });
+
+  it('keepListening: the listener stays on an emptied signal (one, however often it comes back)', () => {
+    const aborted: number[] = [];
+    const groups = new SignalGroups<W>((w) => aborted.push(w.id), undefined, { keepListening: true });
+    const c = new AbortController();
+    const w = new W(1);
+    for (let i = 0; i < 3; i++) {
+      groups.add(c.signal, w);
+      groups.remove(w);
+      expect(getEventListeners(c.signal, 'abort')).toHaveLength(1);
+    }
+    groups.add(c.signal, w);
+    c.abort();
+    expect(aborted).toEqual([1]);
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(0);
+  });
 });

@@ -45,7 +45,7 @@ const CONSTRUCTORS: [AnyClass, string, unknown[]][] = [
   [ManualClock, 'new ManualClock() takes at most 1 argument', [0]],
   [KeepAlive, 'new KeepAlive() takes at most 1 argument', [clock]],
   [Emitter, 'new Emitter() takes no arguments', []],
-  [SignalGroups, 'new SignalGroups() takes at most 2 arguments', [() => {}, () => {}]],
+  [SignalGroups, 'new SignalGroups() takes at most 3 arguments', [() => {}, () => {}, {}]],
   [LazyQueue, 'new LazyQueue() takes no arguments', []],
   [WaiterQueue, 'new WaiterQueue() takes at most 1 argument', [() => {}]],
   [TokenBucket, 'new TokenBucket() takes at most 1 argument', [{ tokenLimit: 1, clock }]],
