@@ -44,7 +44,6 @@ import type {
   Fetcher,
   FetchContext,
   FetchOptions,
-  SettleEvent,
   SharedResult,
 } from './options.js';
 
@@ -82,17 +81,6 @@ export class BurstValve<T, K = string | number | symbol> extends CallTable<T, K>
   constructor(options: BurstValveOptions<T, K>);
   constructor(...args: unknown[]) {
     super(normalizeArguments<T, K>(args));
-  }
-
-  /**
-   * @deprecated Use {@link onSettled} (`{ status }` instead of `{ ok }`); this alias stays for one
-   * release.
-   */
-  onSettle(listener: (event: SettleEvent<K>) => void): Disposable {
-    validateFunction(listener, 'listener');
-    return this.settled$.event((e) =>
-      listener({ key: e.key, ok: e.status === 'fulfilled', callers: e.callers, durationMs: e.durationMs }),
-    );
   }
 
   /**

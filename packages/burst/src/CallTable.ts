@@ -226,7 +226,7 @@ export abstract class CallTable<T, K> {
       result = Promise.reject(error);
     }
     // Callers get a promise derived from the fetcher's, once per call (not per caller), never the
-    // fetcher's own: its clean-up (free the key, settle the waiters, onSettle) runs before any
+    // fetcher's own: its clean-up (free the key, settle the waiters, onSettled) runs before any
     // caller resumes even when the fetcher hands the same promise to several keys; a rejection
     // nobody handles still surfaces as an unhandled rejection (rethrown below while callers hold
     // it); and what the fetcher hangs on its promise (a cancel(), a subclass) is not shared with

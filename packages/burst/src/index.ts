@@ -12,7 +12,6 @@ export type {
   FetchOptions,
   LingerFunction,
   SettledEvent,
-  SettleEvent,
   SharedResult,
 } from './options.js';
 export { type Coalesced, type CoalesceOptions, coalesce, defaultKeyOf } from './coalesce.js';

@@ -180,13 +180,3 @@ export type SettledEvent<K> = {
   /** Fetcher run time in ms (on the valve's clock); NaN when runs are not timed. */
   durationMs: number;
 } & ({ status: 'fulfilled' } | { status: 'rejected'; error: unknown });
-
-/** @deprecated The `onSettle` event (`ok` instead of `status`); use {@link SettledEvent}. */
-export interface SettleEvent<K> {
-  key: K | undefined;
-  ok: boolean;
-  /** Callers that joined the call (1 = nothing was coalesced). */
-  callers: number;
-  /** Fetcher run time in ms (on the valve's clock). */
-  durationMs: number;
-}

@@ -476,10 +476,10 @@ describe('BurstValve: stats and metrics', () => {
     expect(valve.stats().duration.count).toBe(1);
   });
 
-  it('onSettle reports each run with its callers', async () => {
+  it('onSettled reports each run with its callers', async () => {
     const valve = new BurstValve<number, string>(async () => 1);
     const events: unknown[] = [];
-    const sub = valve.onSettle((e) => events.push({ key: e.key, ok: e.ok, callers: e.callers }));
+    const sub = valve.onSettled((e) => events.push({ key: e.key, ok: e.status === 'fulfilled', callers: e.callers }));
     await Promise.all([valve.fetch('k'), valve.fetch('k')]);
     sub.dispose();
     await valve.fetch('k');

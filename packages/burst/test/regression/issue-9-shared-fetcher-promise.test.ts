@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BurstValve } from '../../src/index.js';
 
 describe('issue 9: callers share one promise per call, derived from the fetcher promise', () => {
-  it('a caller resumes after the slot is freed and onSettle has fired', async () => {
+  it('a caller resumes after the slot is freed and onSettled has fired', async () => {
     const gate = deferred<number>();
     let runs = 0;
     const valve = new BurstValve<number, string>(() => {
@@ -17,7 +17,7 @@ describe('issue 9: callers share one promise per call, derived from the fetcher 
       return runs === 1 ? gate.promise : Promise.resolve(2);
     });
     const settled: boolean[] = [];
-    valve.onSettle((e) => settled.push(e.ok));
+    valve.onSettled((e) => settled.push(e.status === 'fulfilled'));
     const seen: unknown[] = [];
     const first = valve.fetch('k').then((v) => {
       seen.push(v, valve.isActive('k'), valve.size, valve.inFlight, settled.length);
@@ -39,7 +39,7 @@ describe('issue 9: callers share one promise per call, derived from the fetcher 
       return runs <= 2 ? gate.promise : Promise.resolve(`fresh-${runs}`);
     });
     const settledKeys: string[] = [];
-    valve.onSettle((e) => settledKeys.push(String(e.key)));
+    valve.onSettled((e) => settledKeys.push(String(e.key)));
     const a = valve.fetch('a').then((v) => {
       const state = [v, valve.isActive('b'), [...settledKeys]];
       return valve.fetch('b').then((b) => [...state, b]);
