@@ -53,14 +53,19 @@ export class SignalGroup<T extends SignalLinks<T>> {
     // An aborted signal never waits again (owners reject an aborted signal at once): forget now.
     this.groups.forget(this);
     const reason = abortReason(this.signal);
-    let w = this.head;
-    this.head = undefined;
-    while (w !== undefined) {
+    // Every waiter leaves the group before any onAbort runs: onAbort runs user code (an onError,
+    // an onSettled listener calling clear()) that may settle another waiter of this group. Each
+    // was in the group when the signal aborted, so each is handed over once (owners ignore one
+    // they already settled), and no removal can cut the walk short.
+    const waiters: T[] = [];
+    for (let w = this.head; w !== undefined; ) {
       const next = w.signalNext;
       w.signalPrev = w.signalNext = w.signalGroup = undefined;
-      this.groups.onAbort(w, reason);
+      waiters.push(w);
       w = next;
     }
+    this.head = undefined;
+    for (let i = 0; i < waiters.length; i++) this.groups.onAbort(waiters[i]!, reason);
     this.groups.afterAbort?.();
   }
 }

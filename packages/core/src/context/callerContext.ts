@@ -40,117 +40,163 @@ const ASYNC_ID = Object.getOwnPropertySymbols(new AsyncResource('ValveProbe')).f
  */
 
 /**
- * The `kResourceStore` symbols seen so far, one per AsyncLocalStorage (bounded by the number of
- * instances the process creates). A snapshot's values are indexed like this list; a symbol added
- * after a snapshot was taken reads as "no store" for it, which is right: that storage was not
- * enabled when the snapshot was taken, so its caller saw none.
+ * The `kResourceStore` symbols of the enabled AsyncLocalStorages, as the last listing of a probe
+ * found them (in the order Node enables them). Replaced, never grown: a storage that was disabled
+ * drops out at the next listing, so the per-task work follows the storages in use, not every one
+ * the process ever made. A snapshot keeps the array it was taken with; while nothing is enabled or
+ * disabled every snapshot shares this one.
  */
-const knownStores: symbol[] = [];
+let enabled: readonly symbol[] = [];
+const NONE: readonly symbol[] = Object.freeze([]);
 
-/** Adds the `kResourceStore` symbols among `holder`'s own ones to {@link knownStores}. */
-function learnStores(holder: object): void {
-  const symbols = Object.getOwnPropertySymbols(holder);
+/** The `kResourceStore` symbols on a fresh probe: every enabled storage's. Updates {@link enabled}. */
+function listStores(probe: object): readonly symbol[] {
+  const symbols = Object.getOwnPropertySymbols(probe);
+  const current = enabled;
+  let k = 0;
+  let same = true;
   for (let i = 0; i < symbols.length; i++) {
     const s = symbols[i]!;
-    if (s.description === 'kResourceStore' && !knownStores.includes(s)) knownStores.push(s);
+    if (s.description !== 'kResourceStore') continue;
+    if (current[k] !== s) same = false;
+    k++;
   }
+  if (same && k === current.length) return current;
+  const next: symbol[] = [];
+  for (let i = 0; i < symbols.length; i++) if (symbols[i]!.description === 'kResourceStore') next.push(symbols[i]!);
+  enabled = next;
+  return next;
 }
 
-/** Whether `resource` shows a defined store under a known symbol (a few ns). */
-function knownStoreOn(resource: object): boolean {
-  for (let i = 0; i < knownStores.length; i++) {
-    if ((resource as Record<symbol, unknown>)[knownStores[i]!] !== undefined) return true;
-  }
-  return false;
+/** A storage first seen being set inside queued work (`enterWith` on {@link SHARED}). */
+function learnStore(s: symbol): void {
+  if (!enabled.includes(s)) enabled = [...enabled, s];
 }
 
 /**
- * Runs `fn` with the current resource's stores set to `values` (indexed like `knownStores`;
- * missing ones undefined), then puts them back: what `AsyncLocalStorage#run` does for one store,
- * for all of them. Promises `fn` creates copy these stores, so its continuations resume in them.
- * No `AsyncResource` per unit: entering a fresh resource per queued task cost +400-800 ns per
- * task on Node 20 in the pool's pattern (the resource alone, or a shared one entered, cost ~0-50
- * ns each: the pair is what costs), where setting the properties costs a few ns.
+ * The one resource every queued unit runs in on Node 20/22, with its caller's stores set on it for
+ * the call. Not the resource of whoever starts the unit: a store the unit sets with `enterWith`
+ * then stays here instead of on that caller's context, and a storage the starter uses that the
+ * unit's caller did not see has no value here. Its own stores are cleared when it is made, and a
+ * proxy behind it learns a storage that first appears by being set on it (so the next unit clears
+ * it). Entering one shared resource costs a few tens of ns; a fresh `AsyncResource` per unit cost
+ * +1.2 µs per task in the pool's pattern (`bench/before-after/context-cost.mjs`).
+ */
+const SHARED: AsyncResource | undefined = STORES_ON_RESOURCES ? makeShared() : undefined;
+const RUN_IN_SCOPE = AsyncResource.prototype.runInAsyncScope;
+
+function makeShared(): AsyncResource {
+  const resource = new AsyncResource('ValveQueued');
+  const own = resource as unknown as Record<symbol, unknown>;
+  for (const s of Object.getOwnPropertySymbols(resource)) if (s.description === 'kResourceStore') own[s] = undefined;
+  const proto = Object.getPrototypeOf(resource) as object;
+  Object.setPrototypeOf(
+    resource,
+    new Proxy(proto, {
+      // Only a property the resource does not have yet gets here (ordinary [[Set]] walks to the
+      // prototype): define it on the resource, and learn it if it is a storage's.
+      set(_target, key, value, receiver) {
+        if (typeof key === 'symbol' && key.description === 'kResourceStore') learnStore(key);
+        return Reflect.defineProperty(receiver as object, key, {
+          value,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      },
+    }),
+  );
+  return resource;
+}
+
+/** `values[i]` belongs to `syms[i]`; `s` missing from `syms` had no store. */
+function storeFor(syms: readonly symbol[], values: readonly unknown[], s: symbol): unknown {
+  const i = syms.indexOf(s);
+  return i < 0 ? undefined : values[i];
+}
+
+/**
+ * Runs `fn` in {@link SHARED} with each enabled storage's store set to the snapshot's (`syms` /
+ * `values`; none for a storage the snapshot does not name), then puts the previous ones back (a
+ * unit started inside another unit's synchronous part). Promises `fn` creates copy these stores,
+ * so its continuations resume in them, as with `AsyncLocalStorage#run`.
  */
 function runWithStores<This, Arg, Result>(
-  first: unknown,
-  values: readonly unknown[] | undefined,
+  syms: readonly symbol[],
+  values: readonly unknown[],
   fn: (this: This, arg: Arg) => Result,
   thisArg: This,
   arg: Arg,
 ): Result {
-  const resource = executionAsyncResource() as Record<symbol, unknown>;
-  const n = knownStores.length;
+  const shared = SHARED as AsyncResource;
+  const r = shared as unknown as Record<symbol, unknown>;
+  const on = enabled;
+  const n = on.length;
   if (n === 1) {
     // The common case (one AsyncLocalStorage in the process, e.g. a tracer's): no array.
-    const s = knownStores[0]!;
-    const saved = resource[s];
-    resource[s] = first;
+    const s = on[0]!;
+    const saved = r[s];
+    r[s] = syms === on ? values[0] : storeFor(syms, values, s);
     try {
-      return fn.call(thisArg, arg);
+      return RUN_IN_SCOPE.call(shared, fn as (this: unknown, a: Arg) => Result, thisArg, arg) as Result;
     } finally {
-      resource[s] = saved;
+      r[s] = saved;
     }
   }
   const saved = new Array<unknown>(n);
   for (let i = 0; i < n; i++) {
-    const s = knownStores[i]!;
-    saved[i] = resource[s];
-    resource[s] = values === undefined ? (i === 0 ? first : undefined) : values[i];
+    const s = on[i]!;
+    saved[i] = r[s];
+    r[s] = syms === on ? values[i] : storeFor(syms, values, s);
   }
   try {
-    return fn.call(thisArg, arg);
+    return RUN_IN_SCOPE.call(shared, fn as (this: unknown, a: Arg) => Result, thisArg, arg) as Result;
   } finally {
-    for (let i = 0; i < n; i++) resource[knownStores[i]!] = saved[i];
+    for (let i = 0; i < n; i++) r[on[i]!] = saved[i];
   }
 }
 
-/**
- * The stores a caller saw when its work was queued (see {@link captureContext}): `first` is the
- * store under `knownStores[0]`, `values` all of them (indexed like `knownStores`) or undefined when
- * only the first was defined, so the one-storage process allocates this object only.
- */
+const NO_VALUES: readonly unknown[] = Object.freeze([]);
+
+/** The stores a caller saw when its work was queued (see {@link captureContext}). */
 class StoreSnapshot implements CallerContext {
   constructor(
-    readonly first: unknown,
-    readonly values: readonly unknown[] | undefined,
+    readonly syms: readonly symbol[],
+    readonly values: readonly unknown[],
   ) {}
 
   runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
-    return runWithStores(this.first, this.values, fn, thisArg, arg);
+    return runWithStores(this.syms, this.values, fn, thisArg, arg);
   }
 }
 
 /**
- * A caller that saw no store while some AsyncLocalStorage was on: its work runs as called unless
- * the context it starts from shows a known store, then with every known store cleared. Complete,
- * because the capture listed every enabled storage's symbol into `knownStores`.
+ * A caller that saw no store while some AsyncLocalStorage was on: its work runs with every store
+ * cleared (in {@link SHARED}, so a store of the starter's that no capture has seen stays out too).
  */
-const EMPTY: CallerContext = Object.freeze({
-  runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
-    if (!knownStoreOn(executionAsyncResource())) return fn.call(thisArg, arg);
-    return runWithStores(undefined, undefined, fn, thisArg, arg);
-  },
-});
+const EMPTY: CallerContext = new StoreSnapshot(NONE, NO_VALUES);
 
 /**
- * Whether the current async context shows some AsyncLocalStorage a defined store: the known
- * symbols first (a few ns), then the probe (no hook on: no store anywhere), then a listing of the
- * current resource's symbols (about 160 ns; it also learns symbols not seen yet). A valve that
- * starts the work of a {@link NO_STORE} caller may call it directly when this is false, which is
- * what `NO_STORE.runInAsyncScope` does, without its extra call (the pool's queued hand-over).
+ * Whether the current async context shows some AsyncLocalStorage a defined store: the enabled
+ * storages' symbols on the current resource first (a few ns), then the probe (no hook on: no store
+ * anywhere), then the probe's stores (one listing, about 190 ns; it also updates the enabled set).
+ * A valve that starts the work of a {@link NO_STORE} caller may call it directly when this is
+ * false, which is what `NO_STORE.runInAsyncScope` does, without its extra call (the pool's queued
+ * hand-over).
  */
 export function storeVisible(): boolean {
-  // No storage seen yet: straight to the probe (in a process without AsyncLocalStorage this is
+  // Nothing enabled yet: straight to the probe (in a process without AsyncLocalStorage this is
   // all it costs; `executionAsyncResource()` is not even called, since calling it makes Node track
   // resources for JS from then on).
-  if (knownStores.length !== 0 && knownStoreOn(executionAsyncResource())) return true;
-  if (ASYNC_ID !== undefined && (Promise.resolve() as unknown as Record<symbol, unknown>)[ASYNC_ID] === undefined) {
-    return false;
+  if (enabled.length !== 0) {
+    const resource = executionAsyncResource() as Record<symbol, unknown>;
+    for (let i = 0; i < enabled.length; i++) if (resource[enabled[i]!] !== undefined) return true;
   }
-  const resource = executionAsyncResource();
-  learnStores(resource);
-  return knownStoreOn(resource);
+  const probe = Promise.resolve() as unknown as Record<symbol, unknown>;
+  if (ASYNC_ID !== undefined && probe[ASYNC_ID] === undefined) return false;
+  const syms = listStores(probe);
+  for (let i = 0; i < syms.length; i++) if (probe[syms[i]!] !== undefined) return true;
+  return false;
 }
 
 /**
@@ -162,7 +208,7 @@ export function storeVisible(): boolean {
 export const NO_STORE: CallerContext = Object.freeze({
   runInAsyncScope<This, Arg, Result>(fn: (this: This, arg: Arg) => Result, thisArg: This, arg: Arg): Result {
     if (!storeVisible()) return fn.call(thisArg, arg);
-    return runWithStores(undefined, undefined, fn, thisArg, arg);
+    return runWithStores(NONE, NO_VALUES, fn, thisArg, arg);
   },
 });
 
@@ -176,48 +222,48 @@ export const NO_STORE: CallerContext = Object.freeze({
  * - Otherwise the probe's symbols are listed (about 190 ns, most of a capture's cost): every
  *   enabled storage's store as the caller sees it. None defined: a shared store-free context; some
  *   defined: a snapshot of their values (shared with the previous capture when it holds the same
- *   single store). Starting the work sets those stores on the current resource for the call and
- *   puts the old ones back, as `AsyncLocalStorage#run` does. Measured on Node 20 in a pool's
- *   queued `add()`: +0.2-0.3 µs per task, where an `AsyncResource` per task cost +1.2 µs.
+ *   single store). Starting the work runs it in one shared resource with those stores set on it,
+ *   and puts the previous ones back. Measured on Node 20 in a pool's queued `add()`: see
+ *   `bench/before-after/context-cost.mjs` (an `AsyncResource` per task cost +1.2 µs).
  *
  * What is carried is AsyncLocalStorage stores (what OpenTelemetry, loggers and Node's own APIs
- * use). Raw `async_hooks` users that track context by async id (cls-hooked) see the async ids of
- * the context the work starts from. Two edges, both about a storage no capture has seen yet
- * (first used after the last capture by any valve), whose symbol the start cannot know to set:
- * entered with `enterWith` inside a queued task's synchronous part, its store stays on the context
- * the valve goes on in, where work started next can see it; and work queued before it was used,
- * started synchronously inside its `run` (say `pool.resume()` there), sees its store. Each lasts
- * until the next capture lists the storage. `run` inside the work is not affected.
+ * use). Raw `async_hooks` users that track context by async id (cls-hooked) see the shared
+ * resource's async id.
  */
 export function captureContext(): CallerContext {
   if (!STORES_ON_RESOURCES) return new AsyncResource('ValveQueued') as unknown as CallerContext;
-  const holder = Promise.resolve() as unknown as Record<symbol, unknown>;
-  if (ASYNC_ID !== undefined && holder[ASYNC_ID] === undefined) return NO_STORE;
-  learnStores(holder);
-  const n = knownStores.length;
-  const first = n === 0 ? undefined : holder[knownStores[0]!];
+  const probe = Promise.resolve() as unknown as Record<symbol, unknown>;
+  if (ASYNC_ID !== undefined && probe[ASYNC_ID] === undefined) return NO_STORE;
+  const syms = listStores(probe);
+  const n = syms.length;
+  if (n === 1) {
+    // Work queued from one context (a request adding many tasks) shares one snapshot.
+    const value = probe[syms[0]!];
+    if (value === undefined) return EMPTY;
+    if (last !== undefined && last.syms === syms && last.values[0] === value) return last;
+    return (last = new StoreSnapshot(syms, [value]));
+  }
+  if (last !== undefined && last.syms === syms) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = probe[syms[i]!] === last.values[i];
+    if (same) return last;
+  }
   let values: unknown[] | undefined;
-  for (let i = 1; i < n; i++) {
-    const value = holder[knownStores[i]!];
+  for (let i = 0; i < n; i++) {
+    const value = probe[syms[i]!];
     if (value === undefined) continue;
     if (values === undefined) {
       values = [];
-      for (let j = 0; j < n; j++) values.push(j === 0 ? first : undefined);
+      for (let j = 0; j < n; j++) values.push(undefined);
     }
     values[i] = value;
   }
-  if (values === undefined) {
-    if (first === undefined) return EMPTY;
-    // Work queued from one context (a request adding many tasks) shares one snapshot.
-    if (last !== undefined && last.values === undefined && last.first === first) return last;
-    return (last = new StoreSnapshot(first, undefined));
-  }
-  return new StoreSnapshot(first, values);
+  return values === undefined ? EMPTY : (last = new StoreSnapshot(syms, values));
 }
 
 /**
- * The last one-store snapshot made (immutable, so it can be handed out again). It keeps that one
- * store reachable until the next capture of another store: bounded (one object). Forgetting it at
+ * The last snapshot made (immutable, so it can be handed out again). It keeps its stores reachable
+ * until the next capture of other stores: bounded (one snapshot). Forgetting it at
  * the end of the tick was tried and measured: with a `queueMicrotask` here the binding cost +580
  * to +640 ns per queued task instead of +280 to +290, callers without a store too, though they
  * never reach that line (why V8 compiles the capture worse then was not investigated).

@@ -127,4 +127,19 @@ describe('SignalGroups', () => {
     expect(aborted).toEqual([1]);
     expect(getEventListeners(c.signal, 'abort')).toHaveLength(0);
   });
+  it('an onAbort that removes another waiter of the group does not cut the abort short', () => {
+    // Found by review: the walk read the next waiter before onAbort, so a removed one was still
+    // handed over and the waiters after it were never aborted (and stayed linked).
+    const aborted: number[] = [];
+    const ws = [1, 2, 3, 4].map((i) => new W(i));
+    const groups = new SignalGroups<W>((w) => {
+      aborted.push(w.id);
+      if (w.id === 4) groups.remove(ws[2]!); // settles waiter 3 another way while handling 4
+    });
+    const c = new AbortController();
+    for (const w of ws) groups.add(c.signal, w);
+    c.abort();
+    expect(aborted.sort()).toEqual([1, 2, 3, 4]);
+    for (const w of ws) expect(w.signalGroup).toBeUndefined();
+  });
 });
