@@ -64,6 +64,12 @@ function listStores(probe: object): readonly symbol[] {
   if (same && k === current.length) return current;
   const next: symbol[] = [];
   for (let i = 0; i < symbols.length; i++) if (symbols[i]!.description === 'kResourceStore') next.push(symbols[i]!);
+  // A storage that dropped out (disabled) is cleared on the shared resource, so that it cannot
+  // show an old unit's store there if it is enabled again before the next listing.
+  if (SHARED !== undefined) {
+    const shared = SHARED as unknown as Record<symbol, unknown>;
+    for (let i = 0; i < current.length; i++) if (!next.includes(current[i]!)) shared[current[i]!] = undefined;
+  }
   enabled = next;
   return next;
 }
