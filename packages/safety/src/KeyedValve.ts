@@ -78,7 +78,9 @@ export class KeyedValve implements Valve {
    * the global slot); without, the counted slot.
    */
   private readonly jobs: RunningJobs<KeyState | Permit>;
-  private readonly signals = new SignalGroups<SignalMember>((job) => this.abortJob(job as KeyedJob));
+  private readonly signals = new SignalGroups<SignalMember>((job) => this.abortJob(job as KeyedJob), undefined, {
+    keepListening: true, // as SafetyValve's
+  });
   /** Per-key bucket: tokens per ms, 0 without one. */
   private readonly perMs: number;
   private readonly tokenLimit: number;

@@ -39,7 +39,8 @@ export class BlockedQueue<T> {
    * @param afterAbort once after every push of one aborted signal was handed to `onAbort`.
    */
   constructor(onAbort: (waiter: BlockedPush<T>, reason: unknown) => void, afterAbort: () => void) {
-    this.signals = new SignalGroups(onAbort, afterAbort);
+    // A controller lives as long as its sink: keep the listener (core SignalGroups' keepListening).
+    this.signals = new SignalGroups(onAbort, afterAbort, { keepListening: true });
   }
 
   get size(): number {

@@ -33,6 +33,8 @@ export class WaiterQueue<T> {
     () => {
       if (this.queue.size === 0) this.onAbandoned?.();
     },
+    // A source lives as long as the process part it limits: keep the listener (SignalGroups).
+    { keepListening: true },
   );
 
   /**
