@@ -49,7 +49,7 @@ export { ValveMetrics } from './valve/ValveMetrics.js';
 
 export { SignalGroup, SignalGroups, type SignalLinks } from './abort/SignalGroups.js';
 
-export { captureContext, NO_STORE, storeVisible, type CallerContext } from './context/callerContext.js';
+export { captureContext, NO_HOOKS_PROBE, NO_STORE, storeVisible, type CallerContext } from './context/callerContext.js';
 
 export { Admission, type AdmissionOptions } from './admission/Admission.js';
 export type { WaitLine } from './admission/WaitLine.js';

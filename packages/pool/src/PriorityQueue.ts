@@ -52,7 +52,14 @@ export class PriorityQueue<T, Tag = unknown> {
   private readonly byPriority = new Map<number, Level<T>>();
   /** Index into `levels` of the highest level that may be non-empty. */
   private top = 0;
-  private length = 0;
+  /**
+   * Items waiting. A field (a getter is a call, which a fresh process's interpreted hot path
+   * pays per read). A subclass that removes items from the middle without taking them out (the
+   * pool's `PoolLine`, whose aborted jobs stay until skipped) lowers it itself, and raises it
+   * again when `shift` returns such an item: it then counts the live items, and `shift` returns
+   * `undefined` once none is left, even with removed ones still held.
+   */
+  size = 0;
   /** The priority-0 level, looked up without the Map (the common case). */
   private readonly zero: Level<T>;
   /** The tag of the item the last `shift` returned. */
@@ -60,10 +67,6 @@ export class PriorityQueue<T, Tag = unknown> {
 
   constructor() {
     this.zero = this.level(0);
-  }
-
-  get size(): number {
-    return this.length;
   }
 
   /** Number of priority levels currently allocated (for tests and stats). */
@@ -77,7 +80,7 @@ export class PriorityQueue<T, Tag = unknown> {
     if (tail !== undefined && tail.tag === tag) tail.count++;
     else this.newRun(level, tag);
     level.items.push(item);
-    this.length++;
+    this.size++;
     this.raiseTop(level);
   }
 
@@ -88,7 +91,7 @@ export class PriorityQueue<T, Tag = unknown> {
     if (tail !== undefined && tail.tag === tag) tail.count++;
     else this.newRun(level, tag);
     level.items.push(item);
-    this.length++;
+    this.size++;
     if (this.top !== 0) this.raiseTop(level);
   }
 
@@ -105,13 +108,13 @@ export class PriorityQueue<T, Tag = unknown> {
       if (level.tail === undefined) level.tail = run;
     }
     level.items.unshift(item);
-    this.length++;
+    this.size++;
     this.raiseTop(level);
   }
 
   /** Removes and returns the oldest item of the highest priority, or `undefined`. */
   shift(): T | undefined {
-    if (this.length === 0) return undefined;
+    if (this.size === 0) return undefined;
     const levels = this.levels;
     let level = levels[this.top]!;
     while (level.items.size === 0) level = levels[++this.top]!;
@@ -124,7 +127,7 @@ export class PriorityQueue<T, Tag = unknown> {
    * plain `shift()`. Ties go to the higher level. O(levels in use).
    */
   shiftBest(score: (head: T) => number): T | undefined {
-    if (this.length === 0) return undefined;
+    if (this.size === 0) return undefined;
     const levels = this.levels;
     let best: Level<T> | undefined;
     let bestScore = -1;
@@ -147,13 +150,13 @@ export class PriorityQueue<T, Tag = unknown> {
       level.head = level.runs.shift();
       if (level.head === undefined) level.tail = undefined;
     }
-    this.length--;
+    this.size--;
     return level.items.shift();
   }
 
   /** Keeps only the items for which `keep` is true, in order, with their tags. */
   filter(keep: (item: T) => boolean): void {
-    this.length = 0;
+    this.size = 0;
     for (const level of this.levels) {
       if (level.items.size === 0) continue;
       const items = level.items.toArray();
@@ -177,7 +180,7 @@ export class PriorityQueue<T, Tag = unknown> {
         if (tail !== undefined && tail.tag === run.tag) tail.count += kept;
         else this.newRun(level, run.tag, kept);
       }
-      this.length += level.items.size;
+      this.size += level.items.size;
     }
   }
 
@@ -202,8 +205,8 @@ export class PriorityQueue<T, Tag = unknown> {
     while (i < this.levels.length && this.levels[i]!.priority > priority) i++;
     this.levels.splice(i, 0, level);
     this.byPriority.set(priority, level);
-    if (i <= this.top && this.length > 0) this.top++;
-    if (this.length === 0) this.top = 0;
+    if (i <= this.top && this.size > 0) this.top++;
+    if (this.size === 0) this.top = 0;
     return level;
   }
 

@@ -4,6 +4,7 @@ import {
   captureContext,
   describeValue,
   type Event,
+  NO_HOOKS_PROBE,
   NO_STORE,
   rejectExtraArguments,
   SignalGroups,
@@ -300,11 +301,17 @@ export class PromisePool implements Valve {
         started++;
       } else {
         if (line.size >= this.maxQueued) this.addRefused(i, n);
-        cycle.accepted();
+        // Behind another waiter the cycle has begun: accepted() written out (DrainCycle#waitedFor).
+        if (line.size === 0) cycle.accepted();
+        else cycle.open++;
         // A caller without an AsyncLocalStorage store queues the bare task (no allocation: at
         // 10^5 waiting tasks a record each cost more than the rest of add()); any other caller's
-        // context rides in a record.
-        const context = captureContext();
+        // context rides in a record. With no storage enabled in the process, the capture is
+        // core's probe read written out (NO_HOOKS_PROBE: a call less, which a cold burst's
+        // interpreted add()s feel).
+        const probe = Promise.resolve() as unknown as Record<symbol, unknown>;
+        const context =
+          NO_HOOKS_PROBE !== undefined && probe[NO_HOOKS_PROBE] === undefined ? NO_STORE : captureContext();
         line.pushZero(
           context === NO_STORE ? task : new QueuedRun(context, task, 0, undefined, undefined),
           cycle.cohort,
@@ -555,6 +562,7 @@ export class PromisePool implements Valve {
     if (this.rateWatch.on) this.rateWatch.check();
   }
 
+  /** A task left the line. (settleOk asks these conditions before calling: keep them in step.) */
   private afterDequeue(): void {
     if (this.rooms.waiting) this.rooms.admit();
     if (this.waits.sized) this.waits.sizeChanged(this.line.size);
@@ -573,15 +581,21 @@ export class PromisePool implements Valve {
       this.ledger.ran(cohort, true, undefined);
     } else {
       this.ledger.completed++;
-      this.cycle.settledOk(cohort);
+      // The cycle's settled(cohort, true) written out (see DrainCycle#waitedFor).
+      const cycle = this.cycle;
+      cycle.completed++;
+      if (!cohort.closed) cycle.open--;
+      else if (--cycle.waitingFor === 0) cycle.waitedFor();
     }
     // The slot passes straight to the next waiter when one can start (Admission#passOn).
     const next = this.admission.passOn();
     if (next !== undefined) {
       // A bare task is started here (startPoolItem's first case): a call less per queued task.
-      if (typeof next === 'function') startPlain(this, next, this.line.lastCohort!, true);
+      if (typeof next === 'function') startPlain(this, next, this.line.lastTag!, true);
       else startPoolItem.call(this, next, COUNTED);
-      this.afterDequeue();
+      // afterDequeue's conditions, asked here first: it has nothing to do for a task taken from
+      // a long line with nobody watching, and the call is one more per task in a cold burst.
+      if (this.line.size === 0 || this.rooms.waiting || this.waits.sized || this.rateWatch.on) this.afterDequeue();
       return;
     }
     if (this.activeCount === 0 && this.line.size === 0) this.afterSettle();

@@ -29,6 +29,17 @@ const ASYNC_ID = Object.getOwnPropertySymbols(new AsyncResource('ValveProbe')).f
   (s) => s.description === 'async_id_symbol',
 );
 
+/**
+ * The key that makes the probe's first question a property read a hot caller can write out
+ * itself: `Promise.resolve()[NO_HOOKS_PROBE] === undefined` means no AsyncLocalStorage is enabled
+ * in the process, so {@link captureContext} would return {@link NO_STORE} and
+ * {@link storeVisible} false. `undefined` where that does not hold (Node 24's AsyncContextFrame,
+ * where storages need no hook): call them then. A pool's queued `add()` and its queued start write
+ * it out: in a fresh process those calls run interpreted for the first tens of thousands of tasks
+ * of a burst (issue 14's cold burst; measured in the pool's README).
+ */
+export const NO_HOOKS_PROBE: symbol | undefined = STORES_ON_RESOURCES ? ASYNC_ID : undefined;
+
 /*
  * The probe, written out where it is used (a call less per queued unit, which a fresh process
  * pays until V8 optimizes the path: issue 14's cold burst): a fresh promise,

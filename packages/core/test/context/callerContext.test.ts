@@ -2,27 +2,18 @@
 // store). Each process-wide case (no AsyncLocalStorage enabled yet) runs in a fresh child process,
 // since this test process may already have one enabled.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { execFileSync } from 'node:child_process';
+import { inFreshProcess as inFresh } from '@valve/testkit';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { captureContext, NO_STORE } from '../../src/index.js';
+import { captureContext, NO_HOOKS_PROBE, NO_STORE } from '../../src/index.js';
 
 const store = new AsyncLocalStorage<{ id: number }>();
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 const inFreshProcess = (body: string): unknown =>
-  JSON.parse(
-    execFileSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { AsyncLocalStorage } from 'node:async_hooks';
-         import { captureContext, NO_STORE, storeVisible } from ${JSON.stringify(DIST)};
-         const out = await (async () => { ${body} })();
-         process.stdout.write(JSON.stringify(out));`,
-      ],
-      { encoding: 'utf8' },
-    ),
+  inFresh(
+    `import { AsyncLocalStorage } from 'node:async_hooks';
+     import { captureContext, NO_HOOKS_PROBE, NO_STORE, storeVisible } from ${JSON.stringify(DIST)};`,
+    body,
   );
 
 describe('captureContext', () => {
@@ -122,6 +113,20 @@ describe('captureContext', () => {
         return await als.run({ id: 1 }, () =>
           c.runInAsyncScope(async () => { const a = als.getStore(); await null; return [c === NO_STORE, a ?? 'none', als.getStore() ?? 'none']; }, undefined, 0));`),
     ).toEqual([true, 'none', 'none']);
+  });
+
+  it('NO_HOOKS_PROBE: a fresh promise has nothing under it until an AsyncLocalStorage is enabled, then it has', () => {
+    // (On Node 20/22, where stores live on resources; Node 24's frames make it undefined.)
+    expect(typeof NO_HOOKS_PROBE).toBe('symbol');
+    expect(
+      inFreshProcess(`
+        const read = () => Promise.resolve()[NO_HOOKS_PROBE] !== undefined;
+        const before = [read(), captureContext() === NO_STORE, storeVisible()];
+        const als = new AsyncLocalStorage();
+        const made = read();
+        const inside = als.run({ id: 1 }, () => [read(), captureContext() === NO_STORE]);
+        return [before, made, inside, read()];`),
+    ).toEqual([[false, true, false], false, [true, false], true]);
   });
 
   it('storeVisible(): false with no AsyncLocalStorage at all, true inside a store (also after an await), false outside it again', () => {

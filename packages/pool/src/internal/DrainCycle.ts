@@ -81,14 +81,18 @@ export class DrainCycle {
     }
     if (this.trackProgress) this.lastProgressAt = this.clock.now();
     if (!cohort.closed) this.open--;
-    else if (--this.waitingFor === 0 && this.waiter !== undefined) this.finish();
+    else if (--this.waitingFor === 0) this.waitedFor();
   }
 
-  /** `settled(cohort, true)` without progress tracking (the plain hot path checked it is off). */
-  settledOk(cohort: Cohort): void {
-    this.completed++;
-    if (!cohort.closed) this.open--;
-    else if (--this.waitingFor === 0 && this.waiter !== undefined) this.finish();
+  /**
+   * `waitingFor` reached 0: ends the drain that waits, if any. The pool's plain hot path
+   * (`PromisePool#settleOk`) writes out `settled(cohort, true)` without progress tracking and
+   * calls this; its queued `add()` writes out `accepted()` for a task queued behind another (the
+   * cycle has begun then: `start` is undefined only while nothing waits and nothing runs). A
+   * call less per task each, in a fresh process's interpreted hot path (issue 14's cold burst).
+   */
+  waitedFor(): void {
+    if (this.waiter !== undefined) this.finish();
   }
 
   /** A task started while none ran and a drain waits: stuck detection starts now. */

@@ -1,4 +1,4 @@
-import { NO_STORE, storeVisible } from '@valve/core';
+import { NO_HOOKS_PROBE, NO_STORE, storeVisible } from '@valve/core';
 import type { Task } from '../options.js';
 import type { Cohort, CohortOwner } from './Cohort.js';
 import { PLAIN_CONTEXT, type QueuedRun } from './Job.js';
@@ -28,9 +28,16 @@ export function startPlain(pool: PlainHost, task: Task, cohort: Cohort, queued: 
   let result: unknown;
   try {
     // A queued task of a caller without a store runs as called unless the context it is started
-    // from shows a store (NO_STORE's rule, written out: a direct call V8 can inline).
+    // from shows a store (NO_STORE's rule, written out: a direct call V8 can inline). With no
+    // storage enabled in the process none can show (core's NO_HOOKS_PROBE, read here: a call
+    // less per queued task).
     result =
-      !queued || !storeVisible() ? task(PLAIN_CONTEXT) : NO_STORE.runInAsyncScope(task, undefined, PLAIN_CONTEXT);
+      !queued ||
+      (NO_HOOKS_PROBE !== undefined &&
+        (Promise.resolve() as unknown as Record<symbol, unknown>)[NO_HOOKS_PROBE] === undefined) ||
+      !storeVisible()
+        ? task(PLAIN_CONTEXT)
+        : NO_STORE.runInAsyncScope(task, undefined, PLAIN_CONTEXT);
   } catch (error) {
     pool.settlePlain(cohort, false, error, false);
     return;

@@ -14,25 +14,33 @@ export type QueueItem = Task | QueuedRun | Job;
 const COMPACT_AFTER = 64;
 
 /**
- * The pool's waiting line for core's `Admission`: higher priority first, FIFO within a priority
- * (the {@link PriorityQueue}), each item tagged with the drain cohort it was accepted in.
+ * The pool's waiting line for core's `Admission`: a {@link PriorityQueue} (higher priority first,
+ * FIFO within a priority) whose tags are the drain cohorts the items were accepted in.
  *
  * A job that leaves from the middle (its caller aborted) stays in the queue, counted `dead`, and
  * is skipped when it reaches the head; once dead jobs are at least 64 and outnumber the live
- * ones the queue is compacted, so abort storms cannot grow it without bound.
+ * ones the queue is compacted, so abort storms cannot grow it without bound. `size` (the queue's
+ * field) counts the live items only: `removed` lowers it, and `take` raises it back for each
+ * dead item it skips (see `PriorityQueue#size`).
+ *
+ * A subclass rather than a wrapper: `push`/`pushZero` are the queue's own, so a pool's queued
+ * `add()` reaches the ring in two calls instead of three (issue 14's cold burst: fewer calls in
+ * the interpreted phase, and fewer functions for V8 to compile before `add` is optimized).
  */
-export class PoolLine implements WaitLine<QueueItem> {
-  private readonly queue = new PriorityQueue<QueueItem, Cohort>();
+export class PoolLine extends PriorityQueue<QueueItem, Cohort> implements WaitLine<QueueItem> {
   /** With priority aging, `take` needs the time (Admission reads it once per start only then). */
   readonly timed: boolean;
   private readonly agingScore: ((head: QueueItem) => number) | undefined;
   private now = 0;
+  /** Aborted jobs still in the queue. */
+  private dead = 0;
 
   /**
    * `agingMs`: priority aging (every item is then a `Job` with its `enqueuedAt`): a job that has
    * waited `agingMs` starts before every job that has not, the oldest aged job first.
    */
   constructor(agingMs?: number) {
+    super();
     this.timed = agingMs !== undefined;
     this.agingScore =
       agingMs === undefined
@@ -42,50 +50,24 @@ export class PoolLine implements WaitLine<QueueItem> {
             return waited >= agingMs ? waited : -1;
           };
   }
-  /**
-   * Live items waiting. A field, not a getter over a private count: the pool and Admission read
-   * it several times per task, and before V8 optimizes a fresh process's queued path (a cold
-   * burst) every getter is a call.
-   */
-  size = 0;
-  /** Aborted jobs still in the queue. */
-  private dead = 0;
-
-  /** The cohort of the item `take` returned last (a field: read once per started task). */
-  lastCohort: Cohort | undefined = undefined;
 
   /** Entries held, aborted ones not yet compacted away included (tests). */
   get held(): number {
-    return this.queue.size;
+    return this.size + this.dead;
   }
 
-  /** Number of priority levels allocated (tests). */
-  get levelCount(): number {
-    return this.queue.levelCount;
-  }
-
-  pushZero(item: QueueItem, cohort: Cohort): void {
-    this.queue.pushZero(item, cohort);
-    this.size++;
-  }
-
-  push(item: QueueItem, priority: number, cohort: Cohort): void {
-    this.queue.push(item, priority, cohort);
-    this.size++;
-  }
-
+  /** The item `take` returns next is the head; its cohort is then `lastTag`. */
   take(now = 0): QueueItem | undefined {
     if (this.agingScore !== undefined) return this.takeAged(now, this.agingScore);
-    const q = this.queue;
     while (this.size !== 0) {
-      const item = q.shift()!;
+      const item = this.shift()!;
       // typeof first: a bare task (the common case) skips the instanceof.
       if (typeof item !== 'function' && item instanceof Job && item.state !== QUEUED) {
+        // Counted out of `size` when it was removed: undo the shift's count.
+        this.size++;
         this.dead--;
         continue;
       }
-      this.size--;
-      this.lastCohort = q.lastTag;
       return item;
     }
     return undefined;
@@ -93,40 +75,37 @@ export class PoolLine implements WaitLine<QueueItem> {
 
   /** `take` with priority aging (every item is a `Job`). */
   private takeAged(now: number, score: (head: QueueItem) => number): QueueItem | undefined {
-    const q = this.queue;
     this.now = now;
     while (this.size !== 0) {
-      const item = q.shiftBest(score)!;
+      const item = this.shiftBest(score)!;
       if (item instanceof Job && item.state !== QUEUED) {
+        this.size++;
         this.dead--;
         continue;
       }
-      this.size--;
-      this.lastCohort = q.lastTag;
       return item;
     }
     return undefined;
   }
 
   putBack(item: QueueItem): void {
-    this.queue.unshift(item, typeof item === 'function' ? 0 : item.priority);
-    this.size++;
+    this.unshift(item, typeof item === 'function' ? 0 : item.priority);
   }
 
   /** A queued job left from the middle (its state is no longer QUEUED): skipped later. */
   removed(): void {
     this.size--;
     if (++this.dead >= COMPACT_AFTER && this.dead > this.size) {
-      this.queue.filter((item) => !(item instanceof Job) || item.state === QUEUED);
+      this.filter((item) => !(item instanceof Job) || item.state === QUEUED);
       this.dead = 0;
     }
   }
 
   /** Removes every live item, in order, with its cohort (for `clear()`-style shutdowns). */
   drain(each: (item: QueueItem, cohort: Cohort) => void): void {
-    for (let item = this.take(); item !== undefined; item = this.take()) each(item, this.lastCohort!);
+    for (let item = this.take(); item !== undefined; item = this.take()) each(item, this.lastTag!);
     if (this.dead > 0) {
-      this.queue.filter(() => false);
+      this.filter(() => false);
       this.dead = 0;
     }
   }

@@ -17,8 +17,8 @@ interface AdmissionSide extends PlainHost {
 }
 export function startPoolItem(this: unknown, item: QueueItem, permit: Permit): void {
   const pool = this as AdmissionSide;
-  if (typeof item === 'function') startPlain(pool, item, pool.line.lastCohort!, true);
-  else if (item instanceof QueuedRun) startQueuedRun(pool, item, pool.line.lastCohort!);
+  if (typeof item === 'function') startPlain(pool, item, pool.line.lastTag!, true);
+  else if (item instanceof QueuedRun) startQueuedRun(pool, item, pool.line.lastTag!);
   else pool.jobs.start(item, permit);
 }
 export function failPoolItem(this: unknown, item: QueueItem, error: unknown): void {
