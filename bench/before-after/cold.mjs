@@ -6,7 +6,8 @@
 //
 // Builds as in builds.mjs (VALVE_BASES="name=dir;..." and this checkout as `after`). Unlike
 // `run.mjs --cold`, every concurrency gets its own fresh process, so no case warms the next.
-// Prints floor / ours per build and concurrency: the median and the quartiles, and ns per task.
+// Prints floor / ours per build and concurrency: the median and the quartiles, ns per task, and
+// the ratio to the first build's floor / ours in the same round (median and quartiles).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { HERE } from './builds.mjs';
@@ -57,10 +58,15 @@ const load = (await import('node:os'))
   .map((x) => x.toFixed(2))
   .join(' ');
 console.log(`cold bursts of ${N} add()s, ${rounds} fresh processes per build and concurrency; load ${load}`);
+const first = builds[0][0];
 for (const c of CONCURRENCIES) {
+  const firstRatios = results.get(`${first} c=${c}`).map((x) => x.floor / x.ours);
   for (const [name] of builds) {
     const xs = results.get(`${name} c=${c}`);
     const ratios = xs.map((x) => x.floor / x.ours);
+    // The same round's processes ran back to back: this build's ratio over the first build's,
+    // round by round, cancels most of the machine's drift between rounds.
+    const paired = ratios.map((r, i) => r / firstRatios[i]);
     console.log(
       `c=${String(c).padEnd(5)} ${name.padEnd(10)} floor/ours ${q(ratios, 0.5).toFixed(2)} (${q(ratios, 0.25).toFixed(2)}-${q(ratios, 0.75).toFixed(2)})  ours ${q(
         xs.map((x) => x.ours),
@@ -68,7 +74,9 @@ for (const c of CONCURRENCIES) {
       ).toFixed(0)} ns  floor ${q(
         xs.map((x) => x.floor),
         0.5,
-      ).toFixed(0)} ns`,
+      ).toFixed(
+        0,
+      )} ns  vs ${first} ${q(paired, 0.5).toFixed(2)} (${q(paired, 0.25).toFixed(2)}-${q(paired, 0.75).toFixed(2)})`,
     );
   }
 }
