@@ -17,8 +17,8 @@ import { holdShapes } from './internal/holdShapes.js';
 import { PauseControl } from './internal/PauseControl.js';
 import { PoolWaits } from './internal/PoolWaits.js';
 import { failPoolItem, poolPumped, startPoolItem } from './internal/admissionSide.js';
-import { Job, PLAIN_CONTEXT, QueuedRun } from './internal/Job.js';
-import { isThenable, startPlain } from './internal/PlainPath.js';
+import { Job, QueuedRun } from './internal/Job.js';
+import { runPlain, startPlain } from './internal/PlainPath.js';
 import { JobPath } from './internal/JobPath.js';
 import { PoolLine, type QueueItem } from './internal/PoolLine.js';
 import { PoolLedger } from './internal/PoolLedger.js';
@@ -62,7 +62,7 @@ const COUNTED = Admission.COUNTED;
  *
  * Invariants: `size` counts live waiting tasks; `active` counts tasks holding a slot; the cycle's
  * `open + waitingFor` counts accepted, unsettled tasks. Each accepted task settles exactly once:
- * `finishJob` ignores a job already `DONE`.
+ * `JobPath#finish` ignores a job already `DONE`.
  */
 // Not `implements CohortOwner` (it is structurally one): the clause would pull the internal Cohort
 // types into the published .d.ts, which stripInternal cannot remove.
@@ -187,6 +187,8 @@ export class PromisePool implements Valve {
         if (this.activeCount++ === 0 && this.cycle.trackProgress) this.cycle.busy();
       },
       stopped: () => void this.activeCount--,
+      accepted: () => this.cycle.accepted(),
+      queued: () => this.queuedOne(),
       afterSettle: () => this.afterSettle(),
       afterDequeue: () => this.afterDequeue(),
     });
@@ -287,7 +289,7 @@ export class PromisePool implements Valve {
     if (this.closed) {
       throw this.ledger.closedError(this.name, n);
     }
-    if (!this.plain) return this.addJobs(tasks);
+    if (!this.plain) return this.jobs.addAll(tasks, this.cycle.cohort);
     const cycle = this.cycle;
     const line = this.line;
     let started = 0;
@@ -325,23 +327,6 @@ export class PromisePool implements Valve {
   }
 
   /**
-   * `add()` for a pool that is not plain: every task gets a job. Apart from `add()` to keep the
-   * plain one short (V8 still does not inline it into a caller's loop: its inlined callees are too
-   * large; measured with --trace-turbo-inlining for issue 14's cold burst).
-   */
-  private addJobs(tasks: Task[]): number {
-    const n = tasks.length;
-    const cycle = this.cycle;
-    let started = 0;
-    for (let i = 0; i < n; i++) {
-      const s = this.submit(new Job(tasks[i]!, 0, cycle.cohort, undefined, this.config.taskTimeoutMs));
-      if (s < 0) this.addRefused(i, n);
-      started += s;
-    }
-    return started;
-  }
-
-  /**
    * Runs one task and returns a promise for its own result: a thrown error or rejection
    * rejects with exactly that value; a non-promise return value resolves with it.
    */
@@ -367,21 +352,8 @@ export class PromisePool implements Valve {
     const cohort = cycle.cohort;
     const full = !this.plain || signal !== undefined || timeoutMs !== undefined;
     if (!full && this.admission.tryEnter() !== undefined) {
-      // Started at once with nothing per task to clean up: chain the caller's promise straight
-      // onto the task's, through the cohort's shared handlers (no closure, no record).
       cycle.accepted();
-      if (this.activeCount++ === 0 && cycle.trackProgress) cycle.busy();
-      let result: T | PromiseLike<T>;
-      try {
-        result = task(PLAIN_CONTEXT);
-      } catch (error) {
-        this.settlePlain(cohort, false, error, true);
-        return Promise.reject(error);
-      }
-      if (result instanceof Promise) return result.then(cohort.okPass, cohort.errPass);
-      if (isThenable(result)) return Promise.resolve(result).then(cohort.okPass, cohort.errPass);
-      this.settlePlain(cohort, true, undefined, true);
-      return Promise.resolve(result);
+      return runPlain(this, task, cohort);
     }
     if (!full) {
       if (this.line.size >= this.maxQueued) return this.runRefused();
@@ -398,7 +370,7 @@ export class PromisePool implements Valve {
       job.resolve = resolve as (value: unknown) => void;
       job.reject = reject;
     });
-    return this.submit(job) < 0 ? this.runRefused() : promise;
+    return this.jobs.submit(job) < 0 ? this.runRefused() : promise;
   }
 
   /**
@@ -515,9 +487,8 @@ export class PromisePool implements Valve {
 
   // ---------------------------------------------------------------- internals
 
-  /** `add()` found the queue full at task `i` of `n`: tasks before it were accepted. */
   private addRefused(i: number, n: number): never {
-    throw this.ledger.queueFullError(this.name, this.maxQueued, n - i, `add(): accepted ${i} of ${n} task(s)`);
+    throw this.ledger.addRefused(this.name, this.maxQueued, i, n);
   }
 
   private runRefused<T>(): Promise<T> {
@@ -529,27 +500,6 @@ export class PromisePool implements Valve {
     if (paused) this.admission.pause();
     if (!timed) this.cycle.syncKeepAlive();
     if (!paused) this.admission.resume();
-  }
-
-  /**
-   * Starts `job` now if nothing waits and a slot and a token are free; otherwise queues it, or
-   * refuses it when `maxQueued` tasks wait. Returns 1 (started), 0 (queued) or -1 (refused).
-   */
-  private submit(job: Job): number {
-    const permit = this.admission.tryEnter();
-    if (permit === undefined && this.line.size >= this.maxQueued) return -1;
-    this.cycle.accepted();
-    const signal = job.userSignal;
-    if (signal !== undefined) this.signals.add(signal, job);
-    if (this.ledger.m !== undefined || this.line.timed) job.enqueuedAt = this.config.clock.now();
-    if (permit !== undefined) {
-      this.jobs.start(job, permit);
-      return 1;
-    }
-    job.context = captureContext();
-    this.line.push(job, job.priority, job.cohort);
-    this.queuedOne();
-    return 0;
   }
 
   /** One task was just pushed onto the line. */

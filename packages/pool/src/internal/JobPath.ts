@@ -1,6 +1,8 @@
 import type { Admission, Permit, SignalGroups } from '@valve/core';
-import { TimeoutError } from '@valve/core';
-import { ACQUIRING, DONE, type Job, JobContext, QUEUED, RUNNING, runWithRetry } from './Job.js';
+import { captureContext, TimeoutError } from '@valve/core';
+import type { Task } from '../options.js';
+import type { Cohort } from './Cohort.js';
+import { ACQUIRING, DONE, Job, JobContext, QUEUED, RUNNING, runWithRetry } from './Job.js';
 import type { PoolLedger } from './PoolLedger.js';
 import type { PoolLine, QueueItem } from './PoolLine.js';
 import type { PoolConfig } from './poolOptions.js';
@@ -18,6 +20,10 @@ export interface JobHost {
   started(): void;
   /** A task gave its slot back. */
   stopped(): void;
+  /** A task was accepted (the drain cycle counts it). */
+  accepted(): void;
+  /** A job was just pushed onto the line. */
+  queued(): void;
   afterSettle(): void;
   afterDequeue(): void;
 }
@@ -35,10 +41,46 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * pool needs per-task handling (a signal, a timeout, retries, metrics, a concurrency source,
  * running-task tracking, aging). It starts a job, times it out, lets its caller abort it, and
  * settles it exactly once (`finish` ignores a job already `DONE`, except to end its abandonment).
- * The plain fast path lives in PromisePool; test/paths.property.test.ts checks both agree.
+ * The plain fast path lives in PromisePool and PlainPath.ts; test/paths.property.test.ts checks
+ * both agree.
  */
 export class JobPath {
   constructor(private readonly h: JobHost) {}
+
+  /** `add()` for a pool that is not plain: a job per task, in `cohort`. Returns how many started. */
+  addAll(tasks: readonly Task[], cohort: Cohort): number {
+    const n = tasks.length;
+    const { name, maxQueued, taskTimeoutMs } = this.h.config;
+    let started = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.submit(new Job(tasks[i]!, 0, cohort, undefined, taskTimeoutMs));
+      if (s < 0) throw this.h.ledger.addRefused(name, maxQueued, i, n);
+      started += s;
+    }
+    return started;
+  }
+
+  /**
+   * Starts `job` now if nothing waits and a slot and a token are free; otherwise queues it, or
+   * refuses it when `maxQueued` tasks wait. Returns 1 (started), 0 (queued) or -1 (refused).
+   */
+  submit(job: Job): number {
+    const h = this.h;
+    const permit = h.admission.tryEnter();
+    if (permit === undefined && h.line.size >= h.config.maxQueued) return -1;
+    h.accepted();
+    const signal = job.userSignal;
+    if (signal !== undefined) h.signals.add(signal, job);
+    if (h.ledger.m !== undefined || h.line.timed) job.enqueuedAt = h.config.clock.now();
+    if (permit !== undefined) {
+      this.start(job, permit);
+      return 1;
+    }
+    job.context = captureContext();
+    h.line.push(job, job.priority, job.cohort);
+    h.queued();
+    return 0;
+  }
 
   /** Starts a job that holds its slot (`permit`) and its token. */
   start(job: Job, permit: Permit): void {

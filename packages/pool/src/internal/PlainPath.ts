@@ -48,6 +48,26 @@ export function startPlain(pool: PlainHost, task: Task, cohort: Cohort, queued: 
 }
 
 /**
+ * A plain `run()` started at once (its slot taken), with nothing per task to clean up: the
+ * caller's promise is chained straight onto the task's, through the cohort's shared handlers (no
+ * closure, no record).
+ */
+export function runPlain<T>(pool: PlainHost, task: Task<T>, cohort: Cohort): Promise<T> {
+  if (pool.activeCount++ === 0 && pool.cycle.trackProgress) pool.cycle.busy();
+  let result: T | PromiseLike<T>;
+  try {
+    result = task(PLAIN_CONTEXT);
+  } catch (error) {
+    pool.settlePlain(cohort, false, error, true);
+    return Promise.reject(error);
+  }
+  if (result instanceof Promise) return result.then(cohort.okPass, cohort.errPass);
+  if (isThenable(result)) return Promise.resolve(result).then(cohort.okPass, cohort.errPass);
+  pool.settlePlain(cohort, true, undefined, true);
+  return Promise.resolve(result);
+}
+
+/**
  * A queued plain task, in its caller's async context: an `add()`ed one settles through the
  * cohort's shared handlers; for a `run()` the caller's promise follows the task's.
  */

@@ -88,6 +88,11 @@ export class PoolLedger {
     );
   }
 
+  /** `add()` found the queue full at task `i` of `n` (the tasks before it were accepted). */
+  addRefused(name: string, maxQueued: number, i: number, n: number): QueueFullError {
+    return this.queueFullError(name, maxQueued, n - i, `add(): accepted ${i} of ${n} task(s)`);
+  }
+
   retry(): void {
     this.retried++;
     this.m?.retried.inc();
