@@ -303,8 +303,8 @@ export class PromisePool implements Valve {
         started++;
       } else {
         if (line.size >= this.maxQueued) this.addRefused(i, n);
-        // Behind another waiter the cycle has begun: accepted() written out (DrainCycle#waitedFor).
-        if (line.size === 0) cycle.accepted();
+        // accepted() written out for a cycle that has begun (DrainCycle#waitedFor).
+        if (cycle.start === undefined) cycle.accepted();
         else cycle.open++;
         // A caller without an AsyncLocalStorage store queues the bare task (no allocation: at
         // 10^5 waiting tasks a record each cost more than the rest of add()); any other caller's
@@ -512,7 +512,7 @@ export class PromisePool implements Valve {
     if (this.rateWatch.on) this.rateWatch.check();
   }
 
-  /** A task left the line. (settleOk asks these conditions before calling: keep them in step.) */
+  // A task left the line. (settleOk asks these conditions before calling: keep them in step.)
   private afterDequeue(): void {
     if (this.rooms.waiting) this.rooms.admit();
     if (this.waits.sized) this.waits.sizeChanged(this.line.size);

@@ -87,9 +87,9 @@ export class DrainCycle {
   /**
    * `waitingFor` reached 0: ends the drain that waits, if any. The pool's plain hot path
    * (`PromisePool#settleOk`) writes out `settled(cohort, true)` without progress tracking and
-   * calls this; its queued `add()` writes out `accepted()` for a task queued behind another (the
-   * cycle has begun then: `start` is undefined only while nothing waits and nothing runs). A
-   * call less per task each, in a fresh process's interpreted hot path (issue 14's cold burst).
+   * calls this; its queued `add()` writes out `accepted()` once the cycle has begun (`start` is
+   * set). A call less per task each, in a fresh process's interpreted hot path (issue 14's cold
+   * burst).
    */
   waitedFor(): void {
     if (this.waiter !== undefined) this.finish();
