@@ -311,9 +311,11 @@ export class PromisePool implements Valve {
         // context rides in a record. With no storage enabled in the process, the capture is
         // core's probe read written out (NO_HOOKS_PROBE: a call less, which a cold burst's
         // interpreted add()s feel).
-        const probe = Promise.resolve() as unknown as Record<symbol, unknown>;
+        const probe = Promise.resolve();
         const context =
-          NO_HOOKS_PROBE !== undefined && probe[NO_HOOKS_PROBE] === undefined ? NO_STORE : captureContext();
+          NO_HOOKS_PROBE !== undefined && (probe as unknown as Record<symbol, unknown>)[NO_HOOKS_PROBE] === undefined
+            ? NO_STORE
+            : captureContext(probe);
         line.pushZero(
           context === NO_STORE ? task : new QueuedRun(context, task, 0, undefined, undefined),
           cycle.cohort,

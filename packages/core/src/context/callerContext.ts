@@ -243,13 +243,20 @@ export const NO_STORE: CallerContext = Object.freeze({
  *   and puts the previous ones back. Measured on Node 20 in a pool's queued `add()`: see
  *   `bench/before-after/context-cost.mjs` (an `AsyncResource` per task cost +1.2 µs).
  *
+ * `probe`: a `Promise.resolve()` the caller made just before, in the same synchronous code (one
+ * that read {@link NO_HOOKS_PROBE} on it first passes it on rather than have a second made).
+ *
  * What is carried is AsyncLocalStorage stores (what OpenTelemetry, loggers and Node's own APIs
  * use). Raw `async_hooks` users that track context by async id (cls-hooked) see the shared
  * resource's async id.
  */
-export function captureContext(): CallerContext {
+export function captureContext(probe?: Promise<void>): CallerContext {
   if (!STORES_ON_RESOURCES) return new AsyncResource('ValveQueued') as unknown as CallerContext;
-  const probe = Promise.resolve() as unknown as Record<symbol, unknown>;
+  return captureFrom((probe ?? Promise.resolve()) as unknown as Record<symbol, unknown>);
+}
+
+/** `captureContext` on Node 20/22, from a probe made in the caller's context. */
+function captureFrom(probe: Record<symbol, unknown>): CallerContext {
   if (ASYNC_ID !== undefined && probe[ASYNC_ID] === undefined) return NO_STORE;
   const syms = listStores(probe);
   const n = syms.length;

@@ -115,6 +115,13 @@ describe('captureContext', () => {
     ).toEqual([true, 'none', 'none']);
   });
 
+  it('captureContext(probe) captures from the probe it is given (made in the same synchronous code)', async () => {
+    const context = store.run({ id: 9 }, () => captureContext(Promise.resolve()));
+    expect(context).not.toBe(NO_STORE);
+    const seen = await store.run({ id: 10 }, () => context.runInAsyncScope(() => store.getStore()?.id, undefined, 0));
+    expect(seen).toBe(9);
+  });
+
   it('NO_HOOKS_PROBE: a fresh promise has nothing under it until an AsyncLocalStorage is enabled, then it has', () => {
     // (On Node 20/22, where stores live on resources; Node 24's frames make it undefined.)
     expect(typeof NO_HOOKS_PROBE).toBe('symbol');
