@@ -38,26 +38,28 @@ export type Event<T> = (listener: Listener<T>) => Disposable;
 export class Emitter<T> {
   private listeners: readonly Listener<T>[] = [];
 
+  /**
+   * Whether anybody listens: check it before computing an expensive event value. A field kept in
+   * step with the listeners (not a getter): hot paths read it once per unit of work, and in a
+   * fresh process's interpreted code a getter is a call (issue 14's cold burst).
+   */
+  readonly hasListeners: boolean = false;
+
   /** Subscribe; pass this bound method out as the public `onX`. */
   readonly event: Event<T> = (listener) => {
     if (typeof listener !== 'function') {
       throw new TypeError(`listener must be a function, got ${typeof listener}`);
     }
-    this.listeners = [...this.listeners, listener];
+    this.setListeners([...this.listeners, listener]);
     return disposable(() => {
       const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners = [...this.listeners.slice(0, i), ...this.listeners.slice(i + 1)];
+      if (i >= 0) this.setListeners([...this.listeners.slice(0, i), ...this.listeners.slice(i + 1)]);
     });
   };
 
   constructor() {
     // biome-ignore lint/complexity/noArguments: counts the arguments to refuse an extra one; a rest parameter would allocate
     rejectExtraArguments(arguments.length, 0, 'new Emitter()');
-  }
-
-  /** Whether anybody listens: check it before computing an expensive event value. */
-  get hasListeners(): boolean {
-    return this.listeners.length > 0;
   }
 
   get size(): number {
@@ -76,6 +78,11 @@ export class Emitter<T> {
   }
 
   clear(): void {
-    this.listeners = [];
+    this.setListeners([]);
+  }
+
+  private setListeners(list: readonly Listener<T>[]): void {
+    this.listeners = list;
+    (this as { hasListeners: boolean }).hasListeners = list.length > 0;
   }
 }

@@ -65,6 +65,18 @@ describe('Emitter', () => {
     await flush();
   });
 
+  it('hasListeners follows the listeners: none, one, two, each disposed (a listener disposing itself mid-emit too)', () => {
+    const e = new Emitter<number>();
+    expect(e.hasListeners).toBe(false);
+    const a = e.event(() => {});
+    const b = e.event(() => b.dispose());
+    expect(e.hasListeners).toBe(true);
+    e.emit(1);
+    expect([e.hasListeners, e.size]).toEqual([true, 1]);
+    a.dispose();
+    expect(e.hasListeners).toBe(false);
+  });
+
   it('rejects a non-function listener; clear() removes everyone', () => {
     const e = new Emitter<void>();
     expect(() => e.event(42 as never)).toThrow(new TypeError('listener must be a function, got number'));
