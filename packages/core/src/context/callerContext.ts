@@ -199,7 +199,8 @@ const EMPTY: CallerContext = new StoreSnapshot(NONE, NO_VALUES);
  * anywhere), then the probe's stores (one listing, about 190 ns; it also updates the enabled set).
  * A valve that starts the work of a {@link NO_STORE} caller may call it directly when this is
  * false, which is what `NO_STORE.runInAsyncScope` does, without its extra call (the pool's queued
- * hand-over).
+ * hand-over). Node 20/22 only: on Node 24 (AsyncContextFrame) it sees no store (always false),
+ * and `captureContext` never returns `NO_STORE` there (each capture is an `AsyncResource`).
  */
 export function storeVisible(): boolean {
   // Nothing enabled yet: straight to the probe (in a process without AsyncLocalStorage this is

@@ -8,6 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { captureContext, NO_HOOKS_PROBE, NO_STORE } from '../../src/index.js';
 
 const store = new AsyncLocalStorage<{ id: number }>();
+/**
+ * Cases about NO_STORE, storeVisible(), NO_HOOKS_PROBE and snapshot sharing: the store-snapshot
+ * capture of Node 20/22, where stores live on async resources. On Node 24 (AsyncContextFrame) a
+ * capture is an AsyncResource and none of these apply (the valves' context tests run there too).
+ */
+const onNode20And22 = it.runIf(
+  typeof (new AsyncLocalStorage() as unknown as { kResourceStore?: unknown }).kResourceStore === 'symbol',
+);
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 const inFreshProcess = (body: string): unknown =>
   inFresh(
@@ -40,38 +48,44 @@ describe('captureContext', () => {
     ]);
   });
 
-  it('gives a caller whose context shows no store one shared store-free context, one with a store its own context', () => {
-    // In a fresh process: the test runner may hold a store of its own in this one.
-    expect(
-      inFreshProcess(`
+  onNode20And22(
+    'gives a caller whose context shows no store one shared store-free context, one with a store its own context',
+    () => {
+      // In a fresh process: the test runner may hold a store of its own in this one.
+      expect(
+        inFreshProcess(`
         const als = new AsyncLocalStorage();
         als.run({ id: 1 }, () => undefined); // enabled, nothing set out here
         const [x, y] = [captureContext(), captureContext()];
         const inside = als.run({ id: 1 }, () => captureContext());
         return [x === y, inside === x, await als.run({ id: 2 }, () => x.runInAsyncScope(() => als.getStore() ?? 'none', undefined, 0))];`),
-    ).toEqual([true, false, 'none']);
-  });
+      ).toEqual([true, false, 'none']);
+    },
+  );
 
-  it('NO_STORE runs work started from a context with a store without that store, also after an await', async () => {
-    const seen = await store.run({ id: 5 }, () =>
-      NO_STORE.runInAsyncScope(
-        async (arg: string) => {
-          const before = store.getStore();
-          await Promise.resolve();
-          return [arg, before, store.getStore()];
-        },
-        undefined,
-        'a',
-      ),
-    );
-    expect(seen).toEqual(['a', undefined, undefined]);
-    // ...and the caller's own store is untouched afterwards.
-    const after = store.run({ id: 6 }, () => {
-      NO_STORE.runInAsyncScope(() => 0, undefined, 0);
-      return store.getStore()?.id;
-    });
-    expect(after).toBe(6);
-  });
+  onNode20And22(
+    'NO_STORE runs work started from a context with a store without that store, also after an await',
+    async () => {
+      const seen = await store.run({ id: 5 }, () =>
+        NO_STORE.runInAsyncScope(
+          async (arg: string) => {
+            const before = store.getStore();
+            await Promise.resolve();
+            return [arg, before, store.getStore()];
+          },
+          undefined,
+          'a',
+        ),
+      );
+      expect(seen).toEqual(['a', undefined, undefined]);
+      // ...and the caller's own store is untouched afterwards.
+      const after = store.run({ id: 6 }, () => {
+        NO_STORE.runInAsyncScope(() => 0, undefined, 0);
+        return store.getStore()?.id;
+      });
+      expect(after).toBe(6);
+    },
+  );
 
   it('NO_STORE passes thisArg and the argument, and returns what the work returns', () => {
     const self = { k: 2 };
@@ -86,7 +100,7 @@ describe('captureContext', () => {
     ).toBe(42);
   });
 
-  it('in a process with no AsyncLocalStorage enabled: NO_STORE, and the work runs as called', () => {
+  onNode20And22('in a process with no AsyncLocalStorage enabled: NO_STORE, and the work runs as called', () => {
     expect(
       inFreshProcess(`
         const c = captureContext();
@@ -94,7 +108,7 @@ describe('captureContext', () => {
     ).toEqual([true, 2]);
   });
 
-  it('an AsyncLocalStorage first enabled later in the same tick is seen at once', () => {
+  onNode20And22('an AsyncLocalStorage first enabled later in the same tick is seen at once', () => {
     expect(
       inFreshProcess(`
         const als = new AsyncLocalStorage();
@@ -105,15 +119,18 @@ describe('captureContext', () => {
     ).toEqual([true, false, 1]);
   });
 
-  it('work captured before any AsyncLocalStorage existed, started inside a store later, sees no store', () => {
-    expect(
-      inFreshProcess(`
+  onNode20And22(
+    'work captured before any AsyncLocalStorage existed, started inside a store later, sees no store',
+    () => {
+      expect(
+        inFreshProcess(`
         const c = captureContext();
         const als = new AsyncLocalStorage();
         return await als.run({ id: 1 }, () =>
           c.runInAsyncScope(async () => { const a = als.getStore(); await null; return [c === NO_STORE, a ?? 'none', als.getStore() ?? 'none']; }, undefined, 0));`),
-    ).toEqual([true, 'none', 'none']);
-  });
+      ).toEqual([true, 'none', 'none']);
+    },
+  );
 
   it('captureContext(probe) captures from the probe it is given (made in the same synchronous code)', async () => {
     const context = store.run({ id: 9 }, () => captureContext(Promise.resolve()));
@@ -122,31 +139,37 @@ describe('captureContext', () => {
     expect(seen).toBe(9);
   });
 
-  it('NO_HOOKS_PROBE: a fresh promise has nothing under it until an AsyncLocalStorage is enabled, then it has', () => {
-    // (On Node 20/22, where stores live on resources; Node 24's frames make it undefined.)
-    expect(typeof NO_HOOKS_PROBE).toBe('symbol');
-    expect(
-      inFreshProcess(`
+  onNode20And22(
+    'NO_HOOKS_PROBE: a fresh promise has nothing under it until an AsyncLocalStorage is enabled, then it has',
+    () => {
+      // (On Node 20/22, where stores live on resources; Node 24's frames make it undefined.)
+      expect(typeof NO_HOOKS_PROBE).toBe('symbol');
+      expect(
+        inFreshProcess(`
         const read = () => Promise.resolve()[NO_HOOKS_PROBE] !== undefined;
         const before = [read(), captureContext() === NO_STORE, storeVisible()];
         const als = new AsyncLocalStorage();
         const made = read();
         const inside = als.run({ id: 1 }, () => [read(), captureContext() === NO_STORE]);
         return [before, made, inside, read()];`),
-    ).toEqual([[false, true, false], false, [true, false], true]);
-  });
+      ).toEqual([[false, true, false], false, [true, false], true]);
+    },
+  );
 
-  it('storeVisible(): false with no AsyncLocalStorage at all, true inside a store (also after an await), false outside it again', () => {
-    expect(
-      inFreshProcess(`
+  onNode20And22(
+    'storeVisible(): false with no AsyncLocalStorage at all, true inside a store (also after an await), false outside it again',
+    () => {
+      expect(
+        inFreshProcess(`
         const none = storeVisible();
         const als = new AsyncLocalStorage();
         const outsideEnabled = storeVisible();
         const inside = await als.run({ id: 1 }, async () => { const a = storeVisible(); await null; return [a, storeVisible()]; });
         const cleared = als.run(undefined, () => storeVisible());
         return [none, outsideEnabled, inside, cleared, storeVisible()];`),
-    ).toEqual([false, false, [true, true], false, false]);
-  });
+      ).toEqual([false, false, [true, true], false, false]);
+    },
+  );
   it('carries the stores of several AsyncLocalStorages at once, and puts the starting context back', async () => {
     const other = new AsyncLocalStorage<string>();
     const captured = store.run({ id: 7 }, () => other.run('seven', () => captureContext()));
@@ -202,7 +225,7 @@ describe('captureContext', () => {
     expect(seen).toEqual([13, 12, 12]);
   });
 
-  it('work queued from one store shares one snapshot; another store gets its own', () => {
+  onNode20And22('work queued from one store shares one snapshot; another store gets its own', () => {
     const one = { id: 14 };
     const [a, b] = store.run(one, () => [captureContext(), captureContext()]);
     const c = store.run({ id: 15 }, () => captureContext());
