@@ -1,7 +1,7 @@
 // Issue 9, "Memory": 10^5 distinct keys in flight and then settled leave no residue.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { deferred, flush } from '@valve/testkit';
+import { deferred, flush, warmAbortSignals } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { BurstValve } from '../src/index.js';
 
@@ -42,6 +42,7 @@ describe('BurstValve memory', () => {
     // (review of issue 9: 10^5 aborted callers kept 10^5 waiters). A retained waiter holds a
     // Waiter, a promise and its resolvers (over 150 bytes), so n of them would be over 7 MB.
     const plain = valve.fetch(-1);
+    warmAbortSignals(n);
     gc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < n; i++) {

@@ -2,7 +2,7 @@
 // call's waiter list until the call settled, so 10^5 aborting callers of one hung call kept
 // 10^5 waiters (each with its promise's resolvers) alive. They are removed now.
 import { ManualClock } from '@valve/core';
-import { deferred, flush, track } from '@valve/testkit';
+import { deferred, flush, track, warmAbortSignals } from '@valve/testkit';
 import { describe, expect, it } from 'vitest';
 import { BurstValve } from '../../src/index.js';
 import { heapAfterGc } from './heap.js';
@@ -17,6 +17,7 @@ describe('issue 9 review: given-up callers are removed from a call in flight', (
     const gate = deferred<number>();
     const valve = new BurstValve<number, string>(() => gate.promise);
     const plain = track(valve.fetch('k'));
+    warmAbortSignals(N);
     const before = heapAfterGc();
     for (let i = 0; i < N; i++) {
       const ac = new AbortController();
