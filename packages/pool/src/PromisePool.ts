@@ -48,8 +48,8 @@ const COUNTED = Admission.COUNTED;
  * `run()`, waits and events.
  *
  * Built on core's `Admission` (the slot, the token, the pump, the refill timer and the async
- * acquire loop) with a {@link PoolLine} as its waiting line; the drain cycles live in
- * {@link DrainCycle}. The pool owns what a task is and how it settles.
+ * acquire loop) with a `PoolLine` as its waiting line; the drain cycles live in
+ * `DrainCycle`. The pool owns what a task is and how it settles.
  *
  * Two paths, checked against each other by a property test (test/paths.property.test.ts):
  * - the reference path: every task gets a `Job` record (used whenever a task or the pool needs

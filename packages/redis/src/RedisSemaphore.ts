@@ -355,7 +355,7 @@ export class RedisSemaphore implements ConcurrencySource {
   }
 
   /**
-   * Sent past the probe gate ({@link RedisLink.runUngated}): the gate exists so that callers
+   * Sent past the probe gate (`RedisLink#runUngated`): the gate exists so that callers
    * fail fast during an outage, but a renewal refused for `probeIntervalMs` after someone
    * else's slow reply would let a lease expire while its holder works, and the cap would admit
    * another holder. A renewal that fails once the lease may have expired reports it lost.
