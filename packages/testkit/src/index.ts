@@ -85,7 +85,8 @@ export function newUntyped<V>(Class: new (...args: never[]) => V, ...args: unkno
   return new (Class as unknown as new (...a: unknown[]) => V)(...args);
 }
 
-export { inFreshProcess, warmAbortSignals } from './freshProcess.js';
+export { inFreshProcess } from './freshProcess.js';
+export { warmAbortSignals } from './warmAbortSignals.js';
 export { FlakyRate, LyingConcurrency } from './sources.js';
 export { gateOps, runGateModel, type GateOp, type GateResult, type GateValve } from './gateModel.js';
 export {
