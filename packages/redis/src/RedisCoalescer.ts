@@ -198,6 +198,25 @@ export class RedisCoalescer<T = unknown, K = string> {
         return this.byPolicy(key, k, fetcher, signal, error);
       }
       if (claim[0] === 'wait') return this.awaitLeader(key, fetcher, signal, outcome.promise);
+      // The leader announced while we claimed again: its value reached us, and the lock it freed
+      // is ours now. Use the value, and announce it again to give the lock back (whoever claimed
+      // after us gets the same value) rather than fetch a second time.
+      const early = outcome.woken();
+      if (claim[0] === 'lead' && early?.kind === 'value') {
+        let value: T | undefined;
+        let decoded = false;
+        try {
+          value = this.codec.decode(early.payload);
+          decoded = true;
+        } catch {
+          // A payload we cannot read: lead as claimed.
+        }
+        if (decoded) {
+          this.announce(k, token, early.payload);
+          this.counts.followed++;
+          return value as T;
+        }
+      }
       outcome.cancel();
     }
     if (claim[0] === 'hit') {
@@ -330,13 +349,17 @@ export class RedisCoalescer<T = unknown, K = string> {
   }
 
   /** Registers a follower for `k` with its own timeout; `cancel()` unregisters it. */
-  private follow(k: string, signal: AbortSignal | undefined): { promise: Promise<Outcome>; cancel(): void } {
+  private follow(
+    k: string,
+    signal: AbortSignal | undefined,
+  ): { promise: Promise<Outcome>; cancel(): void; woken(): Outcome | undefined } {
     let set = this.followers.get(k);
     if (set === undefined) this.followers.set(k, (set = new Set()));
     const followers = set;
     let timer: Timer | undefined;
     let onAbort: (() => void) | undefined;
     let follower!: Follower;
+    let woken: Outcome | undefined;
     const promise = new Promise<Outcome>((resolve, reject) => {
       const done = () => {
         timer?.clear();
@@ -349,6 +372,7 @@ export class RedisCoalescer<T = unknown, K = string> {
       };
       follower = {
         wake: (outcome) => {
+          woken = outcome;
           done();
           if (this.closedError) reject(this.closedError);
           else resolve(outcome);
@@ -373,6 +397,7 @@ export class RedisCoalescer<T = unknown, K = string> {
         if (!followers.has(follower)) return;
         follower.wake({ kind: 'failed' });
       },
+      woken: () => woken,
     };
   }
 

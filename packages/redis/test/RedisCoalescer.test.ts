@@ -111,6 +111,44 @@ describe.skipIf(!url)('RedisCoalescer on Redis, under BurstValve', () => {
     expect(stats.map((s) => s.followed).sort()).toEqual([0, 1]); // one Redis follower: BurstValve coalesced the rest
   });
 
+  it('a follower whose second claim runs after the leader announced uses the announced value (no second fetch)', async () => {
+    // The race behind a flaky CI run: the follower subscribes, the leader finishes and frees the
+    // lock, and only then does the follower's re-claim reach Redis, which finds the lock free.
+    const gate = deferred<void>();
+    let runs = 0;
+    const fetchUser = async (id: string) => {
+      runs++;
+      await gate.promise;
+      return `user ${id}`;
+    };
+    const [a, b] = [make<string>(), make<string>()];
+    const first = a.fetch('7', fetchUser);
+    await leading('7');
+    const announced = deferred<void>();
+    const inner = b as unknown as { claim(k: string, token: string): Promise<string[]> };
+    const claim = inner.claim.bind(b);
+    let claims = 0;
+    inner.claim = async (k, token) => {
+      if (++claims === 2) {
+        gate.resolve();
+        await first;
+        await announced.promise;
+      }
+      return claim(k, token);
+    };
+    const second = b.fetch('7', fetchUser);
+    // The announcement reaches b's subscription before its second claim is sent.
+    await eventually(() => claims === 2, 2000, 5);
+    await eventually(() => (b as unknown as { followers: Map<string, unknown> }).followers.size === 0, 2000, 5);
+    announced.resolve();
+    expect(await second).toBe('user 7');
+    expect(runs).toBe(1);
+    expect(b.stats().followed).toBe(1);
+    // The lock b took to learn it was free is given back: a third instance is not kept waiting.
+    const c = make<string>();
+    expect(await c.fetch('7', async () => 'fresh')).toBe('fresh');
+  });
+
   it('stores the result for lingerMs: a later instance is served without a fetch, then it expires', async () => {
     const a = make<number>({ lingerMs: 150 });
     const b = make<number>({ lingerMs: 150 });
